@@ -1,0 +1,15 @@
+// Operand access for matmul.wgsl when a contiguous run is not 16-byte aligned.
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+
+fn loadA4(base: u32, n: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < n; i++) { v[i] = a[base + i]; }
+  return v;
+}
+
+fn loadB4(base: u32, n: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var i = 0u; i < n; i++) { v[i] = b[base + i]; }
+  return v;
+}

@@ -1,0 +1,44 @@
+import { GpuRuntime, type ShaderLibrary } from './runtime';
+
+/** Features used when the adapter offers them; none is required. */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+
+export class WebGpuUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`WebGPU is not available: ${reason}`);
+    this.name = 'WebGpuUnavailableError';
+  }
+}
+
+/**
+ * Acquires an adapter and a device with the adapter's real storage limits (the defaults cap
+ * bindings at 128 MiB, which is far below what a model needs) and wraps it in a runtime.
+ */
+export async function createRuntime(gpu: GPU | undefined, shaders: ShaderLibrary): Promise<GpuRuntime> {
+  if (!gpu) throw new WebGpuUnavailableError('this environment has no navigator.gpu');
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new WebGpuUnavailableError('no GPU adapter was found');
+  const a = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
+    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+  };
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  device.lost.then((info) => {
+    if (info.reason !== 'destroyed') console.error(`WebGPU device lost: ${info.message}`);
+  });
+  const ai = adapter.info;
+  const description = [ai?.vendor, ai?.architecture, ai?.device, ai?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  return new GpuRuntime(gpu, device, shaders, {
+    description,
+    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+    maxBufferSize: device.limits.maxBufferSize,
+    features: [...device.features],
+  });
+}

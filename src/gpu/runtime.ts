@@ -1,0 +1,289 @@
+import { type KernelDescriptor, type Overrides, packUniforms } from './kernel';
+import { type Tensor, numelOf } from './tensor';
+import { BufferPool } from './buffer-pool';
+
+/** Returns the WGSL text of a file in `shaders/`; the browser and Node supply their own. */
+export type ShaderLibrary = (file: string) => string;
+
+export interface GpuInfo {
+  readonly description: string;
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly features: readonly string[];
+}
+
+export interface DispatchArgs {
+  /** Tensors (or raw buffers) bound in the kernel's binding order. */
+  readonly bind: readonly (Tensor | GPUBuffer)[];
+  readonly uniforms?: Readonly<Record<string, number>>;
+  readonly overrides?: Overrides;
+  readonly workgroups: readonly [number, number?, number?];
+}
+
+/** Every uniform struct gets its own 256-byte slot (minUniformBufferOffsetAlignment). */
+const UNIFORM_SLOT = 256;
+const UNIFORM_ARENA_SLOTS = 2048;
+const BIND_GROUP_CACHE_LIMIT = 8192;
+
+/**
+ * The GPU runtime shared by the page, the worker and Node: pipelines cached per device,
+ * explicit bind-group layouts, pooled buffers, and a recording model where all dispatches of
+ * a step go into one command encoder that is submitted once.
+ */
+export class GpuRuntime {
+  readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniformArena: GPUBuffer;
+  private readonly uniformStaging = new Uint8Array(UNIFORM_SLOT * UNIFORM_ARENA_SLOTS);
+  private uniformSlots = 0;
+  private readonly dummy: GPUBuffer;
+  /** Counts dispatches since creation; benchmarks and tests read it. */
+  dispatchCount = 0;
+
+  constructor(
+    /**
+     * The GPU instance must stay reachable as long as the device lives: Dawn's node binding
+     * destroys the instance when it is garbage-collected and then crashes in event processing.
+     */
+    readonly instance: GPU,
+    readonly device: GPUDevice,
+    private readonly shaders: ShaderLibrary,
+    readonly info: GpuInfo,
+  ) {
+    this.pool = new BufferPool(device);
+    this.uniformArena = device.createBuffer({
+      label: 'uniform-arena',
+      size: this.uniformStaging.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.dummy = this.pool.acquire(16);
+  }
+
+  /** A 16-byte buffer for optional bindings a kernel ignores (flags say so). */
+  get unused(): GPUBuffer {
+    return this.dummy;
+  }
+
+  // ---- tensors ---------------------------------------------------------------------------
+
+  tensor(shape: readonly number[], label: string, data?: Float32Array): Tensor {
+    const numel = numelOf(shape);
+    if (data && data.length !== numel) {
+      throw new Error(`tensor ${label}: ${data.length} values for shape [${shape.join(', ')}]`);
+    }
+    const buffer = this.pool.acquire(numel * 4);
+    const t: Tensor = { buffer, shape: [...shape], numel, label };
+    if (data) this.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+    return t;
+  }
+
+  /** A tensor filled with zeros (cleared in the current recording, so ordered with dispatches). */
+  zeros(shape: readonly number[], label: string): Tensor {
+    const t = this.tensor(shape, label);
+    this.clear(t);
+    return t;
+  }
+
+  upload(t: Tensor, data: Float32Array): void {
+    if (data.length !== t.numel) throw new Error(`upload ${t.label}: ${data.length} values for ${t.numel}`);
+    // Queue writes are ordered against submits, so pending recorded work must go first.
+    this.flush();
+    this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>);
+  }
+
+  release(...tensors: (Tensor | null | undefined)[]): void {
+    for (const t of tensors) if (t) this.pool.release(t.buffer);
+  }
+
+  // ---- recording -------------------------------------------------------------------------
+
+  private currentEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private currentPass(): GPUComputePassEncoder {
+    this.pass ??= this.currentEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  dispatch(kernel: KernelDescriptor, args: DispatchArgs): void {
+    if (args.bind.length !== kernel.bindings.length) {
+      throw new Error(`kernel ${kernel.name}: ${args.bind.length} buffers for ${kernel.bindings.length} bindings`);
+    }
+    const [x, y = 1, z = 1] = args.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > limit || y > limit || z > limit) {
+      throw new Error(`kernel ${kernel.name}: grid ${x}×${y}×${z} exceeds ${limit} per dimension`);
+    }
+    if (this.uniformSlots === UNIFORM_ARENA_SLOTS) this.flush();
+    const pipeline = this.pipeline(kernel, args.overrides ?? {});
+    const slot = kernel.uniforms.length > 0 ? this.writeUniforms(kernel, args.uniforms ?? {}) : -1;
+    const buffers = args.bind.map((b) => ('buffer' in b ? b.buffer : b));
+    const pass = this.currentPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, this.bindGroup(kernel, buffers, slot));
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+  }
+
+  copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes?: number): void {
+    const s = 'buffer' in src ? src.buffer : src;
+    const d = 'buffer' in dst ? dst.buffer : dst;
+    const size = bytes ?? ('numel' in src ? src.numel * 4 : s.size);
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(s, 0, d, 0, size);
+  }
+
+  clear(t: Tensor): void {
+    this.endPass();
+    this.currentEncoder().clearBuffer(t.buffer, 0, Math.ceil((t.numel * 4) / 4) * 4);
+  }
+
+  /** Submits everything recorded so far as one command buffer. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformSlots > 0) {
+      this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformSlots = 0;
+  }
+
+  /** Reads a tensor back to the CPU (submitting pending work first). */
+  async read(t: Tensor, count = t.numel): Promise<Float32Array> {
+    const bytes = count * 4;
+    const staging = this.device.createBuffer({
+      size: Math.max(4, bytes),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.endPass();
+    this.currentEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Waits until the GPU finished everything submitted. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  // ---- caches ----------------------------------------------------------------------------
+
+  private writeUniforms(kernel: KernelDescriptor, values: Readonly<Record<string, number>>): number {
+    const bytes = new Uint8Array(packUniforms(kernel, values));
+    const slot = this.uniformSlots++;
+    this.uniformStaging.set(bytes, slot * UNIFORM_SLOT);
+    return slot;
+  }
+
+  /** The pipeline key holds everything that changes the compiled code: files and overrides. */
+  private pipeline(kernel: KernelDescriptor, overrides: Overrides): GPUComputePipeline {
+    const overrideKey = Object.keys(overrides)
+      .sort()
+      .map((k) => `${k}=${Number(overrides[k])}`)
+      .join(',');
+    const key = `${kernel.name}|${kernel.shaders.join('+')}|${kernel.entryPoint}|${overrideKey}`;
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const code = kernel.shaders.map((f) => this.shaders(f)).join('\n');
+      const module = this.device.createShaderModule({ label: kernel.name, code });
+      const constants: Record<string, number> = {};
+      for (const [k, v] of Object.entries(overrides)) constants[k] = Number(v);
+      pipeline = this.device.createComputePipeline({
+        label: kernel.name,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(kernel)] }),
+        compute: { module, entryPoint: kernel.entryPoint, constants },
+      });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  private layoutKey(kernel: KernelDescriptor): string {
+    return kernel.bindings.join(',') + (kernel.uniforms.length > 0 ? ',uniform' : '');
+  }
+
+  private layout(kernel: KernelDescriptor): GPUBindGroupLayout {
+    const key = this.layoutKey(kernel);
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((kind, i) => ({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: kind === 'read' ? 'read-only-storage' : 'storage' },
+      }));
+      if (kernel.uniforms.length > 0) {
+        entries.push({ binding: kernel.bindings.length, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      }
+      layout = this.device.createBindGroupLayout({ label: key, entries });
+      this.layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  private bindGroup(kernel: KernelDescriptor, buffers: GPUBuffer[], slot: number): GPUBindGroup {
+    const key = `${this.layoutKey(kernel)}|${buffers.map((b) => this.bufferId(b)).join(',')}|${slot}`;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = buffers.map((buffer, i) => ({ binding: i, resource: { buffer } }));
+      if (slot >= 0) {
+        entries.push({
+          binding: buffers.length,
+          resource: { buffer: this.uniformArena, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT },
+        });
+      }
+      group = this.device.createBindGroup({ layout: this.layout(kernel), entries });
+      if (this.bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.bindGroups.clear();
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /** Buffers that were destroyed must leave the bind-group cache. */
+  forgetBindGroups(): void {
+    this.bindGroups.clear();
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.destroyAll();
+    this.uniformArena.destroy();
+    this.device.destroy();
+  }
+}
+
+/** Splits `count` workgroups over x and y so neither exceeds the per-dimension limit. */
+export function grid(count: number, maxPerDim = 65535): [number, number] {
+  if (count <= maxPerDim) return [Math.max(count, 0), 1];
+  const y = Math.ceil(count / maxPerDim);
+  return [Math.ceil(count / y), y];
+}

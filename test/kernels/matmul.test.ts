@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { matmul } from '../../src/kernels/matmul';
+import { checked, useGpu } from '../helpers/gpu';
+import { matmulRef, randn, relErr } from '../helpers/ref';
+
+const gpu = useGpu();
+
+// Awkward shapes: one row, rank 1, not multiples of the 64×64×16 tile, and odd sizes that
+// force the scalar path.
+const shapes: [number, number, number][] = [
+  [1, 1, 1], [1, 67, 32], [12, 96, 32], [24, 4, 32], [24, 32, 1], [65, 63, 17], [130, 70, 100], [64, 64, 64], [7, 128, 13],
+];
+
+describe('matmul', () => {
+  for (const [M, N, K] of shapes) {
+    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      for (const scalar of [false, true]) {
+        it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB}${scalar ? ' scalar' : ''}`, async () => {
+          const rt = gpu();
+          const a = randn(M * K, M * 31 + K);
+          const b = randn(N * K, N * 17 + K + 1);
+          const c0 = randn(M * N, 5);
+          const bias = randn(N, 9);
+          const ta = rt.tensor([M * K], 'a', a);
+          const tb = rt.tensor([N * K], 'b', b);
+          const tc = rt.tensor([M * N], 'c', c0);
+          const tbias = rt.tensor([N], 'bias', bias);
+          await checked(rt, () =>
+            matmul(rt, { a: ta, b: tb, c: tc, M, N, K, transA, transB, alpha: 0.5, beta: 1, bias: tbias, scalar }),
+          );
+          const got = await rt.read(tc);
+          const ref = matmulRef(a, b, M, N, K, transA, transB);
+          for (let i = 0; i < M * N; i++) ref[i] = 0.5 * ref[i] + c0[i] + bias[i % N];
+          expect(relErr(got, ref)).toBeLessThan(1e-5);
+          rt.release(ta, tb, tc, tbias);
+        });
+      }
+    }
+  }
+
+  it('uses leading dimensions and offsets to multiply a slice (VeRA shares one A, B)', async () => {
+    const rt = gpu();
+    // A_full is [r=3, maxIn=10]; use its first in=6 columns: y[T=5, 3] = x[5,6] A[:, :6]ᵀ
+    const aFull = randn(3 * 10, 1);
+    const x = randn(5 * 6, 2);
+    const tx = rt.tensor([5, 6], 'x', x);
+    const ta = rt.tensor([3, 10], 'A', aFull);
+    const ty = rt.tensor([5, 3], 'y');
+    await checked(rt, () => matmul(rt, { a: tx, b: ta, c: ty, M: 5, N: 3, K: 6, transB: true, ldb: 10 }));
+    const got = await rt.read(ty);
+    const slice = new Float32Array(18);
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 6; i++) slice[r * 6 + i] = aFull[r * 10 + i];
+    expect(relErr(got, matmulRef(x, slice, 5, 3, 6, false, true))).toBeLessThan(1e-5);
+    rt.release(tx, ta, ty);
+  });
+});

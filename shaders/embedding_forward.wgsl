@@ -1,0 +1,22 @@
+// out[t, c] = table[ids[t], c] (+ positions[t % S, c] for learned positions, GPT-2).
+override HAS_POS: bool = false;
+
+struct Params { T: u32, C: u32, S: u32 }
+
+@group(0) @binding(0) var<storage, read> ids: array<u32>;
+@group(0) @binding(1) var<storage, read> table: array<f32>;
+@group(0) @binding(2) var<storage, read> positions: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linearIndex(wid, nwg, lid);
+  if (i >= params.T * params.C) { return; }
+  let t = i / params.C;
+  let c = i % params.C;
+  var v = table[ids[t] * params.C + c];
+  if (HAS_POS) { v += positions[(t % params.S) * params.C + c]; }
+  out[i] = v;
+}

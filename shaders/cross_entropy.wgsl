@@ -1,4 +1,4 @@
-// Per row t: loss[t] = logsumexp(logits[t]) − logits[t, target[t]] (0 where target = −100).
+// Per row t: loss[t] = logsumexp(logits[t]) − logits[t, tgt[t]] (0 where tgt = −100).
 // With WRITE_GRAD the row of logits is overwritten by d loss/d logits =
 // (softmax − onehot) · inv_count, the mean over the counted targets.
 override WRITE_GRAD: bool = false;
@@ -16,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t = rowIndex(wid, nwg);
   if (t >= params.T) { return; }
   let base = t * params.V;
-  let target = targets[t];
+  let tgt = targets[t];
   var mx = -3.4e38;
   for (var v = lid; v < params.V; v += 64u) { mx = max(mx, logits[base + v]); }
   mx = reduceMax(lid, mx);
@@ -25,16 +25,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   se = reduceSum(lid, se);
   let lse = mx + log(se);
   if (lid == 0u) {
-    losses[t] = select(0.0, lse - logits[base + u32(max(target, 0))], target >= 0);
+    losses[t] = select(0.0, lse - logits[base + u32(max(tgt, 0))], tgt >= 0);
   }
   if (WRITE_GRAD) {
-    // Thread 0 read logits[target] above; the barrier keeps that read before any overwrite.
+    // Thread 0 read logits[tgt] above; the barrier keeps that read before any overwrite.
     storageBarrier();
     for (var v = lid; v < params.V; v += 64u) {
       var g = 0.0;
-      if (target >= 0) {
+      if (tgt >= 0) {
         g = exp(logits[base + v] - lse);
-        if (i32(v) == target) { g -= 1.0; }
+        if (i32(v) == tgt) { g -= 1.0; }
         g *= params.inv_count;
       }
       logits[base + v] = g;

@@ -1,0 +1,105 @@
+import type { GpuRuntime } from '../../gpu/runtime';
+import type { Tensor } from '../../gpu/tensor';
+import { dropout } from '../../kernels/elementwise';
+import { matmul } from '../../kernels/matmul';
+import type { FrozenLinear } from '../../model/linear';
+import type { AdapterLayer, StepContext, TrainableParam } from '../types';
+
+interface LowRankSaved {
+  /** The adapter's input: x itself, or dropout(x) in a buffer of our own. */
+  readonly input: Tensor;
+  readonly ownsInput: boolean;
+  /** u = input · Aᵀ  [T, r] */
+  readonly u: Tensor;
+}
+
+/**
+ * LoRA on one linear layer: y = W x + b + s · B (A · dropout(x)). Dropout applies to the
+ * adapter's input only, as in PEFT, from a mask seeded per step and per module.
+ */
+export class LoraLayer implements AdapterLayer {
+  private saved: LowRankSaved | null = null;
+
+  constructor(
+    readonly base: FrozenLinear,
+    readonly A: TrainableParam,
+    readonly B: TrainableParam,
+    readonly rank: number,
+    readonly scale: number,
+    readonly dropoutP: number,
+    private readonly seed: number,
+  ) {}
+
+  forward(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, ctx: StepContext): void {
+    this.base.forward(rt, x, y, T);
+    this.addLowRank(rt, x, y, T, ctx);
+  }
+
+  backward(rt: GpuRuntime, _x: Tensor, dy: Tensor, dx: Tensor, T: number, accumulate: boolean, ctx: StepContext): void {
+    this.base.backwardInput(rt, dy, dx, T, accumulate);
+    this.lowRankBackward(rt, dy, dx, T, ctx);
+  }
+
+  releaseSaved(rt: GpuRuntime): void {
+    if (!this.saved) return;
+    if (this.saved.ownsInput) rt.release(this.saved.input);
+    rt.release(this.saved.u);
+    this.saved = null;
+  }
+
+  async deltaWeight(rt: GpuRuntime): Promise<Float32Array> {
+    const { outFeatures: out, inFeatures: inF } = this.base;
+    const delta = rt.tensor([out, inF], 'deltaW');
+    matmul(rt, { a: this.B.value, b: this.A.value, c: delta, M: out, N: inF, K: this.rank, alpha: this.scale });
+    const data = await rt.read(delta);
+    rt.release(delta);
+    return data;
+  }
+
+  private dropoutSeed(ctx: StepContext): number {
+    return (ctx.seed ^ this.seed) >>> 0;
+  }
+
+  /** y += s · B (A · dropout(x)); keeps the adapter input and u for backward. */
+  protected addLowRank(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, ctx: StepContext): void {
+    this.releaseSaved(rt);
+    const { inFeatures: inF, outFeatures: out } = this.base;
+    const r = this.rank;
+    const drop = ctx.training && this.dropoutP > 0;
+    let input = x;
+    if (drop) {
+      input = rt.tensor([T, inF], 'lora.dropped');
+      dropout(rt, x, input, this.dropoutP, this.dropoutSeed(ctx));
+    }
+    const u = rt.tensor([T, r], 'lora.u');
+    matmul(rt, { a: input, b: this.A.value, c: u, M: T, N: r, K: inF, transB: true });
+    matmul(rt, { a: u, b: this.B.value, c: y, M: T, N: out, K: r, transB: true, alpha: this.scale, beta: 1 });
+    this.saved = { input, ownsInput: drop, u };
+  }
+
+  /** Gradients of A and B from dy (the gradient at the low-rank sum), and dx += its input path. */
+  protected lowRankBackward(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, ctx: StepContext): void {
+    if (!this.saved) throw new Error(`${this.base.modulePath}: backward without a training forward`);
+    const { input, u, ownsInput } = this.saved;
+    const { inFeatures: inF, outFeatures: out } = this.base;
+    const r = this.rank;
+    const s = this.scale;
+    // dB += s · dyᵀ u    [out, r]
+    matmul(rt, { a: dy, b: u, c: this.B.grad, M: out, N: r, K: T, transA: true, alpha: s, beta: 1 });
+    // du = s · dy B      [T, r]
+    const du = rt.tensor([T, r], 'lora.du');
+    matmul(rt, { a: dy, b: this.B.value, c: du, M: T, N: r, K: out, alpha: s });
+    // dA += duᵀ input    [r, in]
+    matmul(rt, { a: du, b: input, c: this.A.grad, M: r, N: inF, K: T, transA: true, beta: 1 });
+    // dx += du A, through the same dropout mask when one was applied
+    if (ownsInput) {
+      const dxLow = rt.tensor([T, inF], 'lora.dxLow');
+      matmul(rt, { a: du, b: this.A.value, c: dxLow, M: T, N: inF, K: r });
+      dropout(rt, dxLow, dx, this.dropoutP, this.dropoutSeed(ctx), 1);
+      rt.release(dxLow);
+    } else {
+      matmul(rt, { a: du, b: this.A.value, c: dx, M: T, N: inF, K: r, beta: 1 });
+    }
+    rt.release(du);
+  }
+}

@@ -1,0 +1,95 @@
+import { PEFT_SUFFIX, peftKey, VERA_SHARED_KEYS, type AdapterSpec } from '../../formats/peft';
+import type { LinearModuleInfo } from '../../formats/hf-config';
+import type { GpuRuntime } from '../../gpu/runtime';
+import type { Tensor } from '../../gpu/tensor';
+import { kaimingUniform, moduleSeed, seededRandom } from '../init';
+import { readParams, releaseParams, trainableParam } from '../params';
+import type { Adapter, AdapterLayer, AdapterMethodDef, BaseModelView, TrainableParam } from '../types';
+import { VeraLayer, type VeraShared } from './layer';
+
+class VeraAdapter implements Adapter {
+  private readonly byPath = new Map<string, VeraLayer>();
+  private readonly params: TrainableParam[];
+
+  constructor(
+    readonly spec: AdapterSpec,
+    private readonly shared: VeraShared & { readonly maxOut: number },
+    layers: readonly VeraLayer[],
+  ) {
+    for (const l of layers) this.byPath.set(l.base.modulePath, l);
+    this.params = layers.flatMap((l) => [l.lambdaB, l.lambdaD]);
+  }
+
+  layerFor(modulePath: string): AdapterLayer | undefined {
+    return this.byPath.get(modulePath);
+  }
+
+  parameters(): readonly TrainableParam[] {
+    return this.params;
+  }
+
+  async exportTensors(rt: GpuRuntime): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const out = await readParams(rt, this.params);
+    if (this.spec.saveProjection) {
+      const { rank: r, maxIn, maxOut } = this.shared;
+      out.set(VERA_SHARED_KEYS.A, { shape: [r, maxIn], data: await rt.read(this.shared.A) });
+      out.set(VERA_SHARED_KEYS.B, { shape: [maxOut, r], data: await rt.read(this.shared.B) });
+    }
+    return out;
+  }
+
+  destroy(rt: GpuRuntime): void {
+    for (const l of this.byPath.values()) l.releaseSaved(rt);
+    releaseParams(rt, this.params);
+    rt.release(this.shared.A, this.shared.B);
+  }
+}
+
+function sharedSize(modules: LinearModuleInfo[]): { maxIn: number; maxOut: number } {
+  return { maxIn: Math.max(...modules.map((m) => m.inFeatures)), maxOut: Math.max(...modules.map((m) => m.outFeatures)) };
+}
+
+function build(
+  rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, modules: LinearModuleInfo[],
+  a: Float32Array, b: Float32Array, lambdas: (m: LinearModuleInfo) => { lb: Float32Array; ld: Float32Array },
+): VeraAdapter {
+  const { maxIn, maxOut } = sharedSize(modules);
+  const r = spec.rank;
+  const shared = {
+    A: rt.tensor([r, maxIn], VERA_SHARED_KEYS.A, a) as Tensor,
+    B: rt.tensor([maxOut, r], VERA_SHARED_KEYS.B, b) as Tensor,
+    rank: r, maxIn, maxOut,
+  };
+  const layers = modules.map((m, i) => {
+    const { lb, ld } = lambdas(m);
+    const lambdaB = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.lambdaB), [m.outFeatures], lb);
+    const lambdaD = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.lambdaD), [r], ld);
+    return new VeraLayer(model.linear(m.modulePath), shared, lambdaB, lambdaD, spec.dropout, moduleSeed(0x7e4a, i));
+  });
+  return new VeraAdapter(spec, shared, layers);
+}
+
+export const vera: AdapterMethodDef = {
+  method: 'vera',
+  /**
+   * As PEFT: shared A [r, maxIn] and B [maxOut, r] Kaiming-uniform (gain √2, bound √(6/fan_in))
+   * from a generator seeded with projection_prng_key, λ_b = 0 and λ_d = d_initial.
+   */
+  async create(rt, model, spec, modules, seed) {
+    const { maxIn, maxOut } = sharedSize(modules);
+    const random = seededRandom(spec.projectionPrngKey ^ seed);
+    const a = kaimingUniform(spec.rank, maxIn, 0, random);
+    const b = kaimingUniform(maxOut, spec.rank, 0, random);
+    return build(rt, model, spec, modules, a, b, (m) => ({
+      lb: new Float32Array(m.outFeatures),
+      ld: new Float32Array(spec.rank).fill(spec.dInitial),
+    }));
+  },
+  load(rt, model, spec, modules, tensors) {
+    const get = (key: string) => tensors.get(key)!.data;
+    return build(rt, model, spec, modules, get(VERA_SHARED_KEYS.A), get(VERA_SHARED_KEYS.B), (m) => ({
+      lb: get(peftKey(m.modulePath, PEFT_SUFFIX.lambdaB)),
+      ld: get(peftKey(m.modulePath, PEFT_SUFFIX.lambdaD)),
+    }));
+  },
+};

@@ -1,0 +1,116 @@
+import type { ModelConfig } from '../formats/hf-config';
+import type { Tensor } from '../gpu/tensor';
+import { type AttentionLayout, attentionBackward, attentionForward } from '../kernels/attention';
+import { add, geluBackward, geluForward } from '../kernels/elementwise';
+import { layernormBackward, layernormForward } from '../kernels/norms';
+import { type Block, linearBackward, linearForward, type PassContext } from './context';
+import type { FrozenLinear } from './linear';
+
+export interface Gpt2LayerWeights {
+  readonly ln1Weight: Tensor;
+  readonly ln1Bias: Tensor;
+  readonly ln2Weight: Tensor;
+  readonly ln2Bias: Tensor;
+  readonly attn: FrozenLinear; // c_attn: [T, H] → [T, 3H] (q | k | v)
+  readonly attnProj: FrozenLinear;
+  readonly fc: FrozenLinear;
+  readonly mlpProj: FrozenLinear;
+}
+
+interface Saved {
+  x: Tensor; stats1: Tensor; n1: Tensor; qkv: Tensor; p: Tensor; o: Tensor;
+  xm: Tensor; stats2: Tensor; n2: Tensor; f: Tensor; h: Tensor;
+}
+
+/** One GPT-2 block: pre-LayerNorm, fused-QKV attention, GELU (tanh) MLP, all with biases. */
+export class Gpt2Block implements Block {
+  private saved: Saved | null = null;
+
+  constructor(
+    private readonly config: ModelConfig,
+    private readonly w: Gpt2LayerWeights,
+  ) {}
+
+  private layout(ctx: PassContext): AttentionLayout {
+    const { numHeads: H, headDim: D, hiddenSize: C } = this.config;
+    return {
+      B: ctx.B, S: ctx.S, heads: H, kvHeads: H, headDim: D,
+      ldq: 3 * C, ldk: 3 * C, ldv: 3 * C, qOffset: 0, kOffset: C, vOffset: 2 * C,
+    };
+  }
+
+  forward(ctx: PassContext, x: Tensor): Tensor {
+    const { rt, T, B, S } = ctx;
+    const { hiddenSize: C, numHeads: H, intermediateSize: I, normEps } = this.config;
+    const w = this.w;
+    const stats1 = rt.tensor([T, 2], 'ln1_stats');
+    const n1 = rt.tensor([T, C], 'n1');
+    layernormForward(rt, x, w.ln1Weight, w.ln1Bias, n1, stats1, T, C, normEps);
+    const qkv = rt.tensor([T, 3 * C], 'qkv');
+    linearForward(ctx, w.attn, n1, qkv);
+    const o = rt.tensor([T, C], 'attn');
+    const p = rt.tensor([B, H, S, S], 'probs');
+    attentionForward(rt, this.layout(ctx), qkv, qkv, qkv, o, p);
+    const a = rt.tensor([T, C], 'attn_proj');
+    linearForward(ctx, w.attnProj, o, a);
+    const xm = rt.tensor([T, C], 'resid_mid');
+    add(rt, x, a, xm);
+    rt.release(a);
+    const stats2 = rt.tensor([T, 2], 'ln2_stats');
+    const n2 = rt.tensor([T, C], 'n2');
+    layernormForward(rt, xm, w.ln2Weight, w.ln2Bias, n2, stats2, T, C, normEps);
+    const f = rt.tensor([T, I], 'fc');
+    linearForward(ctx, w.fc, n2, f);
+    const h = rt.tensor([T, I], 'gelu');
+    geluForward(rt, f, h);
+    const d = rt.tensor([T, C], 'mlp_proj');
+    linearForward(ctx, w.mlpProj, h, d);
+    const out = rt.tensor([T, C], 'resid_out');
+    add(rt, xm, d, out);
+    rt.release(d);
+    this.saved = { x, stats1, n1, qkv, p, o, xm, stats2, n2, f, h };
+    if (!ctx.keep) this.release(ctx);
+    return out;
+  }
+
+  backward(ctx: PassContext, dOut: Tensor): Tensor {
+    const s = this.saved;
+    if (!s) throw new Error('gpt2 block: backward without a training forward');
+    const { rt, T } = ctx;
+    const { hiddenSize: C, intermediateSize: I } = this.config;
+    const w = this.w;
+    const dh = rt.tensor([T, I], 'd_gelu');
+    linearBackward(ctx, w.mlpProj, s.h, dOut, dh, false);
+    const df = rt.tensor([T, I], 'd_fc');
+    geluBackward(rt, s.f, dh, df);
+    rt.release(dh);
+    const dn2 = rt.tensor([T, C], 'd_n2');
+    linearBackward(ctx, w.fc, s.n2, df, dn2, false);
+    rt.release(df);
+    const dxm = rt.tensor([T, C], 'd_resid_mid');
+    layernormBackward(rt, s.xm, w.ln2Weight, s.stats2, dn2, dxm, T, C, dOut);
+    rt.release(dn2);
+    const dO = rt.tensor([T, C], 'd_attn');
+    linearBackward(ctx, w.attnProj, s.o, dxm, dO, false);
+    // dq, dk and dv land side by side in one buffer, the layout c_attn produced.
+    const dqkv = rt.tensor([T, 3 * C], 'd_qkv');
+    const ds = rt.tensor(s.p.shape, 'dscores');
+    attentionBackward(rt, this.layout(ctx), s.qkv, s.qkv, s.qkv, s.p, dO, { dq: dqkv, dk: dqkv, dv: dqkv, ds });
+    rt.release(dO, ds);
+    const dn1 = rt.tensor([T, C], 'd_n1');
+    linearBackward(ctx, w.attn, s.n1, dqkv, dn1, false);
+    rt.release(dqkv);
+    const dx = rt.tensor([T, C], 'd_resid_in');
+    layernormBackward(rt, s.x, w.ln1Weight, s.stats1, dn1, dx, T, C, dxm);
+    rt.release(dn1, dxm);
+    this.release(ctx);
+    return dx;
+  }
+
+  release(ctx: PassContext): void {
+    const s = this.saved;
+    if (!s) return;
+    ctx.rt.release(s.stats1, s.n1, s.qkv, s.p, s.o, s.xm, s.stats2, s.n2, s.f, s.h);
+    this.saved = null;
+  }
+}

@@ -1,0 +1,56 @@
+import type { GpuRuntime } from '../gpu/runtime';
+import type { Tensor } from '../gpu/tensor';
+import { matmul } from '../kernels/matmul';
+
+/** Where a linear layer sits in the model and how its frozen weight is stored. */
+export interface LinearShape {
+  /** PEFT-relative module path, e.g. `model.layers.0.self_attn.q_proj`. */
+  readonly modulePath: string;
+  /** Short name matched against target_modules, e.g. `q_proj` or `c_attn`. */
+  readonly name: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** GPT-2's Conv1D stores its weight [in, out]; Linear stores [out, in]. */
+  readonly fanInFanOut: boolean;
+}
+
+/**
+ * A frozen linear layer y = x Wᵀ + b on the GPU. Adapters wrap it: they call the base products
+ * and add their own path; the frozen weight never gets a gradient buffer.
+ */
+export class FrozenLinear implements LinearShape {
+  readonly modulePath: string;
+  readonly name: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly fanInFanOut: boolean;
+
+  constructor(
+    shape: LinearShape,
+    readonly weight: Tensor,
+    readonly bias: Tensor | null,
+  ) {
+    this.modulePath = shape.modulePath;
+    this.name = shape.name;
+    this.inFeatures = shape.inFeatures;
+    this.outFeatures = shape.outFeatures;
+    this.fanInFanOut = shape.fanInFanOut;
+  }
+
+  /** y [T, out] = x Wᵀ (+ b) (+ beta·y). */
+  forward(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, opts: { withBias?: boolean; beta?: number } = {}): void {
+    matmul(rt, {
+      a: x, b: this.weight, c: y, M: T, N: this.outFeatures, K: this.inFeatures,
+      transB: !this.fanInFanOut, beta: opts.beta ?? 0,
+      bias: (opts.withBias ?? true) && this.bias ? this.bias : undefined,
+    });
+  }
+
+  /** dx [T, in] (+)= dy W; `accumulate` adds to what dx holds (several consumers of one input). */
+  backwardInput(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, accumulate: boolean): void {
+    matmul(rt, {
+      a: dy, b: this.weight, c: dx, M: T, N: this.inFeatures, K: this.outFeatures,
+      transB: this.fanInFanOut, beta: accumulate ? 1 : 0,
+    });
+  }
+}

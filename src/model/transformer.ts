@@ -1,0 +1,207 @@
+import type { Adapter, StepContext } from '../adapters/types';
+import { linearModules, type LinearModuleInfo, type ModelConfig } from '../formats/hf-config';
+import type { GpuRuntime } from '../gpu/runtime';
+import type { Tensor } from '../gpu/tensor';
+import { embeddingForward } from '../kernels/embedding';
+import { matmul } from '../kernels/matmul';
+import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../kernels/norms';
+import { ropeTables } from '../kernels/rope';
+import type { Block, PassContext } from './context';
+import { Gpt2Block } from './gpt2-block';
+import { FrozenLinear } from './linear';
+import { LlamaBlock } from './llama-block';
+
+/** CPU-side weights by canonical HF key (see formats/hf-config canonicalizeWeights). */
+export type WeightMap = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
+
+/** Token ids on the GPU: ids [B·S] as u32. */
+export interface DeviceTokens {
+  readonly ids: Tensor;
+  readonly B: number;
+  readonly S: number;
+}
+
+interface FinalSaved {
+  readonly xL: Tensor;
+  readonly normStats: Tensor;
+  readonly normed: Tensor;
+}
+
+/**
+ * A frozen HF causal LM (Llama or GPT-2) on the GPU: embedding, blocks, final norm, LM head.
+ * Adapters plug into its linear layers; its own weights never receive gradients.
+ */
+export class Transformer {
+  private readonly tensors = new Map<string, Tensor>();
+  private readonly linears = new Map<string, FrozenLinear>();
+  private readonly blocks: Block[];
+  private residuals: Tensor[] = [];
+  private final: FinalSaved | null = null;
+
+  constructor(
+    private readonly rt: GpuRuntime,
+    readonly config: ModelConfig,
+    weights: WeightMap,
+  ) {
+    for (const [key, w] of weights) {
+      if (w.data.length > 0) this.tensors.set(key, rt.tensor(w.shape, key, w.data));
+    }
+    for (const m of linearModules(config)) this.linears.set(m.modulePath, this.frozenLinear(m));
+    this.blocks = Array.from({ length: config.numLayers }, (_, l) => this.block(l));
+  }
+
+  /** Total parameters of the base model (tied weights counted once). */
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.tensors.values()) n += t.numel;
+    return n;
+  }
+
+  linear(modulePath: string): FrozenLinear {
+    const l = this.linears.get(modulePath);
+    if (!l) throw new Error(`no linear layer ${modulePath} in this ${this.config.arch} model`);
+    return l;
+  }
+
+  weight(key: string): Tensor {
+    const t = this.tensors.get(key);
+    if (!t) throw new Error(`model weight ${key} is missing`);
+    return t;
+  }
+
+  private frozenLinear(m: LinearModuleInfo): FrozenLinear {
+    return new FrozenLinear(m, this.weight(m.weightKey), m.biasKey ? this.weight(m.biasKey) : null);
+  }
+
+  private block(l: number): Block {
+    const c = this.config;
+    if (c.arch === 'llama') {
+      const p = `model.layers.${l}`;
+      if (!this.tensors.has('rope.cos')) {
+        const { cos, sin } = ropeTables(c.maxPositions, c.headDim, c.ropeTheta);
+        this.tensors.set('rope.cos', this.rt.tensor([cos.length], 'rope.cos', cos));
+        this.tensors.set('rope.sin', this.rt.tensor([sin.length], 'rope.sin', sin));
+      }
+      return new LlamaBlock(c, {
+        inputNorm: this.weight(`${p}.input_layernorm.weight`),
+        postNorm: this.weight(`${p}.post_attention_layernorm.weight`),
+        q: this.linear(`${p}.self_attn.q_proj`), k: this.linear(`${p}.self_attn.k_proj`),
+        v: this.linear(`${p}.self_attn.v_proj`), o: this.linear(`${p}.self_attn.o_proj`),
+        gate: this.linear(`${p}.mlp.gate_proj`), up: this.linear(`${p}.mlp.up_proj`), down: this.linear(`${p}.mlp.down_proj`),
+      }, this.weight('rope.cos'), this.weight('rope.sin'));
+    }
+    const p = `transformer.h.${l}`;
+    return new Gpt2Block(c, {
+      ln1Weight: this.weight(`${p}.ln_1.weight`), ln1Bias: this.weight(`${p}.ln_1.bias`),
+      ln2Weight: this.weight(`${p}.ln_2.weight`), ln2Bias: this.weight(`${p}.ln_2.bias`),
+      attn: this.linear(`${p}.attn.c_attn`), attnProj: this.linear(`${p}.attn.c_proj`),
+      fc: this.linear(`${p}.mlp.c_fc`), mlpProj: this.linear(`${p}.mlp.c_proj`),
+    });
+  }
+
+  /** The LM head: lm_head.weight, or the input embedding when tied. */
+  private head(): Tensor {
+    const c = this.config;
+    if (!c.tieWordEmbeddings && this.tensors.has('lm_head.weight')) return this.weight('lm_head.weight');
+    return this.weight(c.arch === 'llama' ? 'model.embed_tokens.weight' : 'transformer.wte.weight');
+  }
+
+  private passContext(B: number, S: number, adapter: Adapter | null, step: StepContext, keep: boolean): PassContext {
+    return { rt: this.rt, B, S, T: B * S, adapter, step, keep };
+  }
+
+  /**
+   * Records the forward pass and returns logits [B·S, V] (owned by the caller). With `keep`,
+   * activations stay for backward().
+   */
+  forward(tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, keep: boolean): Tensor {
+    const { B, S } = tokens;
+    const c = this.config;
+    if (S > c.maxPositions) throw new Error(`sequence length ${S} exceeds the model's ${c.maxPositions} positions`);
+    this.releaseActivations();
+    const ctx = this.passContext(B, S, adapter, step, keep);
+    const { rt, T } = ctx;
+    const C = c.hiddenSize;
+    let x = rt.tensor([T, C], 'embed');
+    if (c.arch === 'llama') {
+      embeddingForward(rt, tokens.ids, this.weight('model.embed_tokens.weight'), x, T, C, S);
+    } else {
+      embeddingForward(rt, tokens.ids, this.weight('transformer.wte.weight'), x, T, C, S, this.weight('transformer.wpe.weight'));
+    }
+    const residuals = [x];
+    for (const block of this.blocks) {
+      const next = block.forward(ctx, x);
+      if (!keep) rt.release(x);
+      x = next;
+      residuals.push(x);
+    }
+    const normed = rt.tensor([T, C], 'final_norm');
+    const normStats = rt.tensor([T, 2], 'final_stats');
+    this.finalNormForward(x, normed, normStats, T);
+    const logits = rt.tensor([T, c.vocabSize], 'logits');
+    matmul(rt, { a: normed, b: this.head(), c: logits, M: T, N: c.vocabSize, K: C, transB: true });
+    if (keep) {
+      this.residuals = residuals;
+      this.final = { xL: x, normStats, normed };
+    } else {
+      rt.release(x, normed, normStats);
+    }
+    return logits;
+  }
+
+  /** Backpropagates d loss/d logits through the kept activations into the adapter's gradients. */
+  backward(tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, dLogits: Tensor): void {
+    const f = this.final;
+    if (!f) throw new Error('backward without a training forward');
+    const ctx = this.passContext(tokens.B, tokens.S, adapter, step, true);
+    const { rt, T } = ctx;
+    const C = this.config.hiddenSize;
+    const dNormed = rt.tensor([T, C], 'd_final_norm');
+    matmul(rt, { a: dLogits, b: this.head(), c: dNormed, M: T, N: C, K: this.config.vocabSize });
+    let dx = rt.tensor([T, C], 'd_resid');
+    this.finalNormBackward(f, dNormed, dx, T);
+    rt.release(dNormed);
+    for (let l = this.blocks.length - 1; l >= 0; l--) {
+      const dPrev = this.blocks[l].backward(ctx, dx);
+      rt.release(dx);
+      dx = dPrev;
+    }
+    rt.release(dx);
+    this.releaseActivations();
+  }
+
+  private finalNormForward(x: Tensor, y: Tensor, stats: Tensor, T: number): void {
+    const c = this.config;
+    if (c.arch === 'llama') {
+      rmsnormForward(this.rt, x, this.weight('model.norm.weight'), y, stats, T, c.hiddenSize, c.normEps);
+    } else {
+      layernormForward(
+        this.rt, x, this.weight('transformer.ln_f.weight'), this.weight('transformer.ln_f.bias'), y, stats, T, c.hiddenSize, c.normEps,
+      );
+    }
+  }
+
+  private finalNormBackward(f: FinalSaved, dy: Tensor, dx: Tensor, T: number): void {
+    const c = this.config;
+    if (c.arch === 'llama') {
+      rmsnormBackward(this.rt, f.xL, this.weight('model.norm.weight'), f.normStats, dy, dx, T, c.hiddenSize);
+    } else {
+      layernormBackward(this.rt, f.xL, this.weight('transformer.ln_f.weight'), f.normStats, dy, dx, T, c.hiddenSize);
+    }
+  }
+
+  releaseActivations(): void {
+    const ctx = this.passContext(1, 1, null, { training: false, seed: 0 }, false);
+    for (const b of this.blocks) b.release(ctx);
+    this.rt.release(...this.residuals);
+    this.residuals = [];
+    if (this.final) this.rt.release(this.final.normStats, this.final.normed);
+    this.final = null;
+  }
+
+  destroy(): void {
+    this.releaseActivations();
+    for (const t of this.tensors.values()) this.rt.release(t);
+    this.tensors.clear();
+  }
+}

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRuntime, WebGpuUnavailableError } from './device';
@@ -28,6 +29,9 @@ export async function createNodeRuntime(): Promise<GpuRuntime> {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
+  // Without it the Vulkan loader prints an 'XDG_RUNTIME_DIR is invalid' line per device on
+  // headless machines; it only needs a writable directory.
+  process.env.XDG_RUNTIME_DIR ??= tmpdir();
   let gpu: GPU;
   try {
     const webgpu = await import('webgpu');

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * Headless CLI on the same engine as the studio (Dawn's `webgpu` package in Node):
+ *   eval   --model DIR [--adapter DIR] --batch FILE [--logits OUT.safetensors]
+ *   grads  --model DIR --adapter DIR --batch FILE --out OUT.safetensors
+ *   train  --model DIR (--adapter DIR | --method lora|dora|vera --rank R [--alpha A] [--rslora]
+ *          [--dropout P] --targets q_proj,v_proj) --batch FILE --steps N --lr X [--betas B1,B2]
+ *          [--eps E] [--weight-decay W] [--max-grad-norm G] [--seed S] --out DIR
+ * Bad input ends with one line on stderr naming the file and the problem, exit code 2, and no
+ * output file written.
+ */
+import { FormatError } from '../formats/errors';
+import { WebGpuUnavailableError } from '../gpu/device';
+import { EmptyBatchError } from '../train/step';
+import { UsageError } from './args';
+import { runEval, runGrads, runTrain } from './commands';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { eval: runEval, grads: runGrads, train: runTrain };
+
+const USAGE = `usage: npm run cli -- <eval|grads|train> [flags]   (see src/cli/main.ts)`;
+
+/** Errors a user can act on get one line; anything else is a bug and keeps its stack. */
+function isUserError(e: unknown): e is Error {
+  return e instanceof FormatError || e instanceof UsageError || e instanceof WebGpuUnavailableError || e instanceof EmptyBatchError;
+}
+
+async function main(): Promise<number> {
+  const [command, ...argv] = process.argv.slice(2);
+  const run = command ? COMMANDS[command] : undefined;
+  if (!run) {
+    process.stderr.write(`${command ? `unknown command '${command}'\n` : ''}${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await run(argv);
+    return 0;
+  } catch (e) {
+    if (isUserError(e)) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`internal error: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

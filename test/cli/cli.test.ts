@@ -1,0 +1,134 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseSafetensors } from '../../src/formats/safetensors';
+import { ADAPTER_CASES, FIXTURES, loadCase } from '../engine/fixtures';
+import { relErr } from '../helpers/ref';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')];
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], { maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'cli-'));
+const readTensors = (path: string) => parseSafetensors(readFileSync(path), path).tensors;
+
+describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
+  const dir = join(FIXTURES, name);
+  const common = ['--model', dir, '--batch', join(dir, 'batch.json')];
+
+  it('eval prints the fixture loss and writes the logits', async () => {
+    const c = await loadCase(name);
+    const out = join(tmp(), 'logits.safetensors');
+    const r = await cli(['eval', ...common, '--adapter', join(dir, 'adapter'), '--logits', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const { loss, tokens } = JSON.parse(r.stdout) as { loss: number; tokens: number };
+    expect(Math.abs(loss - c.summary.loss) / c.summary.loss).toBeLessThan(1e-4);
+    expect(tokens).toBeGreaterThan(0);
+    expect(relErr(readTensors(out).get('logits')!.data, c.expected('logits').get('logits')!.data)).toBeLessThan(1e-4);
+  });
+
+  it('grads writes every trainable gradient under its PEFT key', async () => {
+    const c = await loadCase(name);
+    const out = join(tmp(), 'grads.safetensors');
+    const r = await cli(['grads', ...common, '--adapter', join(dir, 'adapter'), '--out', out]);
+    expect(r.code).toBe(0);
+    const got = readTensors(out);
+    expect([...got.keys()].sort()).toEqual([...c.summary.trainable].sort());
+    for (const [key, t] of c.expected('grads')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-3);
+  });
+
+  it('train reproduces the AdamW losses and writes the adapter of after_adamw', async () => {
+    const c = await loadCase(name);
+    const a = c.summary.adamw;
+    const out = tmp();
+    const r = await cli([
+      'train', ...common, '--adapter', join(dir, 'adapter'), '--steps', String(a.steps), '--lr', String(a.lr),
+      '--betas', a.betas.join(','), '--eps', String(a.eps), '--weight-decay', String(a.weight_decay), '--out', out,
+    ]);
+    expect(r.code).toBe(0);
+    const losses = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+    expect(losses.map((l) => l.step)).toEqual([...Array(a.steps).keys()]);
+    losses.forEach((l, i) => expect(Math.abs(l.loss - c.summary.adamw_step_losses[i]) / l.loss).toBeLessThan(1e-4));
+    const got = readTensors(join(out, 'adapter_model.safetensors'));
+    for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
+    expect(readFileSync(join(out, 'adapter_config.json'), 'utf8')).toBe(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8'));
+  });
+});
+
+describe('CLI training of new adapters', () => {
+  for (const method of ['lora', 'dora', 'vera'] as const) {
+    it(`${method} from scratch lowers the loss and writes a loadable PEFT folder`, async () => {
+      const dir = join(FIXTURES, 'llama-lora-qv');
+      const out = tmp();
+      const alpha = method === 'vera' ? [] : ['--alpha', '8'];
+      const r = await cli([
+        'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', method, '--rank', '4', ...alpha,
+        '--targets', 'q_proj,v_proj,down_proj', '--steps', '4', '--lr', method === 'vera' ? '0.05' : '0.01', '--seed', '3', '--out', out,
+      ]);
+      expect(r.code).toBe(0);
+      const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+      expect(losses).toHaveLength(4);
+      expect(losses[3]).toBeLessThan(losses[0]);
+      const evalRun = await cli(['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', out]);
+      expect(evalRun.code).toBe(0);
+      expect((JSON.parse(evalRun.stdout) as { loss: number }).loss).toBeLessThan(losses[3] + 1e-4);
+    });
+  }
+});
+
+describe('CLI bad input', () => {
+  const dir = join(FIXTURES, 'llama-dora');
+  const cases: [string, () => string[], RegExp][] = [
+    ['missing model folder', () => ['eval', '--model', '/nonexistent', '--batch', join(dir, 'batch.json')], /nonexistent\/config\.json: file not found/],
+    ['token id out of range', () => {
+      const f = join(tmp(), 'batch.json');
+      writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 67]] }));
+      return ['eval', '--model', dir, '--batch', f];
+    }, /batch\.json: .*67.*\[0, 67\)/],
+    ['malformed JSON batch', () => {
+      const f = join(tmp(), 'batch.json');
+      writeFileSync(f, '{"input_ids": [[1, 2');
+      return ['eval', '--model', dir, '--batch', f];
+    }, /batch\.json: /],
+    ['truncated safetensors', () => {
+      const d = tmp();
+      writeFileSync(join(d, 'config.json'), readFileSync(join(dir, 'config.json')));
+      writeFileSync(join(d, 'model.safetensors'), readFileSync(join(dir, 'model.safetensors')).subarray(0, 5000));
+      return ['eval', '--model', d, '--batch', join(dir, 'batch.json')];
+    }, /model\.safetensors: /],
+    ['adapter of another model', () => ['eval', '--model', dir, '--adapter', join(FIXTURES, 'gpt2-dora', 'adapter'), '--batch', join(dir, 'batch.json')], /adapter_model\.safetensors: .*c_attn/],
+    ['unknown target', () => ['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'lora', '--rank', '2', '--targets', 'c_fc', '--steps', '1', '--lr', '0.1', '--out', join(tmp(), 'never')], /--targets: .*c_fc/],
+    ['bad rank', () => ['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'lora', '--rank', 'x', '--targets', 'q_proj', '--steps', '1', '--lr', '0.1', '--out', join(tmp(), 'never')], /--rank must be a positive integer/],
+    ['no target tokens', () => {
+      const f = join(tmp(), 'batch.json');
+      writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 3]], labels: [[-100, -100, -100]] }));
+      return ['grads', '--model', dir, '--adapter', join(dir, 'adapter'), '--batch', f, '--out', join(tmp(), 'never.safetensors')];
+    }, /no target tokens/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`${what}: one line on stderr, exit 2, no output`, async () => {
+      const argv = args();
+      const r = await cli(argv);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(message);
+      const outIndex = argv.indexOf('--out');
+      if (outIndex >= 0) expect(existsSync(argv[outIndex + 1])).toBe(false);
+    });
+  }
+});

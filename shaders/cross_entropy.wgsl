@@ -33,7 +33,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var v = lid; v < params.V; v += 64u) {
       var g = 0.0;
       if (tgt >= 0) {
-        g = exp(logits[base + v] - lse);
+        // exp(l − max)/Σ rather than exp(l − lse): lse rounds badly in f32 for large logits.
+        g = exp(logits[base + v] - mx) / se;
         if (i32(v) == tgt) { g -= 1.0; }
         g *= params.inv_count;
       }

@@ -7,7 +7,7 @@ const adamwKernel = defineKernel({
   name: 'adamw', shaders: ['common_grid.wgsl', 'adamw.wgsl'], entryPoint: 'main',
   bindings: ['storage', 'read', 'storage', 'storage', 'read'],
   uniforms: [
-    ['n', 'u32'], ['lr', 'f32'], ['beta1', 'f32'], ['beta2', 'f32'],
+    ['n', 'u32'], ['lr', 'f32'], ['beta1', 'f32'], ['beta2', 'f32'], ['one_minus_beta1', 'f32'], ['one_minus_beta2', 'f32'],
     ['eps', 'f32'], ['wd', 'f32'], ['bc1', 'f32'], ['bc2_sqrt', 'f32'],
   ],
 });
@@ -35,7 +35,8 @@ export function adamwStep(
   rt.dispatch(adamwKernel, {
     bind: [p, g, m, v, gscale],
     uniforms: {
-      n: p.numel, lr: h.lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, wd: h.weightDecay,
+      n: p.numel, lr: h.lr, beta1: h.beta1, beta2: h.beta2, one_minus_beta1: 1 - h.beta1, one_minus_beta2: 1 - h.beta2,
+      eps: h.eps, wd: h.weightDecay,
       bc1: 1 - Math.pow(h.beta1, step), bc2_sqrt: Math.sqrt(1 - Math.pow(h.beta2, step)),
     },
     workgroups: elementGroups(p.numel),

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { type AttentionLayout, attentionBackward, attentionForward } from '../../src/kernels/attention';
+import type { Tensor } from '../../src/gpu/tensor';
+import { checked, useGpu } from '../helpers/gpu';
+import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
+import { type AttnLayoutRef, attentionBwdRef, attentionFwdRef, toF64 } from '../helpers/ref-ops';
+
+const gpu = useGpu();
+
+const SENTINEL = 7.25;
+
+interface Case {
+  name: string;
+  B: number; S: number; H: number; KVH: number; D: number;
+  /** Extra columns on each side of q/k/v inside their buffers (a slice of a wider buffer). */
+  pad?: [number, number];
+}
+
+const cases: Case[] = [
+  { name: 'MHA', B: 1, S: 5, H: 2, KVH: 2, D: 4 },
+  { name: 'GQA H=4 KVH=2, B=2', B: 2, S: 7, H: 4, KVH: 2, D: 3 },
+  { name: 'MQA, one token', B: 1, S: 1, H: 3, KVH: 1, D: 2 },
+  { name: 'S=70 > 64 threads', B: 1, S: 70, H: 2, KVH: 1, D: 5 },
+  { name: 'D=2, B=2', B: 2, S: 9, H: 2, KVH: 2, D: 2 },
+  { name: 'D=7 odd, GQA 6/3', B: 1, S: 11, H: 6, KVH: 3, D: 7 },
+  { name: 'D=66 > 64 threads', B: 1, S: 3, H: 1, KVH: 1, D: 66 },
+  { name: 'q/k/v in wider buffers at offsets', B: 2, S: 6, H: 4, KVH: 2, D: 3, pad: [2, 3] },
+];
+
+function layoutOf(c: Case): { gpu: AttentionLayout; ref: AttnLayoutRef } {
+  const [lo, hi] = c.pad ?? [0, 0];
+  const ldq = lo + c.H * c.D + hi;
+  const ldkv = lo + c.KVH * c.D + hi;
+  return {
+    gpu: {
+      B: c.B, S: c.S, heads: c.H, kvHeads: c.KVH, headDim: c.D,
+      ldq, ldk: ldkv, ldv: ldkv, qOffset: lo, kOffset: lo, vOffset: lo,
+    },
+    ref: { B: c.B, S: c.S, H: c.H, KVH: c.KVH, D: c.D, ldq, ldk: ldkv, ldv: ldkv, qOff: lo, kOff: lo, vOff: lo },
+  };
+}
+
+/** Lower-triangular (j ≤ i) entries of [B, H, S, S], the part of P and dS a kernel fills. */
+function causal(p: ArrayLike<number>, B: number, H: number, S: number): Float64Array {
+  const out: number[] = [];
+  for (let bh = 0; bh < B * H; bh++) for (let i = 0; i < S; i++) for (let j = 0; j <= i; j++) out.push(p[(bh * S + i) * S + j]);
+  return Float64Array.from(out);
+}
+
+/** ref where (row, column) belongs to the layout's slice, the sentinel elsewhere. */
+function withSentinel(ref: Float64Array, ld: number, off: number, width: number): Float64Array {
+  const out = Float64Array.from(ref);
+  for (let i = 0; i < out.length; i++) {
+    const col = i % ld;
+    if (col < off || col >= off + width) out[i] = SENTINEL;
+  }
+  return out;
+}
+
+function filled(rt: ReturnType<typeof gpu>, n: number, label: string): Tensor {
+  return rt.tensor([n], label, new Float32Array(n).fill(SENTINEL));
+}
+
+describe('attention', () => {
+  for (const c of cases) {
+    it(`forward + backward: ${c.name} (B=${c.B} S=${c.S} H=${c.H} KVH=${c.KVH} D=${c.D})`, async () => {
+      const rt = gpu();
+      const { B, S, H, KVH, D } = c;
+      const L = layoutOf(c);
+      const rows = B * S;
+      const q = randn(rows * L.ref.ldq, S * 3 + D, 1.5);
+      const k = randn(rows * L.ref.ldk, S * 5 + D, 1.5);
+      const v = randn(rows * L.ref.ldv, S * 7 + D);
+      const dout = randn(rows * H * D, S * 11 + D);
+      const tq = rt.tensor([q.length], 'q', q);
+      const tk = rt.tensor([k.length], 'k', k);
+      const tv = rt.tensor([v.length], 'v', v);
+      const to = rt.tensor([rows, H * D], 'o');
+      const tp = rt.tensor([B, H, S, S], 'p');
+      const tdo = rt.tensor([rows, H * D], 'dout', dout);
+      const tds = rt.tensor([B, H, S, S], 'ds');
+      const tdq = filled(rt, q.length, 'dq');
+      const tdk = filled(rt, k.length, 'dk');
+      const tdv = filled(rt, v.length, 'dv');
+      await checked(rt, () => {
+        attentionForward(rt, L.gpu, tq, tk, tv, to, tp);
+        attentionBackward(rt, L.gpu, tq, tk, tv, tp, tdo, { dq: tdq, dk: tdk, dv: tdv, ds: tds });
+      });
+      const fwd = attentionFwdRef(q, k, v, L.ref);
+      expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
+      const p = await rt.read(tp);
+      expect(relErr(causal(p, B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
+      // Each probability row sums to one.
+      for (let r = 0; r < B * H * S; r++) {
+        const i = r % S;
+        let s = 0;
+        for (let j = 0; j <= i; j++) s += p[r * S + j];
+        expect(Math.abs(s - 1)).toBeLessThan(1e-5);
+      }
+      const bwd = attentionBwdRef(q, k, v, dout, L.ref);
+      const [lo] = c.pad ?? [0, 0];
+      expect(relErr(await rt.read(tdq), withSentinel(bwd.dq, L.ref.ldq, lo, H * D))).toBeLessThan(1e-5);
+      expect(relErr(await rt.read(tdk), withSentinel(bwd.dk, L.ref.ldk, lo, KVH * D))).toBeLessThan(1e-5);
+      expect(relErr(await rt.read(tdv), withSentinel(bwd.dv, L.ref.ldv, lo, KVH * D))).toBeLessThan(1e-5);
+      rt.release(tq, tk, tv, to, tp, tdo, tds, tdq, tdk, tdv);
+    });
+  }
+
+  for (const [H, KVH] of [[2, 2], [4, 2], [3, 1]] as const) {
+    it(`GPT-2 fused layout: one qkv buffer [B·S, 3·H·D] and one dqkv (H=${H} KVH=${KVH})`, async () => {
+      const rt = gpu();
+      const [B, S, D] = [2, 6, 3];
+      const HD = H * D;
+      const kvd = KVH * D;
+      // Columns: q (H·D) | k (KVH·D) | v (KVH·D), as GPT-2's c_attn when KVH = H.
+      const ld = HD + 2 * kvd;
+      const layout: AttentionLayout = {
+        B, S, heads: H, kvHeads: KVH, headDim: D, ldq: ld, ldk: ld, ldv: ld, qOffset: 0, kOffset: HD, vOffset: HD + kvd,
+      };
+      const ref: AttnLayoutRef = { B, S, H, KVH, D, ldq: ld, ldk: ld, ldv: ld, qOff: 0, kOff: HD, vOff: HD + kvd };
+      const qkv = randn(B * S * ld, H * 13 + KVH, 1.5);
+      const dout = randn(B * S * HD, 21);
+      const tqkv = rt.tensor([B * S, ld], 'qkv', qkv);
+      const to = rt.tensor([B * S, HD], 'o');
+      const tp = rt.tensor([B, H, S, S], 'p');
+      const tdo = rt.tensor([B * S, HD], 'dout', dout);
+      const tds = rt.tensor([B, H, S, S], 'ds');
+      const tdqkv = filled(rt, B * S * ld, 'dqkv');
+      await checked(rt, () => {
+        attentionForward(rt, layout, tqkv, tqkv, tqkv, to, tp);
+        attentionBackward(rt, layout, tqkv, tqkv, tqkv, tp, tdo, { dq: tdqkv, dk: tdqkv, dv: tdqkv, ds: tds });
+      });
+      const fwd = attentionFwdRef(qkv, qkv, qkv, ref);
+      expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
+      expect(relErr(causal(await rt.read(tp), B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
+      const bwd = attentionBwdRef(qkv, qkv, qkv, dout, ref);
+      const expected = new Float64Array(qkv.length);
+      for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i] + bwd.dk[i] + bwd.dv[i];
+      // Every column of dqkv is written (no sentinel survives).
+      expect(relErr(await rt.read(tdqkv), expected)).toBeLessThan(1e-5);
+      rt.release(tqkv, to, tp, tdo, tds, tdqkv);
+    });
+  }
+
+  describe('analytic backward matches finite differences of the forward', () => {
+    for (const c of [cases[0], cases[1], cases[7]]) {
+      it(c.name, () => {
+        const L = layoutOf(c).ref;
+        const rows = c.B * c.S;
+        const q = toF64(randn(rows * L.ldq, 1, 1.5));
+        const k = toF64(randn(rows * L.ldk, 2, 1.5));
+        const v = toF64(randn(rows * L.ldv, 3));
+        const w = randn(rows * c.H * c.D, 4);
+        const g = attentionBwdRef(q, k, v, w, L);
+        expect(relErr(g.dq, finiteDiff(q, (x) => dot(w, attentionFwdRef(x, k, v, L).o)))).toBeLessThan(1e-6);
+        expect(relErr(g.dk, finiteDiff(k, (x) => dot(w, attentionFwdRef(q, x, v, L).o)))).toBeLessThan(1e-6);
+        expect(relErr(g.dv, finiteDiff(v, (x) => dot(w, attentionFwdRef(q, k, x, L).o)))).toBeLessThan(1e-6);
+      });
+    }
+
+    it('fused qkv (one buffer, gradients summed into one dqkv)', () => {
+      const [B, S, H, D] = [1, 4, 2, 3];
+      const ld = 3 * H * D;
+      const L: AttnLayoutRef = { B, S, H, KVH: H, D, ldq: ld, ldk: ld, ldv: ld, qOff: 0, kOff: H * D, vOff: 2 * H * D };
+      const qkv = toF64(randn(B * S * ld, 5, 1.5));
+      const w = randn(B * S * H * D, 6);
+      const g = attentionBwdRef(qkv, qkv, qkv, w, L);
+      const sum = g.dq.map((x, i) => x + g.dk[i] + g.dv[i]);
+      expect(relErr(sum, finiteDiff(qkv, (x) => dot(w, attentionFwdRef(x, x, x, L).o)))).toBeLessThan(1e-6);
+    });
+  });
+});

@@ -1,0 +1,247 @@
+import { describe, expect, it, vi } from 'vitest';
+import { BufferPool } from '../../src/gpu/buffer-pool';
+import { defineKernel, packUniforms } from '../../src/gpu/kernel';
+import { grid } from '../../src/gpu/runtime';
+import { add } from '../../src/kernels/elementwise';
+import { reduceSum } from '../../src/kernels/loss';
+import { rmsnormBackward, rmsnormForward } from '../../src/kernels/norms';
+import { checked, useGpu } from '../helpers/gpu';
+import { randn, relErr } from '../helpers/ref';
+import { rmsnormFwdRef } from '../helpers/ref-ops';
+
+const gpu = useGpu();
+
+/** The add kernel described here directly, to drive rt.dispatch by hand. */
+const addByHand = defineKernel({
+  name: 'add-by-hand', shaders: ['common_grid.wgsl', 'add.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
+});
+
+describe('pipeline cache', () => {
+  it('compiles one pipeline per kernel and override set, whatever the shapes', async () => {
+    const rt = gpu();
+    const spy = vi.spyOn(rt.device, 'createComputePipeline');
+    try {
+      for (const n of [10, 300, 1]) {
+        const ta = rt.tensor([n], 'a', randn(n, 1));
+        const tb = rt.tensor([n], 'b', randn(n, 2));
+        const tc = rt.tensor([n], 'c');
+        await checked(rt, () => add(rt, ta, tb, tc));
+        rt.release(ta, tb, tc);
+      }
+      expect(spy).toHaveBeenCalledTimes(1);
+
+      // rmsnorm forward, backward without and with the residual (an override): three more.
+      for (const [T, C] of [[2, 5], [3, 70]]) {
+        const tx = rt.tensor([T, C], 'x', randn(T * C, 3));
+        const tw = rt.tensor([C], 'w', randn(C, 4));
+        const ty = rt.tensor([T, C], 'y');
+        const tr = rt.tensor([T], 'r');
+        const tdx = rt.tensor([T, C], 'dx');
+        await checked(rt, () => {
+          rmsnormForward(rt, tx, tw, ty, tr, T, C, 1e-5);
+          rmsnormBackward(rt, tx, tw, tr, ty, tdx, T, C);
+          rmsnormBackward(rt, tx, tw, tr, ty, tdx, T, C, tx);
+        });
+        rt.release(tx, tw, ty, tr, tdx);
+      }
+      expect(spy).toHaveBeenCalledTimes(4);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('buffer pool', () => {
+  it('returns a released buffer for the same rounded size and tracks bytes in use', () => {
+    const rt = gpu();
+    const pool = rt.pool;
+    const before = pool.bytesInUse;
+    const a = pool.acquire(1000);
+    expect(a.size).toBe(1024);
+    expect(pool.bytesInUse).toBe(before + 1024);
+    const b = pool.acquire(1000);
+    expect(b).not.toBe(a);
+    expect(pool.bytesInUse).toBe(before + 2048);
+    pool.release(a);
+    expect(pool.bytesInUse).toBe(before + 1024);
+    // 1001..1024 bytes round to the same 1024-byte buffer.
+    const c = pool.acquire(1010);
+    expect(c).toBe(a);
+    // Releasing twice is harmless and does not double count.
+    pool.release(b);
+    pool.release(b);
+    expect(pool.bytesInUse).toBe(before + 1024);
+    // A different rounded size does not reuse it.
+    const d = pool.acquire(2000);
+    expect(d).not.toBe(b);
+    expect(d.size).toBe(2048);
+    expect(pool.peakBytes).toBeGreaterThanOrEqual(before + 1024 + 2048);
+    pool.release(c);
+    pool.release(d);
+    expect(pool.bytesInUse).toBe(before);
+    expect(BufferPool.roundedSize(1)).toBe(256);
+    expect(BufferPool.roundedSize(256)).toBe(256);
+    expect(BufferPool.roundedSize(257)).toBe(512);
+  });
+
+  it('tensors come from the pool', () => {
+    const rt = gpu();
+    const t = rt.tensor([70], 't');
+    const buffer = t.buffer;
+    rt.release(t);
+    const u = rt.tensor([100], 'u'); // 280 and 400 bytes both round to 512
+    expect(u.buffer).toBe(buffer);
+    rt.release(u);
+  });
+});
+
+describe('uniform arena', () => {
+  it('more than 2048 dispatches in one recording keep their own uniforms', async () => {
+    const rt = gpu();
+    const count = 2100;
+    const n = 300;
+    const x = randn(n, 5);
+    const tx = rt.tensor([n], 'x', x);
+    const out = rt.tensor([count], 'out');
+    const submit = vi.spyOn(rt.device.queue, 'submit');
+    try {
+      await checked(rt, () => {
+        for (let i = 0; i < count; i++) reduceSum(rt, tx, out, n, i + 1, i);
+      });
+      // The arena holds 2048 slots: the runtime submitted once when it filled up.
+      expect(submit.mock.calls.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      submit.mockRestore();
+    }
+    let s = 0;
+    for (const v of x) s += v;
+    const got = await rt.read(out);
+    const ref = Float64Array.from({ length: count }, (_, i) => (i + 1) * s);
+    expect(relErr(got, ref)).toBeLessThan(1e-5);
+    rt.release(tx, out);
+  });
+});
+
+describe('grid', () => {
+  it('splits counts over 65535 workgroups into x and y', () => {
+    expect(grid(0)).toEqual([0, 1]);
+    expect(grid(1)).toEqual([1, 1]);
+    expect(grid(65535)).toEqual([65535, 1]);
+    expect(grid(65536)).toEqual([32768, 2]);
+    for (const count of [65536, 65537, 131070, 131071, 200000, 1 << 24, 4_000_000_000]) {
+      const [x, y] = grid(count);
+      expect(x).toBeLessThanOrEqual(65535);
+      expect(y).toBeLessThanOrEqual(65535);
+      expect(x * y).toBeGreaterThanOrEqual(count);
+      // No more than one partly used row of workgroups.
+      expect(x * (y - 1)).toBeLessThan(count);
+    }
+    expect(grid(10, 4)).toEqual([4, 3]);
+  });
+
+  it('a 2-D grid covers a 1-D problem (linearIndex spills into y)', async () => {
+    const rt = gpu();
+    const n = 1000;
+    const a = randn(n, 1);
+    const b = randn(n, 2);
+    const ta = rt.tensor([n], 'a', a);
+    const tb = rt.tensor([n], 'b', b);
+    const tc = rt.tensor([n], 'c', new Float32Array(n).fill(Number.NaN));
+    // 4 workgroups of 256 as 2×2 instead of 4×1.
+    await checked(rt, () => rt.dispatch(addByHand, { bind: [ta, tb, tc], uniforms: { n }, workgroups: [2, 2] }));
+    expect(relErr(await rt.read(tc), a.map((v, i) => v + b[i]))).toBeLessThan(1e-6);
+    rt.release(ta, tb, tc);
+  });
+
+  it('a row kernel with more than 65535 rows reaches every row', async () => {
+    const rt = gpu();
+    const T = 65535 + 700;
+    const C = 2;
+    const x = randn(T * C, 9);
+    const w = randn(C, 10);
+    const tx = rt.tensor([T, C], 'x', x);
+    const tw = rt.tensor([C], 'w', w);
+    const ty = rt.tensor([T, C], 'y', new Float32Array(T * C).fill(Number.NaN));
+    const tr = rt.tensor([T], 'rstd');
+    await checked(rt, () => rmsnormForward(rt, tx, tw, ty, tr, T, C, 1e-5));
+    const ref = rmsnormFwdRef(x, w, T, C, 1e-5);
+    expect(relErr(await rt.read(ty), ref.y)).toBeLessThan(1e-5);
+    rt.release(tx, tw, ty, tr);
+  });
+
+  it('dispatch refuses a grid over the per-dimension limit', () => {
+    const rt = gpu();
+    const t = rt.tensor([4], 't');
+    const limit = rt.device.limits.maxComputeWorkgroupsPerDimension;
+    expect(() => rt.dispatch(addByHand, { bind: [t, t, t], uniforms: { n: 4 }, workgroups: [limit + 1] })).toThrow(/exceeds/);
+    rt.release(t);
+  });
+});
+
+describe('kernel descriptors', () => {
+  const k = defineKernel({
+    name: 'packing', shaders: [], entryPoint: 'main', bindings: [],
+    uniforms: [['a', 'u32'], ['b', 'i32'], ['c', 'f32'], ['d', 'u32'], ['e', 'f32']],
+  });
+
+  it('packUniforms lays fields out in order with their types, padded to 16 bytes', () => {
+    const bytes = packUniforms(k, { a: 7, b: -3, c: 0.5, d: 4_000_000_000, e: -2.25 });
+    expect(bytes.byteLength).toBe(32);
+    const view = new DataView(bytes);
+    expect(view.getUint32(0, true)).toBe(7);
+    expect(view.getInt32(4, true)).toBe(-3);
+    expect(view.getFloat32(8, true)).toBe(0.5);
+    expect(view.getUint32(12, true)).toBe(4_000_000_000);
+    expect(view.getFloat32(16, true)).toBe(-2.25);
+  });
+
+  it('packUniforms throws on a missing or NaN uniform', () => {
+    expect(() => packUniforms(k, { a: 1, b: 2, c: 3, d: 4 })).toThrow(/'e' is missing/);
+    expect(() => packUniforms(k, { a: 1, b: 2, c: Number.NaN, d: 4, e: 5 })).toThrow(/'c' is missing/);
+  });
+
+  it('dispatch throws on a missing uniform', () => {
+    const rt = gpu();
+    const t = rt.tensor([4], 't');
+    expect(() => rt.dispatch(addByHand, { bind: [t, t, t], uniforms: {}, workgroups: [1] })).toThrow(/'n' is missing/);
+    rt.release(t);
+  });
+
+  it('dispatch throws on a wrong number of bindings', () => {
+    const rt = gpu();
+    const a = rt.tensor([4], 'a');
+    const b = rt.tensor([4], 'b');
+    expect(() => rt.dispatch(addByHand, { bind: [a, b], uniforms: { n: 4 }, workgroups: [1] })).toThrow(/2 buffers for 3 bindings/);
+    expect(() => rt.dispatch(addByHand, { bind: [a, b, a, b], uniforms: { n: 4 }, workgroups: [1] })).toThrow(/4 buffers/);
+    rt.release(a, b);
+  });
+});
+
+describe('recording order', () => {
+  it('upload after a recorded dispatch does not overtake it', async () => {
+    const rt = gpu();
+    const n = 5;
+    const a = new Float32Array([1, 2, 3, 4, 5]);
+    const ta = rt.tensor([n], 'a', a);
+    const tb = rt.tensor([n], 'b', new Float32Array(n).fill(10));
+    const tc = rt.tensor([n], 'c');
+    await checked(rt, () => {
+      add(rt, ta, tb, tc);
+      rt.upload(ta, new Float32Array(n).fill(100));
+    });
+    expect(Array.from(await rt.read(tc))).toEqual([11, 12, 13, 14, 15]);
+    expect(Array.from(await rt.read(ta))).toEqual([100, 100, 100, 100, 100]);
+    rt.release(ta, tb, tc);
+  });
+
+  it('zeros clears a reused buffer within the recording', async () => {
+    const rt = gpu();
+    const t = rt.tensor([8], 'dirty', new Float32Array(8).fill(3));
+    rt.release(t);
+    const z = rt.zeros([8], 'z');
+    expect(z.buffer).toBe(t.buffer);
+    expect(Array.from(await rt.read(z))).toEqual(new Array(8).fill(0));
+    rt.release(z);
+  });
+});

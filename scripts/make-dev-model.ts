@@ -74,9 +74,11 @@ const TOKENIZER_CONFIG = {
   bos_token: null,
   eos_token: '<|endoftext|>',
   model_max_length: 256,
+  // HF renders chat templates with trim_blocks, so newlines are written as Jinja string literals.
   chat_template:
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}" +
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}",
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] }}" +
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}" +
+    "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}",
 };
 
 /** Box–Muller normals from the seeded uniform stream. */

@@ -1,6 +1,8 @@
-// out[j] = beta · out[j] + scale[j] · Σ_t a[t, j] · b[t, j]
-// The gradients of per-feature scalings: VeRA's λ_b and λ_d, DoRA's magnitude (scale = 1/‖·‖).
+// out[j] = beta · out[j] + scale[j] · Σ_t a[t, j] · b[t, j]   (· b[t, j] only with HAS_B)
+// The gradients of per-feature scalings: VeRA's λ_b and λ_d, DoRA's magnitude (scale = 1/‖·‖);
+// without b, the column sums that are the gradients of biases.
 override HAS_SCALE: bool = false;
+override HAS_B: bool = true;
 
 struct Params { T: u32, N: u32, beta: f32 }
 
@@ -18,7 +20,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let j = wid.x * 64u + lid.x;
   var s = 0.0;
   if (j < params.N) {
-    for (var t = lid.y; t < params.T; t += 4u) { s += a[t * params.N + j] * b[t * params.N + j]; }
+    for (var t = lid.y; t < params.T; t += 4u) {
+      let i = t * params.N + j;
+      s += select(a[i], a[i] * b[i], HAS_B);
+    }
   }
   partial[lid.y * 64u + lid.x] = s;
   workgroupBarrier();

@@ -79,8 +79,24 @@ export class GpuRuntime {
     }
     const buffer = this.pool.acquire(numel * 4);
     const t: Tensor = { buffer, shape: [...shape], numel, label };
-    if (data) this.device.queue.writeBuffer(buffer, 0, data as Float32Array<ArrayBuffer>);
+    if (data) this.write(t, data);
     return t;
+  }
+
+  /** Integer data (token ids, targets, index lists) in a tensor of as many 4-byte elements. */
+  intTensor(data: Uint32Array | Int32Array, label: string): Tensor {
+    const t = this.tensor([Math.max(1, data.length)], label);
+    this.write(t, data);
+    return t;
+  }
+
+  /**
+   * Queue writes run before any command buffer submitted after them, so work recorded but not
+   * yet submitted must go first: a pooled buffer may still be scratch space for that work.
+   */
+  private write(t: Tensor, data: Float32Array | Uint32Array | Int32Array): void {
+    this.flush();
+    this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>);
   }
 
   /** A tensor filled with zeros (cleared in the current recording, so ordered with dispatches). */
@@ -92,9 +108,7 @@ export class GpuRuntime {
 
   upload(t: Tensor, data: Float32Array): void {
     if (data.length !== t.numel) throw new Error(`upload ${t.label}: ${data.length} values for ${t.numel}`);
-    // Queue writes are ordered against submits, so pending recorded work must go first.
-    this.flush();
-    this.device.queue.writeBuffer(t.buffer, 0, data as Float32Array<ArrayBuffer>);
+    this.write(t, data);
   }
 
   release(...tensors: (Tensor | null | undefined)[]): void {
@@ -145,6 +159,12 @@ export class GpuRuntime {
     const size = bytes ?? ('numel' in src ? src.numel * 4 : s.size);
     this.endPass();
     this.currentEncoder().copyBufferToBuffer(s, 0, d, 0, size);
+  }
+
+  /** Zeroes `count` elements of t starting at element `offset`. */
+  clearRange(t: Tensor, offset: number, count: number): void {
+    this.endPass();
+    this.currentEncoder().clearBuffer(t.buffer, offset * 4, count * 4);
   }
 
   clear(t: Tensor): void {

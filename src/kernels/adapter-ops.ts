@@ -27,13 +27,13 @@ export function scaleColumns(
   });
 }
 
-/** out[j] = beta · out[j] + scale[j] · Σ_t a[t, j] b[t, j] */
+/** out[j] = beta · out[j] + scale[j] · Σ_t a[t, j] b[t, j]   (Σ_t a[t, j] when b is null) */
 export function columnDot(
-  rt: GpuRuntime, a: Tensor, b: Tensor, out: Tensor, T: number, N: number, opts: { beta?: number; scale?: Tensor } = {},
+  rt: GpuRuntime, a: Tensor, b: Tensor | null, out: Tensor, T: number, N: number, opts: { beta?: number; scale?: Tensor } = {},
 ): void {
   rt.dispatch(columnDotKernel, {
-    bind: [a, b, opts.scale ?? rt.unused, out], uniforms: { T, N, beta: opts.beta ?? 0 },
-    overrides: { HAS_SCALE: opts.scale !== undefined }, workgroups: [Math.ceil(N / 64)],
+    bind: [a, b ?? rt.unused, opts.scale ?? rt.unused, out], uniforms: { T, N, beta: opts.beta ?? 0 },
+    overrides: { HAS_SCALE: opts.scale !== undefined, HAS_B: b !== null }, workgroups: [Math.ceil(N / 64)],
   });
 }
 

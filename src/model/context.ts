@@ -1,6 +1,7 @@
 import type { Adapter, StepContext } from '../adapters/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
+import { normWeightGrad } from '../kernels/weight-grads';
 import type { FrozenLinear } from './linear';
 
 /** Everything a block needs for one pass: the runtime, batch dims, adapter and step context. */
@@ -14,6 +15,8 @@ export interface PassContext {
   readonly step: StepContext;
   /** Keep activations for backward (training) or free them as soon as possible (inference). */
   readonly keep: boolean;
+  /** Full-rank training: gradient buffer of each trainable base weight, keyed by the weight tensor. */
+  readonly baseGrads: ReadonlyMap<Tensor, Tensor> | null;
 }
 
 /** Runs a linear layer through its adapter when it has one, else the frozen layer alone. */
@@ -38,6 +41,17 @@ export function linearBackward(
   } else {
     linear.backwardInput(ctx.rt, dy, dx, ctx.T, accumulate);
   }
+  const dW = ctx.baseGrads?.get(linear.weight);
+  if (dW) linear.accumulateWeightGrad(ctx.rt, x, dy, ctx.T, dW, linear.bias ? ctx.baseGrads?.get(linear.bias) : undefined);
+}
+
+/** Full-rank training only: the gradients of a norm's weight (and bias) from its output gradient. */
+export function normParamsBackward(
+  ctx: PassContext, kind: 'rmsnorm' | 'layernorm', x: Tensor, stats: Tensor, dy: Tensor, C: number, weight: Tensor, bias?: Tensor,
+): void {
+  const dw = ctx.baseGrads?.get(weight);
+  if (!dw) return;
+  normWeightGrad(ctx.rt, kind, x, stats, dy, dw, bias ? ctx.baseGrads?.get(bias) ?? null : null, ctx.T, C);
 }
 
 /** A transformer layer: forward keeps what its backward needs; backward returns d loss/d input. */

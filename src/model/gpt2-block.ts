@@ -3,7 +3,7 @@ import type { Tensor } from '../gpu/tensor';
 import { type AttentionLayout, attentionBackward, attentionForward } from '../kernels/attention';
 import { add, geluBackward, geluForward } from '../kernels/elementwise';
 import { layernormBackward, layernormForward } from '../kernels/norms';
-import { type Block, linearBackward, linearForward, type PassContext } from './context';
+import { type Block, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
 import type { FrozenLinear } from './linear';
 
 export interface Gpt2LayerWeights {
@@ -89,6 +89,7 @@ export class Gpt2Block implements Block {
     rt.release(df);
     const dxm = rt.tensor([T, C], 'd_resid_mid');
     layernormBackward(rt, s.xm, w.ln2Weight, s.stats2, dn2, dxm, T, C, dOut);
+    normParamsBackward(ctx, 'layernorm', s.xm, s.stats2, dn2, C, w.ln2Weight, w.ln2Bias);
     rt.release(dn2);
     const dO = rt.tensor([T, C], 'd_attn');
     linearBackward(ctx, w.attnProj, s.o, dxm, dO, false);
@@ -100,11 +101,23 @@ export class Gpt2Block implements Block {
     const dn1 = rt.tensor([T, C], 'd_n1');
     linearBackward(ctx, w.attn, s.n1, dqkv, dn1, false);
     rt.release(dqkv);
+    this.zeroKeyBiasGrad(ctx);
     const dx = rt.tensor([T, C], 'd_resid_in');
     layernormBackward(rt, s.x, w.ln1Weight, s.stats1, dn1, dx, T, C, dxm);
+    normParamsBackward(ctx, 'layernorm', s.x, s.stats1, dn1, C, w.ln1Weight, w.ln1Bias);
     rt.release(dn1, dxm);
     this.release(ctx);
     return dx;
+  }
+
+  /**
+   * The key bias adds q_i·b_k to every score of row i, a shift softmax ignores, so its gradient
+   * is exactly zero. Summed in f32 it would be rounding noise (~1e-9), which AdamW's m/√v turns
+   * into steps of up to lr/10 (PyTorch in float64 sees ~1e-17 and does not move).
+   */
+  private zeroKeyBiasGrad(ctx: PassContext): void {
+    const dBias = this.w.attn.bias ? ctx.baseGrads?.get(this.w.attn.bias) : undefined;
+    if (dBias) ctx.rt.clearRange(dBias, this.config.hiddenSize, this.config.hiddenSize);
   }
 
   release(ctx: PassContext): void {

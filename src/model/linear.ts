@@ -1,5 +1,6 @@
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
+import { columnDot } from '../kernels/adapter-ops';
 import { matmul } from '../kernels/matmul';
 
 /** Where a linear layer sits in the model and how its frozen weight is stored. */
@@ -52,5 +53,16 @@ export class FrozenLinear implements LinearShape {
       a: dy, b: this.weight, c: dx, M: T, N: this.inFeatures, K: this.outFeatures,
       transB: this.fanInFanOut, beta: accumulate ? 1 : 0,
     });
+  }
+
+  /** Full-rank training only: dW += dyᵀ x (Linear) or xᵀ dy (Conv1D), db += Σ_t dy. */
+  accumulateWeightGrad(rt: GpuRuntime, x: Tensor, dy: Tensor, T: number, dW: Tensor, dB: Tensor | undefined): void {
+    const { inFeatures: inF, outFeatures: out } = this;
+    if (this.fanInFanOut) {
+      matmul(rt, { a: x, b: dy, c: dW, M: inF, N: out, K: T, transA: true, beta: 1 });
+    } else {
+      matmul(rt, { a: dy, b: x, c: dW, M: out, N: inF, K: T, transA: true, beta: 1 });
+    }
+    if (dB) columnDot(rt, dy, null, dB, T, out, { beta: 1 });
   }
 }

@@ -4,7 +4,7 @@ import { type AttentionLayout, attentionBackward, attentionForward } from '../ke
 import { add, swigluBackward, swigluForward } from '../kernels/elementwise';
 import { rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { rope } from '../kernels/rope';
-import { type Block, linearBackward, linearForward, type PassContext } from './context';
+import { type Block, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
 import type { FrozenLinear } from './linear';
 
 export interface LlamaLayerWeights {
@@ -105,6 +105,7 @@ export class LlamaBlock implements Block {
     rt.release(dg, du);
     const dxm = rt.tensor([T, C], 'd_resid_mid');
     rmsnormBackward(rt, s.xm, w.postNorm, s.rstd2, dn2, dxm, T, C, dOut);
+    normParamsBackward(ctx, 'rmsnorm', s.xm, s.rstd2, dn2, C, w.postNorm);
     rt.release(dn2);
     // Attention
     const dO = rt.tensor([T, H * D], 'd_attn');
@@ -124,6 +125,7 @@ export class LlamaBlock implements Block {
     rt.release(dq, dk, dv);
     const dx = rt.tensor([T, C], 'd_resid_in');
     rmsnormBackward(rt, s.x, w.inputNorm, s.rstd1, dn1, dx, T, C, dxm);
+    normParamsBackward(ctx, 'rmsnorm', s.x, s.rstd1, dn1, C, w.inputNorm);
     rt.release(dn1, dxm);
     this.release(ctx);
     return dx;

@@ -6,7 +6,8 @@ import { embeddingForward } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
 import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { ropeTables } from '../kernels/rope';
-import type { Block, PassContext } from './context';
+import { embeddingBackward, uploadRowGroups } from '../kernels/weight-grads';
+import { type Block, normParamsBackward, type PassContext } from './context';
 import { Gpt2Block } from './gpt2-block';
 import { FrozenLinear } from './linear';
 import { LlamaBlock } from './llama-block';
@@ -14,9 +15,11 @@ import { LlamaBlock } from './llama-block';
 /** CPU-side weights by canonical HF key (see formats/hf-config canonicalizeWeights). */
 export type WeightMap = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
 
-/** Token ids on the GPU: ids [B·S] as u32. */
+/** Token ids on the GPU: ids [B·S] as u32 (and on the CPU, for the embedding's gradient). */
 export interface DeviceTokens {
   readonly ids: Tensor;
+  /** Needed only when the embedding itself trains (full rank). */
+  readonly hostIds?: Int32Array;
   readonly B: number;
   readonly S: number;
 }
@@ -106,8 +109,10 @@ export class Transformer {
     return this.weight(c.arch === 'llama' ? 'model.embed_tokens.weight' : 'transformer.wte.weight');
   }
 
-  private passContext(B: number, S: number, adapter: Adapter | null, step: StepContext, keep: boolean): PassContext {
-    return { rt: this.rt, B, S, T: B * S, adapter, step, keep };
+  private passContext(
+    B: number, S: number, adapter: Adapter | null, step: StepContext, keep: boolean, baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
+  ): PassContext {
+    return { rt: this.rt, B, S, T: B * S, adapter, step, keep, baseGrads };
   }
 
   /**
@@ -149,25 +154,55 @@ export class Transformer {
     return logits;
   }
 
-  /** Backpropagates d loss/d logits through the kept activations into the adapter's gradients. */
-  backward(tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, dLogits: Tensor): void {
+  /**
+   * Backpropagates d loss/d logits through the kept activations into the adapter's gradients
+   * and, for full-rank training, into `baseGrads` (weight tensor → its gradient; accumulated).
+   */
+  backward(
+    tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, dLogits: Tensor,
+    baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
+  ): void {
     const f = this.final;
     if (!f) throw new Error('backward without a training forward');
-    const ctx = this.passContext(tokens.B, tokens.S, adapter, step, true);
+    const ctx = this.passContext(tokens.B, tokens.S, adapter, step, true, baseGrads);
     const { rt, T } = ctx;
-    const C = this.config.hiddenSize;
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    const head = this.head();
+    const dHead = baseGrads?.get(head);
+    if (dHead) matmul(rt, { a: dLogits, b: f.normed, c: dHead, M: V, N: C, K: T, transA: true, beta: 1 });
     const dNormed = rt.tensor([T, C], 'd_final_norm');
-    matmul(rt, { a: dLogits, b: this.head(), c: dNormed, M: T, N: C, K: this.config.vocabSize });
+    matmul(rt, { a: dLogits, b: head, c: dNormed, M: T, N: C, K: V });
     let dx = rt.tensor([T, C], 'd_resid');
-    this.finalNormBackward(f, dNormed, dx, T);
+    this.finalNormBackward(ctx, f, dNormed, dx);
     rt.release(dNormed);
     for (let l = this.blocks.length - 1; l >= 0; l--) {
       const dPrev = this.blocks[l].backward(ctx, dx);
       rt.release(dx);
       dx = dPrev;
     }
+    if (baseGrads) this.embeddingBackward(tokens, dx, baseGrads);
     rt.release(dx);
     this.releaseActivations();
+  }
+
+  /** Token (and GPT-2 position) embedding gradients, summed over the rows that used each entry. */
+  private embeddingBackward(tokens: DeviceTokens, dx: Tensor, baseGrads: ReadonlyMap<Tensor, Tensor>): void {
+    const { rt } = this;
+    const C = this.config.hiddenSize;
+    const gpt2 = this.config.arch === 'gpt2';
+    const scatter = (ids: ArrayLike<number>, table: Tensor, label: string) => {
+      const dTable = baseGrads.get(table);
+      if (!dTable) return;
+      const groups = uploadRowGroups(rt, ids, label);
+      embeddingBackward(rt, dx, groups, dTable, C);
+      rt.release(groups.uniqueIds, groups.offsets, groups.rows);
+    };
+    if (!tokens.hostIds) throw new Error('full-rank backward needs the token ids on the CPU (hostIds)');
+    scatter(tokens.hostIds, this.weight(gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight'), 'token_groups');
+    if (gpt2) {
+      const positions = Array.from({ length: tokens.B * tokens.S }, (_, t) => t % tokens.S);
+      scatter(positions, this.weight('transformer.wpe.weight'), 'position_groups');
+    }
   }
 
   private finalNormForward(x: Tensor, y: Tensor, stats: Tensor, T: number): void {
@@ -181,12 +216,17 @@ export class Transformer {
     }
   }
 
-  private finalNormBackward(f: FinalSaved, dy: Tensor, dx: Tensor, T: number): void {
+  private finalNormBackward(ctx: PassContext, f: FinalSaved, dy: Tensor, dx: Tensor): void {
     const c = this.config;
+    const T = ctx.T;
     if (c.arch === 'llama') {
-      rmsnormBackward(this.rt, f.xL, this.weight('model.norm.weight'), f.normStats, dy, dx, T, c.hiddenSize);
+      const w = this.weight('model.norm.weight');
+      rmsnormBackward(this.rt, f.xL, w, f.normStats, dy, dx, T, c.hiddenSize);
+      normParamsBackward(ctx, 'rmsnorm', f.xL, f.normStats, dy, c.hiddenSize, w);
     } else {
-      layernormBackward(this.rt, f.xL, this.weight('transformer.ln_f.weight'), f.normStats, dy, dx, T, c.hiddenSize);
+      const [w, b] = [this.weight('transformer.ln_f.weight'), this.weight('transformer.ln_f.bias')];
+      layernormBackward(this.rt, f.xL, w, f.normStats, dy, dx, T, c.hiddenSize);
+      normParamsBackward(ctx, 'layernorm', f.xL, f.normStats, dy, c.hiddenSize, w, b);
     }
   }
 

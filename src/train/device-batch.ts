@@ -21,14 +21,11 @@ export function shiftedTargets(batch: TokenBatch): Int32Array {
 }
 
 export function uploadBatch(rt: GpuRuntime, batch: TokenBatch): DeviceBatch {
-  const T = batch.batch * batch.seq;
   const targets = shiftedTargets(batch);
   const targetCount = targets.reduce((n, t) => n + (t === IGNORE_INDEX ? 0 : 1), 0);
-  const ids = rt.tensor([T], 'input_ids');
-  const targetTensor = rt.tensor([T], 'targets');
-  rt.device.queue.writeBuffer(ids.buffer, 0, new Uint32Array(batch.inputIds));
-  rt.device.queue.writeBuffer(targetTensor.buffer, 0, targets);
-  return { ids, B: batch.batch, S: batch.seq, targets: targetTensor, targetCount };
+  const ids = rt.intTensor(new Uint32Array(batch.inputIds), 'input_ids');
+  const targetTensor = rt.intTensor(targets, 'targets');
+  return { ids, hostIds: batch.inputIds, B: batch.batch, S: batch.seq, targets: targetTensor, targetCount };
 }
 
 export function releaseBatch(rt: GpuRuntime, b: DeviceBatch): void {

@@ -18,7 +18,7 @@ export class EmptyBatchError extends Error {
  */
 export function recordLoss(
   rt: GpuRuntime, model: Transformer, adapter: Adapter | null, batch: DeviceBatch, step: StepContext,
-  opts: { withGrad: boolean; lossOut: Tensor; slot?: number; keepLogits?: boolean },
+  opts: { withGrad: boolean; lossOut: Tensor; slot?: number; keepLogits?: boolean; baseGrads?: ReadonlyMap<Tensor, Tensor> | null },
 ): Tensor | null {
   if (batch.targetCount === 0) throw new EmptyBatchError();
   const T = batch.B * batch.S;
@@ -35,7 +35,7 @@ export function recordLoss(
   rt.release(losses);
   if (opts.withGrad) {
     if (opts.keepLogits) throw new Error('keepLogits and withGrad are exclusive');
-    model.backward(batch, adapter, step, logits);
+    model.backward(batch, adapter, step, logits, opts.baseGrads ?? null);
   }
   if (opts.keepLogits) return logits;
   rt.release(logits);

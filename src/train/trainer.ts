@@ -4,6 +4,7 @@ import type { Tensor } from '../gpu/tensor';
 import { type AdamWHyper, adamwStep, gradNormScale } from '../kernels/optimizer';
 import type { Transformer } from '../model/transformer';
 import type { DeviceBatch } from './device-batch';
+import { adapterTarget, isTrainingTarget, type TrainingTarget } from './target';
 import { recordLoss } from './step';
 
 export interface TrainHyper extends AdamWHyper {
@@ -27,13 +28,16 @@ export class Trainer {
   /** Optimizer steps taken so far. */
   step = 0;
 
+  private readonly target: TrainingTarget;
+
   constructor(
     private readonly rt: GpuRuntime,
     private readonly model: Transformer,
-    private readonly adapter: Adapter,
+    target: Adapter | TrainingTarget,
     private readonly hyper: TrainHyper,
   ) {
-    this.state = adapter.parameters().map((param) => ({
+    this.target = isTrainingTarget(target) ? target : adapterTarget(target);
+    this.state = this.target.params.map((param) => ({
       param,
       m: rt.zeros(param.value.shape, `${param.key}.exp_avg`),
       v: rt.zeros(param.value.shape, `${param.key}.exp_avg_sq`),
@@ -46,8 +50,8 @@ export class Trainer {
   /** Zeroes gradients and records forward + backward; gradients are left in each param.grad. */
   recordGradients(batch: DeviceBatch): void {
     for (const s of this.state) this.rt.clear(s.param.grad);
-    recordLoss(this.rt, this.model, this.adapter, batch, { training: true, seed: this.dropoutSeed() }, {
-      withGrad: true, lossOut: this.lossOut,
+    recordLoss(this.rt, this.model, this.target.adapter, batch, { training: true, seed: this.dropoutSeed() }, {
+      withGrad: true, lossOut: this.lossOut, baseGrads: this.target.baseGrads,
     });
   }
 

@@ -20,9 +20,12 @@ export interface Summary {
   loss_after_adamw: number;
 }
 
+export const FULL_CASES = ['llama-full', 'gpt2-full'] as const;
+
 export interface FixtureCase {
   readonly dir: string;
   readonly model: ModelFolder;
+  /** Absent for the full-rank cases. */
   readonly adapter: AdapterFolder;
   readonly batch: TokenBatch;
   readonly summary: Summary;
@@ -32,7 +35,9 @@ export interface FixtureCase {
 export async function loadCase(name: string): Promise<FixtureCase> {
   const dir = join(FIXTURES, name);
   const model = await readModelFolder(dir);
-  const adapter = await readAdapterFolder(join(dir, 'adapter'), model.config);
+  const adapter = name.endsWith('-full')
+    ? (undefined as unknown as AdapterFolder)
+    : await readAdapterFolder(join(dir, 'adapter'), model.config);
   const batchPath = join(dir, 'batch.json');
   const batch = parseBatch(readFileSync(batchPath, 'utf8'), batchPath, model.config.vocabSize);
   const summary = JSON.parse(readFileSync(join(dir, 'expected', 'summary.json'), 'utf8')) as Summary;

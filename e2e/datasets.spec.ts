@@ -1,0 +1,60 @@
+import { expect, test } from '@playwright/test';
+import { openStudio, screenshot, uploadDataset, watchPage } from './helpers';
+
+test.describe('dataset formats', () => {
+  test.beforeEach(async ({ page }) => {
+    await openStudio(page);
+  });
+
+  test('.txt is packed into sequences', async ({ page }) => {
+    const text = Array.from({ length: 12 }, (_, i) => `Paragraph ${i}: the sky is blue and the grass is green.`).join('\n\n');
+    await uploadDataset(page, 'notes.txt', text);
+    await expect(page.getByTestId('dataset-examples')).toHaveText('12');
+    await expect(page.getByTestId('dataset-preview').locator('tbody tr')).toHaveCount(5);
+    await expect(page.getByTestId('dataset-preview').locator('tbody tr').first().locator('td').nth(1)).toHaveText('0');
+    expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(10);
+  });
+
+  test('.json with Alpaca rows masks the prompt', async ({ page }) => {
+    const rows = Array.from({ length: 6 }, (_, i) => ({ instruction: `Add ${i} and 1`, input: '', output: String(i + 1) }));
+    await uploadDataset(page, 'alpaca.json', JSON.stringify(rows));
+    await expect(page.getByTestId('dataset-examples')).toHaveText('6');
+    const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
+    await expect(first).toContainText('### Instruction');
+    expect(Number(await first.locator('td').nth(1).textContent())).toBeGreaterThan(20);
+  });
+
+  test('.jsonl chat messages use the chat template', async ({ page }) => {
+    const line = JSON.stringify({ messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }] });
+    await uploadDataset(page, 'chat.jsonl', `${line}\n${line}\n${line}\n`);
+    await expect(page.getByTestId('dataset-examples')).toHaveText('3');
+    const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
+    // "<|user|>\nHi?\n<|assistant|>\n" is 27 bytes; "Hello!<|endoftext|>\n" is 8 tokens.
+    await expect(first.locator('td').nth(1)).toHaveText('27');
+    await expect(first.locator('td').nth(2)).toHaveText('8');
+  });
+
+  test('.csv with a chosen column', async ({ page }) => {
+    const csv = 'id,body,label\n1,"first, with comma",a\n2,second,b\n3,third,c\n4,fourth,d\n';
+    await uploadDataset(page, 'table.csv', csv);
+    await expect(page.getByTestId('csv-column')).toHaveValue('id');
+    await page.getByTestId('csv-column').selectOption('body');
+    await expect(page.getByTestId('dataset-preview')).toContainText('first, with comma');
+    await expect(page.getByTestId('dataset-examples')).toHaveText('4');
+  });
+
+  test('malformed rows are counted and shown; an unusable file is refused', async ({ page }) => {
+    const watch = watchPage(page);
+    const lines = ['{"prompt": "a", "completion": "b"}', '{broken', '{"prompt": "a"}', '{"text": "ok"}', '42'];
+    await uploadDataset(page, 'mixed.jsonl', lines.join('\n'));
+    await expect(page.getByTestId('bad-rows')).toContainText('3 bad rows');
+    await expect(page.getByTestId('dataset-panel')).toContainText('row 2: not valid JSON');
+    await expect(page.getByTestId('dataset-panel')).toContainText('row 5: not a JSON object');
+    await screenshot(page, '07-bad-rows', 'dataset-panel');
+    await uploadDataset(page, 'nothing.jsonl', '{oops\n');
+    await expect(page.getByTestId('dataset-panel').getByRole('alert')).toContainText('nothing.jsonl: all 1 rows are unusable');
+    await uploadDataset(page, 'data.parquet', 'PAR1');
+    await expect(page.getByTestId('dataset-panel').getByRole('alert')).toContainText('unsupported file type ".parquet"');
+    expect(watch.consoleErrors).toEqual([]);
+  });
+});

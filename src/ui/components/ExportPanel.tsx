@@ -1,0 +1,39 @@
+import { useShallow } from 'zustand/react/shallow';
+import { useStudio } from '../store/store';
+import { ErrorText, Panel } from './Panel';
+
+export function ExportPanel() {
+  const s = useStudio(
+    useShallow((s) => ({
+      hasAdapter: s.hasAdapter, pending: s.pendingDownload, exportError: s.exportError, importError: s.importError,
+      request: s.requestDownload, importFiles: s.importAdapterFiles, hasModel: s.model !== null,
+      busy: s.trainingStatus === 'running' || s.trainingStatus === 'starting',
+    })),
+  );
+  const disabled = !s.hasAdapter || s.pending !== null || s.busy;
+  return (
+    <Panel title="7 · Export and import" testId="export-panel" wide>
+      <div className="row">
+        <button type="button" data-testid="download-zip" disabled={disabled} onClick={() => s.request('zip')}>Download adapter (.zip)</button>
+        <button type="button" data-testid="download-weights" disabled={disabled} onClick={() => s.request('adapter-weights')}>adapter_model.safetensors</button>
+        <button type="button" data-testid="download-config" disabled={disabled} onClick={() => s.request('adapter-config')}>adapter_config.json</button>
+        <button type="button" data-testid="download-merged" disabled={disabled} onClick={() => s.request('merged')}>Merged model.safetensors</button>
+      </div>
+      <ErrorText message={s.exportError} />
+      <p>
+        Import a PEFT adapter (adapter_config.json + adapter_model.safetensors) to generate with it or continue training:{' '}
+        <label className={s.hasModel ? 'button' : 'button disabled'}>
+          Import adapter…
+          <input
+            type="file" hidden multiple accept=".json,.safetensors" data-testid="adapter-import" disabled={!s.hasModel}
+            onChange={(e) => {
+              void s.importFiles([...(e.target.files ?? [])]);
+              e.target.value = '';
+            }}
+          />
+        </label>
+      </p>
+      <ErrorText message={s.importError} />
+    </Panel>
+  );
+}

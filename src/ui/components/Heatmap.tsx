@@ -1,0 +1,36 @@
+import { useEffect, useRef } from 'react';
+
+/** Rows of values as colour cells (blue negative, white zero, red positive), scaled to the largest |value|. */
+export function Heatmap(props: { rows: readonly { label: string; values: Float32Array }[]; testId: string; title: string }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const columns = Math.max(1, ...props.rows.map((r) => r.values.length));
+  const maxAbs = Math.max(1e-12, ...props.rows.flatMap((r) => Array.from(r.values, Math.abs)));
+  useEffect(() => {
+    const ctx = canvas.current?.getContext('2d');
+    if (!ctx) return;
+    const cw = ctx.canvas.width / columns;
+    const ch = ctx.canvas.height / Math.max(1, props.rows.length);
+    ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+    props.rows.forEach((row, r) =>
+      row.values.forEach((v, c) => {
+        ctx.fillStyle = colour(v / maxAbs);
+        ctx.fillRect(c * cw, r * ch, Math.ceil(cw), Math.ceil(ch));
+      }),
+    );
+  }, [props.rows, columns, maxAbs]);
+  return (
+    <figure className="heatmap" data-testid={props.testId}>
+      <figcaption>{props.title} <span className="muted">(|max| = {maxAbs.toExponential(2)})</span></figcaption>
+      <div className="heatmap-body">
+        <div className="heatmap-labels">{props.rows.map((r) => <div key={r.label}>{r.label}</div>)}</div>
+        <canvas ref={canvas} width={600} height={Math.max(1, props.rows.length) * 14} />
+      </div>
+    </figure>
+  );
+}
+
+function colour(t: number): string {
+  const a = Math.min(1, Math.abs(t));
+  const fade = Math.round(255 * (1 - a));
+  return t >= 0 ? `rgb(255, ${fade}, ${fade})` : `rgb(${fade}, ${fade}, 255)`;
+}

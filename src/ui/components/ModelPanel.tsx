@@ -1,0 +1,74 @@
+import { useShallow } from 'zustand/react/shallow';
+import { formatBytes } from '../../engine/memory';
+import { useTrainingPlan } from '../plan';
+import { BUNDLED_MODEL } from '../store/model-slice';
+import { useStudio } from '../store/store';
+import { DropZone } from './DropZone';
+import { ErrorText, Panel } from './Panel';
+
+export function ModelPanel() {
+  const { model, status, loadingName, error, loadModelFiles, loadBundledModel } = useStudio(
+    useShallow((s) => ({
+      model: s.model, status: s.modelStatus, loadingName: s.modelLoadingName, error: s.modelError,
+      loadModelFiles: s.loadModelFiles, loadBundledModel: s.loadBundledModel,
+    })),
+  );
+  const onInput = (e: React.ChangeEvent<HTMLInputElement>) => {
+    loadModelFiles([...(e.target.files ?? [])]);
+    e.target.value = '';
+  };
+  return (
+    <Panel title="1 · Model" testId="model-panel">
+      {loadingName && <p className="muted">Loading {loadingName}…</p>}
+      {model && <ModelFacts />}
+      {status === 'none' && !loadingName && <p className="muted">Waiting for WebGPU…</p>}
+      <ErrorText message={error} />
+      <DropZone onFiles={loadModelFiles} testId="model-drop">
+        <p>Drop a Hugging Face model folder here (config.json, model.safetensors or shards + index, tokenizer.json), or</p>
+        <label className="button">
+          Open folder…
+          <input type="file" hidden data-testid="model-folder-input" onChange={onInput} {...{ webkitdirectory: '', directory: '' }} />
+        </label>{' '}
+        <label className="button">
+          Pick files…
+          <input type="file" hidden multiple data-testid="model-files-input" onChange={onInput} />
+        </label>{' '}
+        <button type="button" onClick={loadBundledModel}>Use bundled model</button>
+      </DropZone>
+    </Panel>
+  );
+}
+
+function ModelFacts() {
+  const model = useStudio((s) => s.model)!;
+  const plan = useTrainingPlan();
+  const c = model.config;
+  return (
+    <>
+      <dl className="facts" data-testid="model-facts">
+        <dt>Name</dt>
+        <dd>
+          <span data-testid="model-name">{model.name}</span>
+          {model.name === BUNDLED_MODEL.name && <span className="muted"> (random-initialised development model)</span>}
+        </dd>
+        <dt>Architecture</dt>
+        <dd>{model.architecture} · {c.numLayers} layers · hidden {c.hiddenSize} · {c.numHeads} heads ({c.numKvHeads} kv) · vocab {c.vocabSize}</dd>
+        <dt>Parameters</dt>
+        <dd data-testid="model-params">{model.parameterCount.toLocaleString('en-US')}</dd>
+        <dt>Chat template</dt>
+        <dd>{model.hasChatTemplate ? "the tokenizer's own" : 'none (the default template is used)'}</dd>
+        {plan.memory && plan.budget && (
+          <>
+            <dt>GPU memory</dt>
+            <dd data-testid="memory-estimate">
+              ≈ {formatBytes(plan.memory.total)} for training (weights {formatBytes(plan.memory.weights)}, adapter + optimizer {formatBytes(plan.memory.adapter)},
+              activations {formatBytes(plan.memory.activations)}) of {formatBytes(plan.budget.totalBytes)} budget; largest buffer {formatBytes(plan.memory.largestBuffer)} of{' '}
+              {formatBytes(plan.budget.maxStorageBufferBindingSize)} allowed
+            </dd>
+          </>
+        )}
+      </dl>
+      {plan.fitProblem && <p className="error" role="alert" data-testid="fit-problem">This run will not fit: {plan.fitProblem}.</p>}
+    </>
+  );
+}

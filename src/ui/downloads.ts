@@ -1,0 +1,32 @@
+import { zipSync } from 'fflate';
+
+export type DownloadKind = 'zip' | 'adapter-weights' | 'adapter-config' | 'merged';
+
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+
+/** Saves an export as the user asked: both adapter files zipped, one of them, or the merged model. */
+export function downloadExport(kind: DownloadKind, weights: Uint8Array, configJson: string): void {
+  const config = new TextEncoder().encode(configJson);
+  switch (kind) {
+    case 'zip':
+      return saveBytes(zipSync({ [ADAPTER_WEIGHTS_FILE]: weights, [ADAPTER_CONFIG_FILE]: config }), 'adapter.zip', 'application/zip');
+    case 'adapter-weights':
+      return saveBytes(weights, ADAPTER_WEIGHTS_FILE, 'application/octet-stream');
+    case 'adapter-config':
+      return saveBytes(config, ADAPTER_CONFIG_FILE, 'application/json');
+    case 'merged':
+      return saveBytes(weights, 'model.safetensors', 'application/octet-stream');
+  }
+}
+
+function saveBytes(bytes: Uint8Array, fileName: string, mime: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mime }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,39 @@
+import { useMemo } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { trainableCount } from '../adapters/load';
+import { adapterSpecFor } from '../engine/adapter-spec';
+import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit, type DeviceBudget, type MemoryEstimate } from '../engine/memory';
+import { useStudio } from './store/store';
+
+export interface TrainingPlan {
+  readonly trainable: number | null;
+  /** Why the adapter settings are unusable (e.g. no target module). */
+  readonly settingsProblem: string | null;
+  readonly memory: MemoryEstimate | null;
+  readonly budget: DeviceBudget | null;
+  readonly fitProblem: string | null;
+}
+
+/** Trainable parameters and GPU memory of the run the settings describe, recomputed as they change. */
+export function useTrainingPlan(): TrainingPlan {
+  const { model, settings, gpuStatus } = useStudio(useShallow((s) => ({ model: s.model, settings: s.settings, gpuStatus: s.gpuStatus })));
+  return useMemo(() => {
+    if (!model) return { trainable: null, settingsProblem: null, memory: null, budget: null, fitProblem: null };
+    let trainable: number | null = null;
+    let settingsProblem: string | null = null;
+    if (settings.targets.length === 0) settingsProblem = 'pick at least one target module';
+    else {
+      try {
+        trainable = trainableCount(adapterSpecFor(settings, model.config), model.config);
+      } catch (e) {
+        settingsProblem = (e as Error).message;
+      }
+    }
+    const microBatch = settings.batchSize;
+    const memory = estimateTrainingMemory(model.config, model.parameterCount, trainable ?? 0, microBatch, settings.seqLen);
+    const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+    const budget = gpuStatus.kind === 'ready' ? memoryBudget(gpuStatus.gpu, deviceMemory) : null;
+    const fitProblem = budget ? whyItDoesNotFit(memory, budget) : null;
+    return { trainable, settingsProblem, memory, budget, fitProblem };
+  }, [model, settings, gpuStatus]);
+}

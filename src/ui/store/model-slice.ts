@@ -1,0 +1,47 @@
+import type { StateCreator } from 'zustand';
+import type { GpuSummary, ModelSummary } from '../../worker/protocol';
+import { send } from '../worker-client';
+import type { StudioState } from './store';
+
+export const BUNDLED_MODEL = { name: 'dev-tiny', baseUrl: `${import.meta.env.BASE_URL}models/dev-tiny` } as const;
+
+export type GpuStatus = { kind: 'checking' } | { kind: 'ready'; gpu: GpuSummary } | { kind: 'unavailable'; reason: string };
+export type ModelStatus = 'none' | 'loading' | 'loaded' | 'error';
+
+export interface ModelSlice {
+  gpuStatus: GpuStatus;
+  model: ModelSummary | null;
+  modelStatus: ModelStatus;
+  modelLoadingName: string | null;
+  modelError: string | null;
+  setGpuStatus(status: GpuStatus): void;
+  loadBundledModel(): void;
+  loadModelFiles(files: readonly File[]): void;
+  modelLoading(name: string): void;
+  modelLoaded(model: ModelSummary): void;
+  modelFailed(message: string): void;
+}
+
+/** A picked folder's files by base name; the folder's name is the model's name. */
+function folderOf(files: readonly File[]): { name: string; files: { name: string; blob: Blob }[] } {
+  const first = files[0]?.webkitRelativePath ?? '';
+  const name = first.includes('/') ? first.split('/')[0]! : 'local model';
+  return { name, files: files.map((f) => ({ name: f.name, blob: f })) };
+}
+
+export const createModelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set) => ({
+  gpuStatus: { kind: 'checking' },
+  model: null,
+  modelStatus: 'none',
+  modelLoadingName: null,
+  modelError: null,
+  setGpuStatus: (gpuStatus) => set({ gpuStatus }),
+  loadBundledModel: () => send({ type: 'load-model', source: { kind: 'bundled', ...BUNDLED_MODEL } }),
+  loadModelFiles: (files) => {
+    if (files.length === 0) return;
+    send({ type: 'load-model', source: { kind: 'files', ...folderOf(files) } });
+  },
+  modelLoading: (name) => set({ modelStatus: 'loading', modelLoadingName: name, modelError: null }),
+  modelLoaded: (model) => set({ model, modelStatus: 'loaded', modelError: null, modelLoadingName: null }),
+  modelFailed: (modelError) => set((s) => ({ modelError, modelStatus: s.model ? 'loaded' : 'error', modelLoadingName: null })),
+});

@@ -1,0 +1,19 @@
+import { create } from 'zustand';
+import { createDatasetSlice, type DatasetSlice } from './dataset-slice';
+import { createExportSlice, type ExportSlice } from './export-slice';
+import { createGenerationSlice, type GenerationSlice } from './generation-slice';
+import { createModelSlice, type ModelSlice } from './model-slice';
+import { createSettingsSlice, type SettingsSlice } from './settings-slice';
+import { createTrainingSlice, type TrainingSlice } from './training-slice';
+
+export type StudioState = ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & GenerationSlice & ExportSlice;
+
+/** One store, one slice per concern; each slice keeps its actions beside its state. */
+export const useStudio = create<StudioState>()((...a) => ({
+  ...createModelSlice(...a),
+  ...createDatasetSlice(...a),
+  ...createSettingsSlice(...a),
+  ...createTrainingSlice(...a),
+  ...createGenerationSlice(...a),
+  ...createExportSlice(...a),
+}));

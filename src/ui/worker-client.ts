@@ -1,0 +1,71 @@
+/** The page's end of the worker protocol: sends requests, routes events to store actions. */
+import { type StudioEvent, type StudioRequest, unreachable } from '../worker/protocol';
+import type { StudioState } from './store/store';
+
+let worker: Worker | null = null;
+let getState: (() => StudioState) | null = null;
+
+export function startWorker(state: () => StudioState): void {
+  getState = state;
+  worker = new Worker(new URL('../worker/studio-worker.ts', import.meta.url), { type: 'module', name: 'studio-worker' });
+  worker.onmessage = (e: MessageEvent<StudioEvent>) => applyEvent(e.data, state());
+  worker.onerror = (e) => state().setGpuStatus({ kind: 'unavailable', reason: `the studio worker failed to start: ${e.message}` });
+  send({ type: 'init' });
+}
+
+export function send(req: StudioRequest): void {
+  if (!worker) throw new Error('the studio worker is not running');
+  worker.postMessage(req);
+}
+
+export function applyEvent(e: StudioEvent, s: StudioState): void {
+  switch (e.type) {
+    case 'gpu-ready':
+      s.setGpuStatus({ kind: 'ready', gpu: e.gpu });
+      return s.loadBundledModel();
+    case 'gpu-unavailable':
+      return s.setGpuStatus({ kind: 'unavailable', reason: e.reason });
+    case 'model-loading':
+      return s.modelLoading(e.name);
+    case 'model-loaded':
+      s.modelLoaded(e.model);
+      return getState!().resetTargetsFor(e.model.config);
+    case 'model-error':
+      return s.modelFailed(e.message);
+    case 'dataset-loaded':
+      return s.datasetLoaded(e.dataset);
+    case 'dataset-error':
+      return s.datasetFailed(e.message);
+    case 'train-started':
+      return s.trainingStarted(e.totalSteps, e.trainableParams, e.continued);
+    case 'train-step':
+      return s.trainingStep(e);
+    case 'val-loss':
+      return s.validationLoss(e.step, e.loss);
+    case 'update-stats':
+      return s.updateStats(e.step, e.modules, e.vera);
+    case 'train-paused':
+      return s.trainingPaused(e.message);
+    case 'train-resumed':
+      return s.trainingResumed();
+    case 'train-finished':
+      return s.trainingFinished(e.reason, e.step);
+    case 'train-error':
+      return s.trainingFailed(e.message);
+    case 'generation-update':
+      return s.generationUpdate(e.which, e.text, e.tokens, e.done);
+    case 'generation-error':
+      return s.generationFailed(e.message);
+    case 'export-ready':
+      return s.exportReady(e.weights, e.configJson);
+    case 'export-error':
+      return s.exportFailed(e.message);
+    case 'adapter-imported':
+      s.updateSettings(e.settings);
+      return s.adapterImported(e.trainableParams);
+    case 'adapter-import-error':
+      return s.importFailed(e.message);
+    default:
+      return unreachable(e);
+  }
+}

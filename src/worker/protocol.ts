@@ -1,0 +1,149 @@
+/**
+ * Every message between the page and the studio worker, as discriminated unions on `type`.
+ * The page sends StudioRequest; the worker answers with StudioEvent. Both sides switch on
+ * `type` exhaustively, so adding a message here makes the compiler point at every handler.
+ */
+import type { ModelConfig } from '../formats/hf-config';
+import type { AdapterMethod } from '../formats/peft';
+import type { DatasetFormat } from '../data/types';
+import type { ScheduleKind } from '../engine/schedule';
+
+// ---- shared shapes -------------------------------------------------------------------------
+
+export interface GpuSummary {
+  readonly description: string;
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly features: readonly string[];
+}
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly architecture: string;
+  readonly config: ModelConfig;
+  readonly parameterCount: number;
+  readonly hasChatTemplate: boolean;
+}
+
+export interface ExamplePreview {
+  readonly text: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+export interface DatasetSummary {
+  readonly fileName: string;
+  readonly format: DatasetFormat;
+  readonly examples: number;
+  readonly badRows: readonly { row: number; reason: string }[];
+  readonly preview: readonly ExamplePreview[];
+  readonly trainSequences: number;
+  readonly valSequences: number;
+  readonly totalTokens: number;
+  readonly truncated: number;
+  readonly seqLen: number;
+  readonly columns: readonly string[];
+  readonly column: string | null;
+}
+
+export interface TrainSettings {
+  readonly method: AdapterMethod;
+  readonly rank: number;
+  readonly alpha: number;
+  readonly rslora: boolean;
+  readonly dropout: number;
+  /** Short module names (q_proj, ...) to adapt. */
+  readonly targets: readonly string[];
+  readonly lr: number;
+  readonly schedule: ScheduleKind;
+  readonly warmupSteps: number;
+  readonly durationUnit: 'steps' | 'epochs';
+  readonly steps: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly gradAccum: number;
+  readonly seqLen: number;
+  readonly seed: number;
+  readonly valFraction: number;
+  /** Validation loss and update statistics every this many steps (and at the end). */
+  readonly evalEvery: number;
+}
+
+export interface GenerationSettings {
+  readonly prompt: string;
+  readonly temperature: number;
+  readonly topK: number;
+  readonly maxNewTokens: number;
+  readonly seed: number;
+}
+
+export interface ModuleUpdateStats {
+  readonly modulePath: string;
+  readonly name: string;
+  readonly layer: number;
+  /** ΔM and ΔD (see engine/update-stats). */
+  readonly magnitude: number;
+  readonly direction: number;
+}
+
+export interface VeraLambdas {
+  readonly modulePath: string;
+  readonly lambdaB: Float32Array;
+  readonly lambdaD: Float32Array;
+}
+
+export type ModelSource =
+  | { readonly kind: 'bundled'; readonly name: string; readonly baseUrl: string }
+  | { readonly kind: 'files'; readonly name: string; readonly files: readonly { readonly name: string; readonly blob: Blob }[] };
+
+export type Which = 'base' | 'adapted';
+
+// ---- page → worker -------------------------------------------------------------------------
+
+export type StudioRequest =
+  | { readonly type: 'init' }
+  | { readonly type: 'load-model'; readonly source: ModelSource }
+  | { readonly type: 'load-dataset'; readonly fileName: string; readonly text: string; readonly csvColumn: string | null; readonly seqLen: number; readonly valFraction: number; readonly seed: number }
+  | { readonly type: 'retokenize-dataset'; readonly seqLen: number; readonly valFraction: number; readonly seed: number }
+  | { readonly type: 'train'; readonly settings: TrainSettings; readonly continueAdapter: boolean }
+  | { readonly type: 'pause' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'stop' }
+  | { readonly type: 'generate'; readonly settings: GenerationSettings }
+  | { readonly type: 'export-adapter' }
+  | { readonly type: 'export-merged' }
+  | { readonly type: 'import-adapter'; readonly configText: string; readonly weights: Blob; readonly fileName: string };
+
+// ---- worker → page -------------------------------------------------------------------------
+
+export type PauseReason = 'user' | 'non-finite-loss';
+export type FinishReason = 'completed' | 'stopped';
+
+export type StudioEvent =
+  | { readonly type: 'gpu-ready'; readonly gpu: GpuSummary }
+  | { readonly type: 'gpu-unavailable'; readonly reason: string }
+  | { readonly type: 'model-loading'; readonly name: string }
+  | { readonly type: 'model-loaded'; readonly model: ModelSummary }
+  | { readonly type: 'model-error'; readonly message: string }
+  | { readonly type: 'dataset-loaded'; readonly dataset: DatasetSummary }
+  | { readonly type: 'dataset-error'; readonly message: string }
+  | { readonly type: 'train-started'; readonly totalSteps: number; readonly trainableParams: number; readonly continued: boolean }
+  | { readonly type: 'train-step'; readonly step: number; readonly totalSteps: number; readonly loss: number; readonly lr: number; readonly tokensPerSecond: number; readonly elapsedMs: number; readonly epoch: number }
+  | { readonly type: 'val-loss'; readonly step: number; readonly loss: number }
+  | { readonly type: 'update-stats'; readonly step: number; readonly modules: readonly ModuleUpdateStats[]; readonly vera: readonly VeraLambdas[] }
+  | { readonly type: 'train-paused'; readonly step: number; readonly reason: PauseReason; readonly message: string }
+  | { readonly type: 'train-resumed'; readonly step: number }
+  | { readonly type: 'train-finished'; readonly step: number; readonly reason: FinishReason }
+  | { readonly type: 'train-error'; readonly message: string }
+  | { readonly type: 'generation-update'; readonly which: Which; readonly text: string; readonly tokens: number; readonly done: boolean }
+  | { readonly type: 'generation-error'; readonly message: string }
+  | { readonly type: 'export-ready'; readonly kind: 'adapter'; readonly weights: Uint8Array; readonly configJson: string }
+  | { readonly type: 'export-ready'; readonly kind: 'merged'; readonly weights: Uint8Array; readonly configJson: string }
+  | { readonly type: 'export-error'; readonly message: string }
+  | { readonly type: 'adapter-imported'; readonly settings: Partial<TrainSettings>; readonly trainableParams: number }
+  | { readonly type: 'adapter-import-error'; readonly message: string };
+
+/** Exhaustiveness check for switches over message types. */
+export function unreachable(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,287 @@
+/**
+ * What the worker holds between messages: the GPU runtime, the base model with its CPU weights
+ * and tokenizer, the parsed dataset, the current adapter and the running training run.
+ */
+import { createAdapter, loadAdapter, trainableCount } from '../adapters/load';
+import type { Adapter } from '../adapters/types';
+import { splitTrainVal } from '../data/batches';
+import { parseDatasetFile } from '../data/parse';
+import { tokenizeDataset, tokenizeRecord, type TokenSequence } from '../data/tokenize';
+import type { DatasetRecord, ParsedDataset } from '../data/types';
+import { adapterSpecFor } from '../engine/adapter-spec';
+import { generate } from '../engine/generate';
+import { mergedTensors } from '../engine/merge';
+import { loadModelFolder, type ModelFolder } from '../engine/model-files';
+import { adapterConfigJson, parseAdapterConfig } from '../formats/peft';
+import { parseSafetensors, writeSafetensors } from '../formats/safetensors';
+import { createBrowserRuntime } from '../gpu/browser';
+import type { GpuRuntime } from '../gpu/runtime';
+import { Transformer } from '../model/transformer';
+import type { DatasetSummary, GenerationSettings, ModelSource, StudioEvent, TrainSettings, Which } from './protocol';
+import { adaptedModulePaths, TrainingRun } from './training-run';
+
+type Post = (event: StudioEvent, transfer?: Transferable[]) => void;
+
+interface LoadedModel {
+  readonly name: string;
+  readonly folder: ModelFolder;
+  readonly transformer: Transformer;
+}
+
+interface PreparedDataset {
+  readonly fileName: string;
+  readonly parsed: ParsedDataset;
+  train: TokenSequence[];
+  val: TokenSequence[];
+}
+
+const PREVIEW_COUNT = 5;
+
+export class StudioSession {
+  private rt: GpuRuntime | null = null;
+  private model: LoadedModel | null = null;
+  private dataset: PreparedDataset | null = null;
+  private adapter: Adapter | null = null;
+  private run: TrainingRun | null = null;
+  private busy: Promise<unknown> = Promise.resolve();
+  private tokenizeParams = { seqLen: 64, valFraction: 0.1, seed: 0 };
+
+  constructor(private readonly post: Post) {}
+
+  /** Runs GPU work one job at a time (training, generation and export never interleave). */
+  private exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.busy.then(job, job);
+    this.busy = next.catch(() => undefined);
+    return next;
+  }
+
+  async init(): Promise<void> {
+    try {
+      this.rt = await createBrowserRuntime();
+      this.post({ type: 'gpu-ready', gpu: { ...this.rt.info, features: [...this.rt.info.features] } });
+    } catch (e) {
+      this.post({ type: 'gpu-unavailable', reason: (e as Error).message });
+    }
+  }
+
+  private runtime(): GpuRuntime {
+    if (!this.rt) throw new Error('WebGPU is not ready');
+    return this.rt;
+  }
+
+  // ---- model --------------------------------------------------------------------------------
+
+  loadModel(source: ModelSource): Promise<void> {
+    return this.exclusive(async () => {
+      this.post({ type: 'model-loading', name: source.name });
+      try {
+        const folder = await loadModelFolder(await blobsOf(source));
+        this.replaceModel(source.name, folder);
+        const m = this.model!;
+        this.post({
+          type: 'model-loaded',
+          model: {
+            name: m.name, architecture: String((folder.config.raw.architectures as string[] | undefined)?.[0] ?? folder.config.arch),
+            config: folder.config, parameterCount: m.transformer.parameterCount, hasChatTemplate: folder.tokenizer.hasChatTemplate,
+          },
+        });
+        if (this.dataset) this.retokenize(this.tokenizeParams.seqLen, this.tokenizeParams.valFraction, this.tokenizeParams.seed);
+      } catch (e) {
+        this.post({ type: 'model-error', message: (e as Error).message });
+      }
+    });
+  }
+
+  private replaceModel(name: string, folder: ModelFolder): void {
+    const rt = this.runtime();
+    this.adapter?.destroy(rt);
+    this.adapter = null;
+    this.model?.transformer.destroy();
+    this.model = { name, folder, transformer: new Transformer(rt, folder.config, folder.weights) };
+  }
+
+  // ---- dataset ------------------------------------------------------------------------------
+
+  loadDataset(fileName: string, text: string, csvColumn: string | null, seqLen: number, valFraction: number, seed: number): void {
+    try {
+      const parsed = parseDatasetFile(fileName, text, csvColumn === null ? {} : { csvColumn });
+      this.dataset = { fileName, parsed, train: [], val: [] };
+      this.retokenize(seqLen, valFraction, seed);
+    } catch (e) {
+      this.post({ type: 'dataset-error', message: (e as Error).message });
+    }
+  }
+
+  retokenize(seqLen: number, valFraction: number, seed: number): void {
+    this.tokenizeParams = { seqLen, valFraction, seed };
+    const d = this.dataset;
+    if (!d) return;
+    if (!this.model) return this.post({ type: 'dataset-error', message: 'load a model first: the dataset is tokenized with its tokenizer' });
+    const tokenizer = this.model.folder.tokenizer;
+    const tokenized = tokenizeDataset(d.parsed.records, tokenizer, seqLen);
+    const { train, val } = splitTrainVal(tokenized.sequences, valFraction, seed);
+    d.train = train;
+    d.val = val;
+    const summary: DatasetSummary = {
+      fileName: d.fileName, format: d.parsed.format, examples: d.parsed.records.length,
+      badRows: [...d.parsed.badRows, ...tokenized.badRows.map((b) => ({ ...b, reason: `after tokenizing: ${b.reason}` }))],
+      preview: d.parsed.records.slice(0, PREVIEW_COUNT).map((r) => this.previewOf(r)),
+      trainSequences: train.length, valSequences: val.length, totalTokens: tokenized.totalTokens,
+      truncated: tokenized.truncated, seqLen, columns: d.parsed.columns, column: d.parsed.column,
+    };
+    this.post({ type: 'dataset-loaded', dataset: summary });
+  }
+
+  private previewOf(record: DatasetRecord): DatasetSummary['preview'][number] {
+    const tokenizer = this.model!.folder.tokenizer;
+    const ex = tokenizeRecord(record, tokenizer);
+    const text = record.kind === 'text' ? record.text : record.kind === 'pair' ? `${record.prompt}⟶ ${record.completion}` : record.messages.map((m) => `${m.role}: ${m.content}`).join('\n');
+    if (typeof ex === 'string') return { text, promptTokens: 0, completionTokens: 0 };
+    return { text: text.slice(0, 400), promptTokens: ex.promptIds.length, completionTokens: ex.completionIds.length };
+  }
+
+  // ---- training -----------------------------------------------------------------------------
+
+  train(settings: TrainSettings, continueAdapter: boolean): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        await this.trainUnchecked(settings, continueAdapter);
+      } catch (e) {
+        this.run = null;
+        this.post({ type: 'train-error', message: (e as Error).message });
+      }
+    });
+  }
+
+  private async trainUnchecked(settings: TrainSettings, continueAdapter: boolean): Promise<void> {
+    const rt = this.runtime();
+    const model = this.model;
+    if (!model) throw new Error('load a model first');
+    if (!this.dataset) throw new Error('load a dataset first');
+    this.retokenize(settings.seqLen, settings.valFraction, settings.seed);
+    const data = this.dataset;
+    if (data.train.length === 0) throw new Error('the dataset has no training sequences at this sequence length');
+    const continued = continueAdapter && this.adapter !== null;
+    if (!continued) {
+      this.adapter?.destroy(rt);
+      this.adapter = null;
+      const spec = adapterSpecFor(settings, model.folder.config);
+      this.adapter = await createAdapter(rt, model.transformer, spec, settings.seed);
+    }
+    const adapter = this.adapter!;
+    const padId = model.folder.tokenizer.eosId ?? 0;
+    this.run = new TrainingRun({ rt, model: model.transformer, adapter, settings, train: data.train, val: data.val, padId, post: this.post });
+    this.post({ type: 'train-started', totalSteps: this.run.totalSteps, trainableParams: trainableCount(adapter.spec, model.folder.config), continued });
+    await this.run.run();
+    this.run = null;
+  }
+
+  pause(): void {
+    this.run?.pause();
+  }
+
+  resume(): void {
+    this.run?.resume();
+  }
+
+  stop(): void {
+    this.run?.stop();
+  }
+
+  // ---- generation ---------------------------------------------------------------------------
+
+  generate(settings: GenerationSettings): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        const model = this.model;
+        if (!model) throw new Error('load a model first');
+        await this.generateWith('base', null, settings);
+        if (this.adapter) await this.generateWith('adapted', this.adapter, settings);
+        else this.post({ type: 'generation-update', which: 'adapted', text: '(no adapter yet: train or import one)', tokens: 0, done: true });
+      } catch (e) {
+        this.post({ type: 'generation-error', message: (e as Error).message });
+      }
+    });
+  }
+
+  private async generateWith(which: Which, adapter: Adapter | null, s: GenerationSettings): Promise<void> {
+    const { folder, transformer } = this.model!;
+    const tokenizer = folder.tokenizer;
+    const promptIds = tokenizer.encode(s.prompt);
+    if (promptIds.length === 0) throw new Error('the prompt is empty');
+    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenId: tokenizer.eosId };
+    const ids = await generate(this.runtime(), transformer, adapter, promptIds, opts, (generated) => {
+      this.post({ type: 'generation-update', which, text: tokenizer.decode(generated), tokens: generated.length, done: false });
+    });
+    this.post({ type: 'generation-update', which, text: tokenizer.decode(ids), tokens: ids.length, done: true });
+  }
+
+  // ---- export / import ----------------------------------------------------------------------
+
+  exportAdapter(): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        const adapter = this.requireAdapter();
+        const tensors = await adapter.exportTensors(this.runtime());
+        const weights = writeSafetensors(tensors, { format: 'pt' });
+        const configJson = adapterConfigJson(adapter.spec, this.model!.name);
+        this.post({ type: 'export-ready', kind: 'adapter', weights, configJson }, [weights.buffer]);
+      } catch (e) {
+        this.post({ type: 'export-error', message: (e as Error).message });
+      }
+    });
+  }
+
+  exportMerged(): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        const adapter = this.requireAdapter();
+        const { folder } = this.model!;
+        const deltas = new Map<string, Float32Array>();
+        for (const path of adaptedModulePaths(adapter)) deltas.set(path, await adapter.layerFor(path)!.deltaWeight(this.runtime()));
+        const weights = writeSafetensors(mergedTensors(folder.config, folder.weights, deltas), { format: 'pt' });
+        this.post({ type: 'export-ready', kind: 'merged', weights, configJson: folder.configJson }, [weights.buffer]);
+      } catch (e) {
+        this.post({ type: 'export-error', message: (e as Error).message });
+      }
+    });
+  }
+
+  importAdapter(configText: string, weights: Blob, fileName: string): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        const model = this.model;
+        if (!model) throw new Error('load a model first');
+        const spec = parseAdapterConfig(configText, 'adapter_config.json');
+        const file = parseSafetensors(new Uint8Array(await weights.arrayBuffer()), fileName);
+        const adapter = loadAdapter(this.runtime(), model.transformer, spec, file.tensors, fileName);
+        this.adapter?.destroy(this.runtime());
+        this.adapter = adapter;
+        const settings: Partial<TrainSettings> = {
+          method: spec.method, rank: spec.rank, alpha: spec.alpha, rslora: spec.rslora, dropout: spec.dropout, targets: spec.targets,
+        };
+        this.post({ type: 'adapter-imported', settings, trainableParams: trainableCount(spec, model.folder.config) });
+      } catch (e) {
+        this.post({ type: 'adapter-import-error', message: (e as Error).message });
+      }
+    });
+  }
+
+  private requireAdapter(): Adapter {
+    if (!this.model) throw new Error('load a model first');
+    if (!this.adapter) throw new Error('there is no adapter yet: train or import one');
+    return this.adapter;
+  }
+}
+
+const BUNDLED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+
+async function blobsOf(source: ModelSource): Promise<Map<string, Blob>> {
+  if (source.kind === 'files') return new Map(source.files.map((f) => [f.name, f.blob]));
+  const out = new Map<string, Blob>();
+  for (const name of BUNDLED_FILES) {
+    const res = await fetch(`${source.baseUrl}/${name}`);
+    if (res.ok) out.set(name, await res.blob());
+  }
+  return out;
+}

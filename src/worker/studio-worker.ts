@@ -1,0 +1,43 @@
+/// <reference lib="webworker" />
+/** The studio's Web Worker: owns the GPU, the model and training; talks only via protocol.ts. */
+import { type StudioEvent, type StudioRequest, unreachable } from './protocol';
+import { StudioSession } from './session';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (event: StudioEvent, transfer: Transferable[] = []) => scope.postMessage(event, transfer);
+const session = new StudioSession(post);
+
+scope.onmessage = (e: MessageEvent<StudioRequest>) => {
+  void handle(e.data);
+};
+
+async function handle(req: StudioRequest): Promise<void> {
+  switch (req.type) {
+    case 'init':
+      return session.init();
+    case 'load-model':
+      return session.loadModel(req.source);
+    case 'load-dataset':
+      return session.loadDataset(req.fileName, req.text, req.csvColumn, req.seqLen, req.valFraction, req.seed);
+    case 'retokenize-dataset':
+      return session.retokenize(req.seqLen, req.valFraction, req.seed);
+    case 'train':
+      return session.train(req.settings, req.continueAdapter);
+    case 'pause':
+      return session.pause();
+    case 'resume':
+      return session.resume();
+    case 'stop':
+      return session.stop();
+    case 'generate':
+      return session.generate(req.settings);
+    case 'export-adapter':
+      return session.exportAdapter();
+    case 'export-merged':
+      return session.exportMerged();
+    case 'import-adapter':
+      return session.importAdapter(req.configText, req.weights, req.fileName);
+    default:
+      return unreachable(req);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * One training run inside the worker: AdamW with gradient accumulation, the LR schedule,
+ * validation loss and update statistics every `evalEvery` steps, and pause/resume/stop that
+ * take effect between optimizer steps (so within one step of the click).
+ */
+import type { Adapter } from '../adapters/types';
+import { BatchSampler, toTokenBatch } from '../data/batches';
+import type { TokenSequence } from '../data/tokenize';
+import { learningRateAt, type LrSchedule } from '../engine/schedule';
+import { weightUpdateStats } from '../engine/update-stats';
+import { PEFT_SUFFIX } from '../formats/peft';
+import type { GpuRuntime } from '../gpu/runtime';
+import type { Transformer } from '../model/transformer';
+import { releaseBatch, uploadBatch, type DeviceBatch } from '../train/device-batch';
+import { recordLoss } from '../train/step';
+import { evaluateLoss, Trainer } from '../train/trainer';
+import type { ModuleUpdateStats, StudioEvent, TrainSettings, VeraLambdas } from './protocol';
+
+export interface RunInputs {
+  readonly rt: GpuRuntime;
+  readonly model: Transformer;
+  readonly adapter: Adapter;
+  readonly settings: TrainSettings;
+  readonly train: readonly TokenSequence[];
+  readonly val: readonly TokenSequence[];
+  readonly padId: number;
+  readonly post: (event: StudioEvent) => void;
+}
+
+const MAX_VAL_SEQUENCES = 32;
+
+export function totalStepsFor(settings: TrainSettings, trainSequences: number): number {
+  if (settings.durationUnit === 'steps') return settings.steps;
+  const perEpoch = Math.ceil(trainSequences / (settings.batchSize * settings.gradAccum));
+  return Math.max(1, perEpoch * settings.epochs);
+}
+
+export class TrainingRun {
+  readonly totalSteps: number;
+  private readonly trainer: Trainer;
+  private readonly sampler: BatchSampler;
+  private readonly schedule: LrSchedule;
+  private readonly lossSlots: ReturnType<GpuRuntime['tensor']>;
+  private paused = false;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly io: RunInputs) {
+    const s = io.settings;
+    this.totalSteps = totalStepsFor(s, io.train.length);
+    this.trainer = new Trainer(io.rt, io.model, io.adapter, {
+      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: s.seed,
+    });
+    this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
+    this.schedule = { kind: s.schedule, peakLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps };
+    this.lossSlots = io.rt.zeros([Math.max(4, s.gradAccum)], 'accumulated-losses');
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wakeUp();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wakeUp();
+  }
+
+  async run(): Promise<void> {
+    const { post, settings } = this.io;
+    const started = performance.now();
+    let pausedMs = 0;
+    let tokens = 0;
+    for (let step = 0; step < this.totalSteps && !this.stopped; step++) {
+      if (this.paused) {
+        pausedMs += await this.waitWhilePaused(step, 'user', 'Paused.');
+        if (this.stopped) break;
+      }
+      const lr = learningRateAt(this.schedule, step);
+      const { loss, tokenCount } = await this.optimizerStep(lr);
+      tokens += tokenCount;
+      const elapsedMs = performance.now() - started - pausedMs;
+      post({
+        type: 'train-step', step: step + 1, totalSteps: this.totalSteps, loss, lr,
+        tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: this.sampler.epoch,
+      });
+      if (!Number.isFinite(loss)) {
+        this.paused = true;
+        pausedMs += await this.waitWhilePaused(step + 1, 'non-finite-loss', `The training loss became ${loss} at step ${step + 1}; the run is paused. Lower the learning rate, then stop and start again, or resume to continue anyway.`);
+      }
+      const last = step + 1 === this.totalSteps || this.stopped;
+      if ((step + 1) % settings.evalEvery === 0 || last) await this.report(step + 1);
+    }
+    this.trainer.destroy();
+    this.io.rt.release(this.lossSlots);
+    post({ type: 'train-finished', step: this.trainer.step, reason: this.stopped ? 'stopped' : 'completed' });
+  }
+
+  private async waitWhilePaused(step: number, reason: 'user' | 'non-finite-loss', message: string): Promise<number> {
+    const since = performance.now();
+    this.io.post({ type: 'train-paused', step, reason, message });
+    while (this.paused && !this.stopped) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (!this.stopped) this.io.post({ type: 'train-resumed', step });
+    return performance.now() - since;
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+    this.wake = null;
+  }
+
+  /**
+   * Gradient accumulation: gradients are cleared once, every micro-batch adds its part scaled by
+   * 1 / (targets of all micro-batches), so the update uses the mean over every target token.
+   */
+  private async optimizerStep(lr: number): Promise<{ loss: number; tokenCount: number }> {
+    const { rt, model, adapter, settings, padId } = this.io;
+    const micro: DeviceBatch[] = [];
+    for (let i = 0; i < settings.gradAccum; i++) micro.push(uploadBatch(rt, toTokenBatch(this.sampler.next(), settings.seqLen, padId)));
+    const allTargets = micro.reduce((n, b) => n + b.targetCount, 0);
+    for (const p of adapter.parameters()) rt.clear(p.grad);
+    const stepSeed = (Math.imul(settings.seed + 1, 0x9e3779b1) + this.trainer.step * 0x85ebca77) >>> 0;
+    micro.forEach((b, slot) => {
+      if (b.targetCount === 0) return;
+      recordLoss(rt, model, adapter, { ...b, targetCount: allTargets }, { training: true, seed: stepSeed + slot }, {
+        withGrad: true, lossOut: this.lossSlots, slot,
+      });
+    });
+    this.trainer.recordUpdate(lr);
+    const losses = await rt.read(this.lossSlots, settings.gradAccum);
+    const tokenCount = micro.reduce((n, b) => n + b.B * b.S, 0);
+    for (const b of micro) releaseBatch(rt, b);
+    return { loss: micro.reduce((sum, b, slot) => sum + (b.targetCount === 0 ? 0 : losses[slot]!), 0), tokenCount };
+  }
+
+  private async report(step: number): Promise<void> {
+    const valLoss = await this.validationLoss();
+    if (valLoss !== null) this.io.post({ type: 'val-loss', step, loss: valLoss });
+    this.io.post({ type: 'update-stats', step, modules: await moduleUpdateStats(this.io), vera: await veraLambdas(this.io) });
+  }
+
+  private async validationLoss(): Promise<number | null> {
+    const { rt, model, adapter, settings, padId, val } = this.io;
+    const sequences = val.slice(0, MAX_VAL_SEQUENCES);
+    if (sequences.length === 0) return null;
+    const batch = uploadBatch(rt, toTokenBatch(sequences, settings.seqLen, padId));
+    if (batch.targetCount === 0) {
+      releaseBatch(rt, batch);
+      return null;
+    }
+    const loss = await evaluateLoss(rt, model, adapter, batch);
+    releaseBatch(rt, batch);
+    return loss;
+  }
+}
+
+/** ΔM and ΔD of every adapted layer (ΔW from the adapter, the statistics on the GPU). */
+export async function moduleUpdateStats(io: { rt: GpuRuntime; model: Transformer; adapter: Adapter }): Promise<ModuleUpdateStats[]> {
+  const out: ModuleUpdateStats[] = [];
+  for (const modulePath of adaptedModulePaths(io.adapter)) {
+    const layer = io.adapter.layerFor(modulePath)!;
+    const base = io.model.linear(modulePath);
+    const delta = await layer.deltaWeight(io.rt);
+    const stats = await weightUpdateStats(io.rt, base.weight, delta, base);
+    out.push({ modulePath, name: base.name, layer: layerIndexOf(modulePath), ...stats });
+  }
+  return out;
+}
+
+/** VeRA's trainable scaling vectors, per adapted layer. */
+export async function veraLambdas(io: { rt: GpuRuntime; adapter: Adapter }): Promise<VeraLambdas[]> {
+  if (io.adapter.spec.method !== 'vera') return [];
+  const params = io.adapter.parameters();
+  const out: VeraLambdas[] = [];
+  for (const modulePath of adaptedModulePaths(io.adapter)) {
+    const find = (suffix: string) => params.find((p) => p.key.endsWith(`${modulePath}.${suffix}`))!;
+    out.push({
+      modulePath,
+      lambdaB: await io.rt.read(find(PEFT_SUFFIX.lambdaB).value),
+      lambdaD: await io.rt.read(find(PEFT_SUFFIX.lambdaD).value),
+    });
+  }
+  return out;
+}
+
+/** Module paths of the adapter's layers, from its PEFT parameter keys, in parameter order. */
+export function adaptedModulePaths(adapter: Adapter): string[] {
+  const paths = new Set<string>();
+  for (const p of adapter.parameters()) {
+    const m = /^base_model\.model\.(.+)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector|vera_lambda_b|vera_lambda_d)$/.exec(p.key);
+    if (m && adapter.layerFor(m[1]!)) paths.add(m[1]!);
+  }
+  return [...paths];
+}
+
+function layerIndexOf(modulePath: string): number {
+  const m = /\.(?:layers|h)\.(\d+)\./.exec(modulePath);
+  return m ? Number(m[1]) : 0;
+}

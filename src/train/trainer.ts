@@ -2,6 +2,7 @@ import type { Adapter, TrainableParam } from '../adapters/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { type AdamWHyper, adamwStep, gradNormScale } from '../kernels/optimizer';
+import { magnitudeThreshold, pruneBelow, pruneRandom } from '../kernels/prune';
 import type { Transformer } from '../model/transformer';
 import type { DeviceBatch } from './device-batch';
 import { adapterTarget, isTrainingTarget, type TrainingTarget } from './target';
@@ -70,6 +71,27 @@ export class Trainer {
     gradNormScale(this.rt, grads, this.partials, this.gscale, this.hyper.maxGradNorm);
     const h = { ...this.hyper, lr };
     for (const s of this.state) adamwStep(this.rt, s.param.value, s.param.grad, s.m, s.v, this.gscale, h, this.step);
+  }
+
+  /**
+   * Prunes the AdamW moments of the given parameters (ReLoRA's optimizer reset): 'random' zeroes
+   * each element with probability `ratio`, 'magnitude' the `ratio` fraction of smallest |value|.
+   * The step count (bias correction) carries on, as in the reference.
+   */
+  async pruneOptimizerState(keys: ReadonlySet<string>, mode: 'random' | 'magnitude', ratio: number, seed: number): Promise<void> {
+    let n = 0;
+    for (const s of this.state) {
+      if (!keys.has(s.param.key)) continue;
+      for (const moment of [s.m, s.v]) {
+        if (mode === 'random') pruneRandom(this.rt, moment, ratio, seed + n++);
+        else pruneBelow(this.rt, moment, magnitudeThreshold(await this.rt.read(moment), ratio));
+      }
+    }
+  }
+
+  /** The AdamW moments of one parameter (tests and analysis read them). */
+  moments(key: string): { m: Tensor; v: Tensor } | undefined {
+    return this.state.find((s) => s.param.key === key);
   }
 
   /** The global gradient norm of the last step (before clipping). */

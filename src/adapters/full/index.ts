@@ -17,10 +17,13 @@ export class FullRankTarget implements TrainingTarget {
   constructor(
     private readonly rt: GpuRuntime,
     private readonly model: Transformer,
+    /** Which weights train (all by default; ReLoRA's LoRA phase keeps embeddings and norms). */
+    include: (key: string) => boolean = () => true,
   ) {
     const keys = expectedWeights(model.config)
       .filter((w) => !w.optional || !model.config.tieWordEmbeddings)
-      .map((w) => w.key);
+      .map((w) => w.key)
+      .filter(include);
     this.params = keys.map((key) => {
       const value = model.weight(key);
       return { key, value, grad: rt.zeros(value.shape, `${key}.grad`) };

@@ -56,6 +56,22 @@ export class LoraLayer implements AdapterLayer {
     return data;
   }
 
+  /**
+   * ReLoRA's reset: W += s·B·A on the GPU (in the weight's own layout), then A is drawn anew
+   * (Kaiming-uniform) and B zeroed, so the model's function is unchanged.
+   */
+  mergeAndReinit(rt: GpuRuntime, newA: Float32Array): void {
+    const { inFeatures: inF, outFeatures: out, weight } = this.base;
+    const r = this.rank;
+    if (this.base.fanInFanOut) {
+      matmul(rt, { a: this.A.value, b: this.B.value, c: weight, M: inF, N: out, K: r, transA: true, transB: true, alpha: this.scale, beta: 1 });
+    } else {
+      matmul(rt, { a: this.B.value, b: this.A.value, c: weight, M: out, N: inF, K: r, alpha: this.scale, beta: 1 });
+    }
+    rt.upload(this.A.value, newA);
+    rt.clear(this.B.value);
+  }
+
   private dropoutSeed(ctx: StepContext): number {
     return (ctx.seed ^ this.seed) >>> 0;
   }

@@ -1,4 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FullRankTarget } from '../adapters/full';
+import { ReloraRun, type ReloraSettings } from '../adapters/relora';
 import { createAdapter, loadAdapter } from '../adapters/load';
 import type { Adapter } from '../adapters/types';
 import { parseBatch } from '../formats/batch';
@@ -107,7 +110,7 @@ export async function runGrads(argv: string[]): Promise<void> {
 function adapterSpecFromFlags(flags: Flags, model: ModelFolder): AdapterSpec {
   const method = flags.string('method');
   if (method !== 'lora' && method !== 'dora' && method !== 'vera') {
-    throw new UsageError(`train: --method must be lora, dora or vera, got '${method}'`);
+    throw new UsageError(`train: --method must be lora, dora, vera, full or relora, got '${method}'`);
   }
   const rank = flags.positiveInt('rank');
   const dropout = flags.number('dropout', 0, (v) => v >= 0 && v < 1, 'in [0, 1)');
@@ -144,14 +147,18 @@ function hyperFromFlags(flags: Flags): TrainHyper {
   };
 }
 
+const RELORA_FLAGS = ['relora-reset', 'warm-start-steps', 'restart-warmup', 'optimizer-pruning', 'pruning', 'min-lr-ratio', 'warmup'];
+
 export async function runTrain(argv: string[]): Promise<void> {
   const flags = new Flags('train', argv, {
     values: [
       'model', 'adapter', 'method', 'rank', 'alpha', 'dropout', 'targets', 'batch', 'steps', 'lr', 'betas', 'eps',
-      'weight-decay', 'max-grad-norm', 'seed', 'out',
+      'weight-decay', 'max-grad-norm', 'seed', 'out', ...RELORA_FLAGS,
     ],
     switches: ['rslora'],
   });
+  const method = flags.optionalString('method');
+  if (method === 'full' || method === 'relora') return runFullRankTrain(flags, method);
   const inputs = await readInputs(flags);
   const adapterDir = flags.optionalString('adapter');
   if (adapterDir && flags.has('method')) throw new UsageError('train: give either --adapter or --method, not both');
@@ -169,10 +176,77 @@ export async function runTrain(argv: string[]): Promise<void> {
     for (let step = 0; step < steps; step++) {
       const loss = await trainer.trainStep(batch);
       printJson({ step, loss });
-      if (!Number.isFinite(loss)) throw new FormatError(out, `training diverged: loss is ${loss} at step ${step}; nothing was written`);
+      checkFinite(loss, step, out);
     }
     await writeAdapterFolder(out, adapter.spec, await adapter.exportTensors(rt), null);
     trainer.destroy();
     adapter.destroy(rt);
   });
+}
+
+function checkFinite(loss: number, step: number, out: string): void {
+  if (!Number.isFinite(loss)) throw new FormatError(out, `training diverged: loss is ${loss} at step ${step}; nothing was written`);
+}
+
+function reloraSettingsFromFlags(flags: Flags, steps: number): ReloraSettings {
+  const pruning = flags.optionalString('pruning') ?? 'random';
+  if (pruning !== 'random' && pruning !== 'magnitude') throw new UsageError(`train: --pruning must be random or magnitude, got '${pruning}'`);
+  const nonNegativeInt = (name: string, fallback: number) => flags.number(name, fallback, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
+  const rank = flags.positiveInt('rank', 8);
+  return {
+    rank,
+    alpha: flags.number('alpha', 2 * rank, (v) => v > 0, 'a positive number'),
+    totalSteps: steps,
+    warmStartSteps: nonNegativeInt('warm-start-steps', 0),
+    resetEvery: flags.positiveInt('relora-reset'),
+    firstWarmupSteps: nonNegativeInt('warmup', 0),
+    restartWarmupSteps: nonNegativeInt('restart-warmup', 0),
+    pruning,
+    pruningRatio: flags.number('optimizer-pruning', 0.999, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
+    minLrRatio: flags.number('min-lr-ratio', 0.1, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
+  };
+}
+
+/** `--method full` and `--method relora`: every weight changes, so the output is a model folder. */
+async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promise<void> {
+  if (flags.has('adapter')) throw new UsageError(`train: --method ${method} trains the model itself and takes no --adapter`);
+  if (method === 'full') for (const f of RELORA_FLAGS) if (flags.has(f)) throw new UsageError(`train: --${f} needs --method relora`);
+  const inputs = await readInputs(flags);
+  const steps = flags.positiveInt('steps');
+  const hyper = hyperFromFlags(flags);
+  const settings = method === 'relora' ? reloraSettingsFromFlags(flags, steps) : null;
+  const out = flags.string('out');
+  await withEngine(inputs, async (rt, model, batch) => {
+    let weights: Map<string, { shape: number[]; data: Float32Array }>;
+    if (settings) {
+      const run = new ReloraRun(rt, model, settings, hyper);
+      for (let step = 0; step < steps; step++) {
+        const r = await run.trainStep(batch);
+        printJson({ step, loss: r.loss, lr: r.lr, phase: r.phase, reset: r.reset });
+        checkFinite(r.loss, step, out);
+      }
+      weights = await run.exportMergedWeights();
+      run.destroy();
+    } else {
+      const target = new FullRankTarget(rt, model);
+      const trainer = new Trainer(rt, model, target, hyper);
+      for (let step = 0; step < steps; step++) {
+        const loss = await trainer.trainStep(batch);
+        printJson({ step, loss });
+        checkFinite(loss, step, out);
+      }
+      weights = await target.exportWeights();
+      trainer.destroy();
+      target.destroy();
+    }
+    await writeModelFolder(out, inputs.model.config.raw, weights);
+  });
+}
+
+/** config.json (as read) + model.safetensors with HF keys, each written atomically. */
+async function writeModelFolder(dir: string, config: Record<string, unknown>, weights: Map<string, { shape: number[]; data: Float32Array }>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const weightsPath = join(dir, 'model.safetensors');
+  await writeFileAtomic(weightsPath, writeSafetensors(weights, { format: 'pt' }, weightsPath));
+  await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 }

@@ -132,3 +132,48 @@ describe('CLI bad input', () => {
     });
   }
 });
+
+describe('CLI full-rank and ReLoRA training (model folders out)', () => {
+  for (const name of ['llama-full', 'gpt2-full'] as const) {
+    it(`${name}: --method full reproduces the fixture's AdamW steps and writes the model`, async () => {
+      const c = await loadCase(name);
+      const a = c.summary.adamw;
+      const dir = join(FIXTURES, name);
+      const out = tmp();
+      const r = await cli([
+        'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'full', '--steps', String(a.steps),
+        '--lr', String(a.lr), '--weight-decay', String(a.weight_decay), '--out', out,
+      ]);
+      expect(r.code).toBe(0);
+      const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+      losses.forEach((l, i) => expect(Math.abs(l - c.summary.adamw_step_losses[i]) / l).toBeLessThan(1e-4));
+      const got = readTensors(join(out, 'model.safetensors'));
+      for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
+      const evalRun = await cli(['eval', '--model', out, '--batch', join(dir, 'batch.json')]);
+      expect(Math.abs((JSON.parse(evalRun.stdout) as { loss: number }).loss - c.summary.loss_after_adamw) / c.summary.loss_after_adamw).toBeLessThan(1e-4);
+    });
+  }
+
+  it('--method relora reports phases and resets and writes a merged model that evaluates', async () => {
+    const dir = join(FIXTURES, 'llama-full');
+    const out = tmp();
+    const r = await cli([
+      'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'relora', '--rank', '4', '--relora-reset', '3',
+      '--warm-start-steps', '2', '--restart-warmup', '1', '--optimizer-pruning', '0.999', '--steps', '9', '--lr', '0.004', '--out', out,
+    ]);
+    expect(r.code).toBe(0);
+    const steps = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: number; phase: string; reset: boolean; lr: number });
+    expect(steps.filter((s) => s.phase === 'warm-start').map((s) => s.step)).toEqual([0, 1]);
+    expect(steps.filter((s) => s.reset).map((s) => s.step)).toEqual([5, 8]);
+    expect(steps.find((s) => s.step === 5)!.lr).toBe(0);
+    const evalRun = await cli(['eval', '--model', out, '--batch', join(dir, 'batch.json')]);
+    expect(evalRun.code).toBe(0);
+  });
+
+  it('--method full refuses ReLoRA flags', async () => {
+    const dir = join(FIXTURES, 'llama-full');
+    const r = await cli(['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'full', '--relora-reset', '3', '--steps', '1', '--lr', '0.1', '--out', join(tmp(), 'x')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--relora-reset needs --method relora/);
+  });
+});

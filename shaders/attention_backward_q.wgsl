@@ -1,11 +1,6 @@
 // Backward of attention for one query row (i, h, b):
 //   dP_ij = dO_i · V_j,  dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik),  dQ_i = scale · Σ_j dS_ij K_j.
 // dS is written to `ds` [B, H, S, S] for attention_backward_kv.wgsl.
-struct Params {
-  S: u32, H: u32, KVH: u32, D: u32,
-  ldq: u32, ldk: u32, ldv: u32, ldo: u32,
-  q_off: u32, k_off: u32, v_off: u32, scale: f32,
-}
 
 @group(0) @binding(0) var<storage, read> k: array<f32>;
 @group(0) @binding(1) var<storage, read> v: array<f32>;

@@ -2,11 +2,6 @@
 // batch b); head h reads key/value head h / (H / KVH). Q, K, V are rows of [B·S, ld] at
 // column offsets (GPT-2 keeps them side by side in one c_attn output). The probabilities P
 // [B, H, S, S] (row i filled for j ≤ i) are kept for the backward pass.
-struct Params {
-  S: u32, H: u32, KVH: u32, D: u32,
-  ldq: u32, ldk: u32, ldv: u32, ldo: u32,
-  q_off: u32, k_off: u32, v_off: u32, scale: f32,
-}
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;

@@ -6,18 +6,12 @@ struct Params { n: u32, p: f32, seed: u32, beta: f32 }
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-fn pcgHash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = linearIndex(wid, nwg, lid);
   if (i >= params.n) { return; }
-  let u = f32(pcgHash(i ^ pcgHash(params.seed)) >> 8u) / 16777216.0;
+  let u = uniform01(i, params.seed);
   var v = select(0.0, x[i] / (1.0 - params.p), u >= params.p);
   if (params.beta != 0.0) { v += params.beta * out[i]; }
   out[i] = v;

@@ -9,12 +9,6 @@ struct Params { n: u32, ratio: f32, seed: u32, threshold: f32 }
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<uniform> params: Params;
 
-fn pcgHash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -22,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= params.n) { return; }
   var drop: bool;
   if (RANDOM) {
-    drop = f32(pcgHash(i ^ pcgHash(params.seed)) >> 8u) / 16777216.0 < params.ratio;
+    drop = uniform01(i, params.seed) < params.ratio;
   } else {
     drop = abs(x[i]) < params.threshold;
   }

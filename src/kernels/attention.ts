@@ -9,11 +9,11 @@ const layoutUniforms = [
 ] as const;
 
 const forwardKernel = defineKernel({
-  name: 'attention-forward', shaders: ['common_reduce.wgsl', 'attention_forward.wgsl'], entryPoint: 'main',
+  name: 'attention-forward', shaders: ['common_reduce.wgsl', 'common_attention.wgsl', 'attention_forward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
 });
 const backwardQKernel = defineKernel({
-  name: 'attention-backward-q', shaders: ['common_reduce.wgsl', 'attention_backward_q.wgsl'], entryPoint: 'main',
+  name: 'attention-backward-q', shaders: ['common_reduce.wgsl', 'common_attention.wgsl', 'attention_backward_q.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
 });
 const backwardKVKernel = defineKernel({

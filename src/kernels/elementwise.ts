@@ -52,7 +52,7 @@ export function geluBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, dx: Tensor):
 }
 
 const dropoutKernel = defineKernel({
-  name: 'dropout', shaders: ['common_grid.wgsl', 'dropout.wgsl'], entryPoint: 'main',
+  name: 'dropout', shaders: ['common_grid.wgsl', 'common_hash.wgsl', 'dropout.wgsl'], entryPoint: 'main',
   bindings: ['read', 'storage'], uniforms: [['n', 'u32'], ['p', 'f32'], ['seed', 'u32'], ['beta', 'f32']],
 });
 

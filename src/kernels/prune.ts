@@ -4,7 +4,7 @@ import type { Tensor } from '../gpu/tensor';
 import { elementGroups } from './common';
 
 const pruneKernel = defineKernel({
-  name: 'prune', shaders: ['common_grid.wgsl', 'prune.wgsl'], entryPoint: 'main',
+  name: 'prune', shaders: ['common_grid.wgsl', 'common_hash.wgsl', 'prune.wgsl'], entryPoint: 'main',
   bindings: ['storage'], uniforms: [['n', 'u32'], ['ratio', 'f32'], ['seed', 'u32'], ['threshold', 'f32']],
 });
 

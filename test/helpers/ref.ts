@@ -1,16 +1,9 @@
 /** Plain CPU references and comparison helpers shared by the kernel tests. */
 
-/** Deterministic pseudo-random numbers (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/adapters/init';
+
+/** Deterministic pseudo-random numbers (the engine's mulberry32) so failures reproduce. */
+export const rng = seededRandom;
 
 export function randn(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);

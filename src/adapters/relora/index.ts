@@ -57,19 +57,24 @@ export class ReloraRun {
   private adapter: LayeredAdapter | null = null;
   private readonly schedule: JaggedCosine;
   private readonly random: () => number;
-  step = 0;
+  /** The step at which the last merge-and-reinit ran (a checkpoint may have done it early). */
+  private lastResetStep = -1;
+  step: number;
 
+  /** `startStep` resumes a run from a checkpoint of merged weights taken at that step. */
   constructor(
     private readonly rt: GpuRuntime,
     private readonly model: Transformer,
     readonly settings: ReloraSettings,
     private readonly hyper: TrainHyper,
+    startStep = 0,
   ) {
+    this.step = startStep;
     this.schedule = {
       totalSteps: settings.totalSteps, warmupSteps: settings.firstWarmupSteps, resetEvery: settings.resetEvery,
       restartWarmupSteps: settings.restartWarmupSteps, minLrRatio: settings.minLrRatio, resetOffset: settings.warmStartSteps,
     };
-    this.random = seededRandom(hyper.seed ^ 0x5e10a);
+    this.random = seededRandom((hyper.seed ^ 0x5e10a) + startStep);
     this.full = new FullRankTarget(rt, model);
     this.target = this.full;
     this.trainer = new Trainer(rt, model, this.full, hyper);
@@ -80,16 +85,21 @@ export class ReloraRun {
     return jaggedCosine(step, this.schedule);
   }
 
+  /** The LoRA adapter of the current cycle (null during the warm start), e.g. for validation loss. */
+  get currentAdapter(): LayeredAdapter | null {
+    return this.adapter;
+  }
+
   get phase(): 'warm-start' | 'relora' {
     return this.step < this.settings.warmStartSteps ? 'warm-start' : 'relora';
   }
 
   async trainStep(batch: DeviceBatch): Promise<ReloraStep> {
     const s = this.settings;
-    if (this.step === s.warmStartSteps) await this.startLora();
+    if (this.step >= s.warmStartSteps && !this.adapter) await this.startLora();
     const loraStep = this.step - s.warmStartSteps;
-    const reset = loraStep > 0 && loraStep % s.resetEvery === 0;
-    if (reset) await this.mergeAndReset();
+    const reset = this.adapter !== null && loraStep > 0 && loraStep % s.resetEvery === 0;
+    if (reset && this.lastResetStep !== this.step) await this.mergeAndReset();
     const lr = this.hyper.lr * this.lrMultiplier(this.step);
     const loss = await this.trainer.trainStep(batch, lr);
     const result: ReloraStep = { step: this.step, loss, lr, phase: this.phase, reset };
@@ -125,8 +135,15 @@ export class ReloraRun {
       const layer = adapter.layerFor(m.modulePath) as LoraLayer;
       layer.mergeAndReinit(this.rt, kaimingUniform(this.settings.rank, m.inFeatures, Math.sqrt(5), this.random));
     }
+    this.lastResetStep = this.step;
     const keys = new Set(adapter.parameters().map((p) => p.key));
     await this.trainer.pruneOptimizerState(keys, this.settings.pruning, this.settings.pruningRatio, Math.floor(this.random() * 2 ** 31));
+  }
+
+  /** Whether the next step starts a cycle (a reset, or the switch to LoRA): a good checkpoint. */
+  get atCycleBoundary(): boolean {
+    const loraStep = this.step - this.settings.warmStartSteps;
+    return loraStep === 0 || (loraStep > 0 && loraStep % this.settings.resetEvery === 0);
   }
 
   /** The model with the current low-rank update merged: HF keys → weights. */

@@ -53,10 +53,10 @@ export class Transformer {
     this.blocks = Array.from({ length: config.numLayers }, (_, l) => this.block(l));
   }
 
-  /** Total parameters of the base model (tied weights counted once). */
+  /** Total parameters of the base model (tied weights counted once; RoPE tables are not weights). */
   get parameterCount(): number {
     let n = 0;
-    for (const t of this.tensors.values()) n += t.numel;
+    for (const [key, t] of this.tensors) if (!key.startsWith('rope.')) n += t.numel;
     return n;
   }
 

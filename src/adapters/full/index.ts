@@ -16,7 +16,7 @@ export class FullRankTarget implements TrainingTarget {
 
   constructor(
     private readonly rt: GpuRuntime,
-    private readonly model: Transformer,
+    model: Transformer,
     /** Which weights train (all by default; ReLoRA's LoRA phase keeps embeddings and norms). */
     include: (key: string) => boolean = () => true,
   ) {
@@ -47,7 +47,4 @@ export class FullRankTarget implements TrainingTarget {
     return this.params.reduce((n, p) => n + p.value.numel, 0);
   }
 
-  get modelConfig() {
-    return this.model.config;
-  }
 }

@@ -15,6 +15,25 @@ test.describe('dataset formats', () => {
     expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(10);
   });
 
+  test('a sample dataset loads from the same origin and shows its preview', async ({ page }) => {
+    const watch = watchPage(page);
+    await page.getByTestId('sample-dataset').selectOption('pirate-instructions.jsonl');
+    await expect(page.getByTestId('dataset-examples')).toHaveText('40');
+    await expect(page.getByTestId('bad-rows')).toHaveText('0 bad rows');
+    // The sequence length was raised so that every instruction and its answer fit.
+    await expect(page.getByTestId('seq-len')).toHaveValue('224');
+    expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(30);
+    const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
+    await expect(first).toContainText('Say hello to a new friend.');
+    await expect(first).toContainText('Ahoy there, matey!');
+    await screenshot(page, '12-sample-dataset', 'dataset-panel');
+    await page.getByTestId('sample-dataset').selectOption('proverbs.txt');
+    await expect(page.getByTestId('dataset-examples')).toHaveText('60');
+    await expect(page.getByTestId('dataset-preview')).toContainText('A patient kettle boils the sweetest tea.');
+    expect(watch.foreignRequests).toEqual([]);
+    expect(watch.consoleErrors).toEqual([]);
+  });
+
   test('.json with Alpaca rows masks the prompt', async ({ page }) => {
     const rows = Array.from({ length: 6 }, (_, i) => ({ instruction: `Add ${i} and 1`, input: '', output: String(i + 1) }));
     await uploadDataset(page, 'alpaca.json', JSON.stringify(rows));

@@ -31,7 +31,7 @@ test('a local model folder loads through the folder picker', async ({ page }) =>
   await openStudio(page);
   await page.getByTestId('model-folder-input').setInputFiles(DEV);
   await expect(page.getByTestId('model-name')).toHaveText('dev-tiny');
-  await expect(page.getByTestId('model-params')).toHaveText('94,592');
+  await expect(page.getByTestId('model-params')).toHaveText('90,496');
 });
 
 test('without WebGPU a clear page says what is missing and where it works', async ({ page }) => {

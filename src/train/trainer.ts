@@ -82,8 +82,11 @@ export class Trainer {
     let n = 0;
     for (const s of this.state) {
       if (!keys.has(s.param.key)) continue;
+      // One random mask for both moments: an element that kept m but lost v would step by
+      // about lr·m̂/eps on its next update (A's gradient is exactly 0 while B = 0).
+      const tensorSeed = seed + n++;
       for (const moment of [s.m, s.v]) {
-        if (mode === 'random') pruneRandom(this.rt, moment, ratio, seed + n++);
+        if (mode === 'random') pruneRandom(this.rt, moment, ratio, tensorSeed);
         else pruneBelow(this.rt, moment, magnitudeThreshold(await this.rt.read(moment), ratio));
       }
     }

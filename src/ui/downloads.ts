@@ -1,11 +1,14 @@
 import { zipSync } from 'fflate';
 
-export type DownloadKind = 'zip' | 'adapter-weights' | 'adapter-config' | 'merged';
+export type DownloadKind = 'zip' | 'adapter-weights' | 'adapter-config' | 'merged' | 'merged-zip' | 'merged-config';
+
+/** Downloads made from the merged model (export-merged) rather than the adapter. */
+export const isMergedKind = (kind: DownloadKind) => kind === 'merged' || kind === 'merged-zip' || kind === 'merged-config';
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 
-/** Saves an export as the user asked: both adapter files zipped, one of them, or the merged model. */
+/** Saves an export as the user asked: both adapter files zipped, one of them, or the merged model (zipped with config.json, or one file). */
 export function downloadExport(kind: DownloadKind, weights: Uint8Array, configJson: string): void {
   const config = new TextEncoder().encode(configJson);
   switch (kind) {
@@ -17,6 +20,10 @@ export function downloadExport(kind: DownloadKind, weights: Uint8Array, configJs
       return saveBytes(config, ADAPTER_CONFIG_FILE, 'application/json');
     case 'merged':
       return saveBytes(weights, 'model.safetensors', 'application/octet-stream');
+    case 'merged-zip':
+      return saveBytes(zipSync({ 'model.safetensors': weights, 'config.json': config }), 'model.zip', 'application/zip');
+    case 'merged-config':
+      return saveBytes(config, 'config.json', 'application/json');
   }
 }
 

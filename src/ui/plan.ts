@@ -3,6 +3,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { trainableCount } from '../adapters/load';
 import { adapterSpecFor } from '../engine/adapter-spec';
 import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit, type DeviceBudget, type MemoryEstimate } from '../engine/memory';
+import { reloraSettingsProblem, reloraTrainableCount } from '../worker/relora-settings';
 import { useStudio } from './store/store';
 
 export interface TrainingPlan {
@@ -21,16 +22,22 @@ export function useTrainingPlan(): TrainingPlan {
     if (!model) return { trainable: null, settingsProblem: null, memory: null, budget: null, fitProblem: null };
     let trainable: number | null = null;
     let settingsProblem: string | null = null;
-    if (settings.targets.length === 0) settingsProblem = 'pick at least one target module';
+    const relora = settings.method === 'relora';
+    if (relora) {
+      settingsProblem = reloraSettingsProblem(settings);
+      if (settingsProblem === null) trainable = reloraTrainableCount(model.config, model.parameterCount, settings.rank);
+    } else if (settings.targets.length === 0) settingsProblem = 'pick at least one target module';
     else {
       try {
-        trainable = trainableCount(adapterSpecFor(settings, model.config), model.config);
+        trainable = trainableCount(adapterSpecFor({ ...settings, method: settings.method }, model.config), model.config);
       } catch (e) {
         settingsProblem = (e as Error).message;
       }
     }
     const microBatch = settings.batchSize;
-    const memory = estimateTrainingMemory(model.config, model.parameterCount, trainable ?? 0, microBatch, settings.seqLen);
+    // ReLoRA's warm start trains every weight of a second copy of the model: copy + grad + AdamW m, v.
+    const optimized = relora ? model.parameterCount : trainable ?? 0;
+    const memory = estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, settings.seqLen);
     const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
     const budget = gpuStatus.kind === 'ready' ? memoryBudget(gpuStatus.gpu, deviceMemory) : null;
     const fitProblem = budget ? whyItDoesNotFit(memory, budget) : null;

@@ -37,7 +37,7 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
     case 'dataset-error':
       return s.datasetFailed(e.message);
     case 'train-started':
-      return s.trainingStarted(e.totalSteps, e.trainableParams, e.continued);
+      return s.trainingStarted(e.totalSteps, e.trainableParams, e.continued, e.kind);
     case 'train-step':
       return s.trainingStep(e);
     case 'val-loss':

@@ -46,8 +46,25 @@ export interface DatasetSummary {
   readonly column: string | null;
 }
 
+/** The studio's methods: the three PEFT adapters, and ReLoRA (which changes the model itself). */
+export type StudioMethod = AdapterMethod | 'relora';
+
+/** ReLoRA's own knobs (rank, alpha, lr, steps, warmup steps and seed come from TrainSettings). */
+export interface ReloraUiSettings {
+  /** Full-rank steps before LoRA takes over. */
+  readonly warmStartSteps: number;
+  /** LoRA steps between merge-and-reinit resets. */
+  readonly resetEvery: number;
+  /** Linear lr re-warmup after each reset. */
+  readonly restartWarmupSteps: number;
+  readonly pruning: 'random' | 'magnitude';
+  /** Fraction of the adapter's AdamW moments pruned at each reset. */
+  readonly pruningRatio: number;
+  readonly minLrRatio: number;
+}
+
 export interface TrainSettings {
-  readonly method: AdapterMethod;
+  readonly method: StudioMethod;
   readonly rank: number;
   readonly alpha: number;
   readonly rslora: boolean;
@@ -67,6 +84,7 @@ export interface TrainSettings {
   readonly valFraction: number;
   /** Validation loss and update statistics every this many steps (and at the end). */
   readonly evalEvery: number;
+  readonly relora: ReloraUiSettings;
 }
 
 export interface GenerationSettings {
@@ -98,6 +116,16 @@ export type ModelSource =
 
 export type Which = 'base' | 'adapted';
 
+/** What the last training or import left: a PEFT adapter, or a ReLoRA-trained model. */
+export type TrainedKind = 'adapter' | 'relora';
+
+/** ReLoRA's extra facts about one step. */
+export interface ReloraStepInfo {
+  readonly phase: 'warm-start' | 'relora';
+  /** A merge-and-reinit happened right before this step. */
+  readonly reset: boolean;
+}
+
 // ---- page → worker -------------------------------------------------------------------------
 
 export type StudioRequest =
@@ -127,8 +155,8 @@ export type StudioEvent =
   | { readonly type: 'model-error'; readonly message: string }
   | { readonly type: 'dataset-loaded'; readonly dataset: DatasetSummary }
   | { readonly type: 'dataset-error'; readonly message: string }
-  | { readonly type: 'train-started'; readonly totalSteps: number; readonly trainableParams: number; readonly continued: boolean }
-  | { readonly type: 'train-step'; readonly step: number; readonly totalSteps: number; readonly loss: number; readonly lr: number; readonly tokensPerSecond: number; readonly elapsedMs: number; readonly epoch: number }
+  | { readonly type: 'train-started'; readonly totalSteps: number; readonly trainableParams: number; readonly continued: boolean; readonly kind: TrainedKind }
+  | { readonly type: 'train-step'; readonly step: number; readonly totalSteps: number; readonly loss: number; readonly lr: number; readonly tokensPerSecond: number; readonly elapsedMs: number; readonly epoch: number; readonly relora?: ReloraStepInfo }
   | { readonly type: 'val-loss'; readonly step: number; readonly loss: number }
   | { readonly type: 'update-stats'; readonly step: number; readonly modules: readonly ModuleUpdateStats[]; readonly vera: readonly VeraLambdas[] }
   | { readonly type: 'train-paused'; readonly step: number; readonly reason: PauseReason; readonly message: string }

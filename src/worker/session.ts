@@ -18,6 +18,8 @@ import { createBrowserRuntime } from '../gpu/browser';
 import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
 import type { DatasetSummary, GenerationSettings, ModelSource, StudioEvent, TrainSettings, Which } from './protocol';
+import { reloraSettingsProblem, reloraTrainableCount } from './relora-settings';
+import { ReloraTrainingRun } from './relora-training';
 import { adaptedModulePaths, TrainingRun } from './training-run';
 
 type Post = (event: StudioEvent, transfer?: Transferable[]) => void;
@@ -37,12 +39,20 @@ interface PreparedDataset {
 
 const PREVIEW_COUNT = 5;
 
+/** A finished ReLoRA run: its own Transformer (the loaded weights + every merged update) and those weights on the CPU. */
+interface ReloraResult {
+  readonly transformer: Transformer;
+  readonly weights: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
 export class StudioSession {
   private rt: GpuRuntime | null = null;
   private model: LoadedModel | null = null;
   private dataset: PreparedDataset | null = null;
   private adapter: Adapter | null = null;
-  private run: TrainingRun | null = null;
+  private run: TrainingRun | ReloraTrainingRun | null = null;
+  /** Set after a ReLoRA run; cleared when a PEFT adapter is trained or imported. */
+  private relora: ReloraResult | null = null;
   private busy: Promise<unknown> = Promise.resolve();
   private tokenizeParams = { seqLen: 64, valFraction: 0.1, seed: 0 };
 
@@ -96,6 +106,7 @@ export class StudioSession {
     const rt = this.runtime();
     this.adapter?.destroy(rt);
     this.adapter = null;
+    this.dropRelora();
     this.model?.transformer.destroy();
     this.model = { name, folder, transformer: new Transformer(rt, folder.config, folder.weights) };
   }
@@ -161,19 +172,59 @@ export class StudioSession {
     this.retokenize(settings.seqLen, settings.valFraction, settings.seed);
     const data = this.dataset;
     if (data.train.length === 0) throw new Error('the dataset has no training sequences at this sequence length');
+    if (settings.method === 'relora') return this.trainRelora(settings);
     const continued = continueAdapter && this.adapter !== null;
     if (!continued) {
       this.adapter?.destroy(rt);
       this.adapter = null;
-      const spec = adapterSpecFor(settings, model.folder.config);
+      this.dropRelora();
+      const spec = adapterSpecFor({ ...settings, method: settings.method }, model.folder.config);
       this.adapter = await createAdapter(rt, model.transformer, spec, settings.seed);
     }
     const adapter = this.adapter!;
     const padId = model.folder.tokenizer.eosId ?? 0;
     this.run = new TrainingRun({ rt, model: model.transformer, adapter, settings, train: data.train, val: data.val, padId, post: this.post });
-    this.post({ type: 'train-started', totalSteps: this.run.totalSteps, trainableParams: trainableCount(adapter.spec, model.folder.config), continued });
+    this.post({ type: 'train-started', totalSteps: this.run.totalSteps, trainableParams: trainableCount(adapter.spec, model.folder.config), continued, kind: 'adapter' });
     await this.run.run();
     this.run = null;
+  }
+
+  /**
+   * ReLoRA merges into the weights it trains, so it trains a fresh Transformer built from the
+   * loaded (CPU) weights; the loaded model stays as it was and remains the "base" side.
+   */
+  private async trainRelora(settings: TrainSettings): Promise<void> {
+    const rt = this.runtime();
+    const model = this.model!;
+    const data = this.dataset!;
+    const problem = reloraSettingsProblem(settings);
+    if (problem) throw new Error(`ReLoRA: ${problem}`);
+    this.adapter?.destroy(rt);
+    this.adapter = null;
+    this.dropRelora();
+    const { config, weights, tokenizer } = model.folder;
+    const transformer = new Transformer(rt, config, weights);
+    try {
+      const run = new ReloraTrainingRun({ rt, model: transformer, settings, train: data.train, val: data.val, padId: tokenizer.eosId ?? 0, post: this.post });
+      this.run = run;
+      this.post({
+        type: 'train-started', totalSteps: run.totalSteps, continued: false, kind: 'relora',
+        trainableParams: reloraTrainableCount(config, model.transformer.parameterCount, settings.rank),
+      });
+      const merged = await run.run();
+      this.relora = { transformer, weights: merged };
+      this.run = null;
+      this.post({ type: 'train-finished', step: run.stepsDone, reason: run.wasStopped ? 'stopped' : 'completed' });
+    } catch (e) {
+      this.run = null;
+      transformer.destroy();
+      throw e;
+    }
+  }
+
+  private dropRelora(): void {
+    this.relora?.transformer.destroy();
+    this.relora = null;
   }
 
   pause(): void {
@@ -196,7 +247,8 @@ export class StudioSession {
         const model = this.model;
         if (!model) throw new Error('load a model first');
         await this.generateWith('base', null, settings);
-        if (this.adapter) await this.generateWith('adapted', this.adapter, settings);
+        if (this.relora) await this.generateWith('adapted', null, settings, this.relora.transformer);
+        else if (this.adapter) await this.generateWith('adapted', this.adapter, settings);
         else this.post({ type: 'generation-update', which: 'adapted', text: '(no adapter yet: train or import one)', tokens: 0, done: true });
       } catch (e) {
         this.post({ type: 'generation-error', message: (e as Error).message });
@@ -204,8 +256,9 @@ export class StudioSession {
     });
   }
 
-  private async generateWith(which: Which, adapter: Adapter | null, s: GenerationSettings): Promise<void> {
-    const { folder, transformer } = this.model!;
+  private async generateWith(which: Which, adapter: Adapter | null, s: GenerationSettings, on?: Transformer): Promise<void> {
+    const { folder } = this.model!;
+    const transformer = on ?? this.model!.transformer;
     const tokenizer = folder.tokenizer;
     const promptIds = tokenizer.encode(s.prompt);
     if (promptIds.length === 0) throw new Error('the prompt is empty');
@@ -221,6 +274,7 @@ export class StudioSession {
   exportAdapter(): Promise<void> {
     return this.exclusive(async () => {
       try {
+        if (this.relora) throw new Error('ReLoRA trains the model itself and leaves no PEFT adapter: download the merged model');
         const adapter = this.requireAdapter();
         const tensors = await adapter.exportTensors(this.runtime());
         const weights = writeSafetensors(tensors, { format: 'pt' });
@@ -235,6 +289,13 @@ export class StudioSession {
   exportMerged(): Promise<void> {
     return this.exclusive(async () => {
       try {
+        if (this.relora && this.model) {
+          const { folder } = this.model;
+          const tensors = [...this.relora.weights].map(([name, w]) => ({ name, shape: w.shape, data: w.data }));
+          const weights = writeSafetensors(tensors, { format: 'pt' });
+          this.post({ type: 'export-ready', kind: 'merged', weights, configJson: folder.configJson }, [weights.buffer]);
+          return;
+        }
         const adapter = this.requireAdapter();
         const { folder } = this.model!;
         const deltas = new Map<string, Float32Array>();
@@ -257,6 +318,7 @@ export class StudioSession {
         const adapter = loadAdapter(this.runtime(), model.transformer, spec, file.tensors, fileName);
         this.adapter?.destroy(this.runtime());
         this.adapter = adapter;
+        this.dropRelora();
         const settings: Partial<TrainSettings> = {
           method: spec.method, rank: spec.rank, alpha: spec.alpha, rslora: spec.rslora, dropout: spec.dropout, targets: spec.targets,
         };

@@ -130,3 +130,33 @@ describe('ReLoRA run', () => {
     model.destroy();
   });
 });
+
+describe('optimizer-state pruning at a reset', () => {
+  it('random pruning zeroes m and v of an element together (one mask), and only the listed parameters', async () => {
+    const rt = gpu();
+    const c = await loadCase('llama-lora-qv');
+    const model = new Transformer(rt, c.model.config, c.model.weights);
+    const adapter = (await createAdapter(rt, model, {
+      method: 'lora', rank: 4, alpha: 8, rslora: false, dropout: 0, targets: ['q_proj', 'v_proj'], fanInFanOut: false,
+      dInitial: 0.1, projectionPrngKey: 0, saveProjection: true,
+    }, 3)) as LayeredAdapter;
+    for (const p of adapter.parameters()) if (p.key.includes('lora_B')) rt.upload(p.value, randn(p.value.numel, 7, 0.1));
+    const batch = uploadBatch(rt, c.batch);
+    const { Trainer } = await import('../../src/train/trainer');
+    const trainer = new Trainer(rt, model, adapter, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 0 });
+    await trainer.trainStep(batch);
+    const [pruned, kept] = adapter.parameters();
+    const keptBefore = await rt.read(trainer.moments(kept.key)!.m);
+    await trainer.pruneOptimizerState(new Set([pruned.key]), 'random', 0.5, 9);
+    const m = await rt.read(trainer.moments(pruned.key)!.m);
+    const v = await rt.read(trainer.moments(pruned.key)!.v);
+    const zeroM = m.map((x) => (x === 0 ? 1 : 0));
+    expect(zeroM.reduce((a, b) => a + b, 0) / m.length).toBeGreaterThan(0.3);
+    m.forEach((x, i) => expect(x === 0, `element ${i}`).toBe(v[i] === 0));
+    expect(await rt.read(trainer.moments(kept.key)!.m)).toEqual(keptBefore);
+    trainer.destroy();
+    releaseBatch(rt, batch);
+    adapter.destroy(rt);
+    model.destroy();
+  });
+});

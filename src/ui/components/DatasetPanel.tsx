@@ -1,11 +1,15 @@
 import { useShallow } from 'zustand/react/shallow';
+import { SAMPLE_DATASETS } from '../store/dataset-slice';
 import { useStudio } from '../store/store';
 import { DropZone } from './DropZone';
 import { ErrorText, Panel } from './Panel';
 
 export function DatasetPanel() {
-  const { dataset, error, loading, hasModel, loadDatasetFile } = useStudio(
-    useShallow((s) => ({ dataset: s.dataset, error: s.datasetError, loading: s.datasetLoading, hasModel: s.model !== null, loadDatasetFile: s.loadDatasetFile })),
+  const { dataset, error, loading, hasModel, loadDatasetFile, loadSample } = useStudio(
+    useShallow((s) => ({
+      dataset: s.dataset, error: s.datasetError, loading: s.datasetLoading, hasModel: s.model !== null,
+      loadDatasetFile: s.loadDatasetFile, loadSample: s.loadSampleDataset,
+    })),
   );
   const pick = (files: readonly File[]) => {
     if (files[0]) void loadDatasetFile(files[0]);
@@ -23,6 +27,18 @@ export function DatasetPanel() {
               e.target.value = '';
             }}
           />
+        </label>{' '}
+        <label className="sample-picker">
+          or use a sample dataset{' '}
+          <select
+            data-testid="sample-dataset" value="" disabled={!hasModel}
+            onChange={(e) => {
+              if (e.target.value) void loadSample(e.target.value);
+            }}
+          >
+            <option value="">choose…</option>
+            {SAMPLE_DATASETS.map((d) => <option key={d.file} value={d.file}>{d.label}</option>)}
+          </select>
         </label>
       </DropZone>
       {loading && <p className="muted">Reading…</p>}

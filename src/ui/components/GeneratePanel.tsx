@@ -5,10 +5,10 @@ import { NumberField, Row } from './Field';
 import { ErrorText, Panel } from './Panel';
 
 export function GeneratePanel() {
-  const { settings, update, start, generating, error, hasModel, training } = useStudio(
+  const { settings, update, start, generating, error, hasModel, training, relora } = useStudio(
     useShallow((s) => ({
       settings: s.generationSettings, update: s.updateGenerationSettings, start: s.startGeneration, generating: s.generating,
-      error: s.generationError, hasModel: s.model !== null, training: s.trainingStatus === 'running' || s.trainingStatus === 'starting',
+      error: s.generationError, hasModel: s.model !== null, relora: s.trainedKind === 'relora', training: s.trainingStatus === 'running' || s.trainingStatus === 'starting',
     })),
   );
   return (
@@ -26,8 +26,8 @@ export function GeneratePanel() {
       {training && <p className="muted">Generation is available when training is paused or finished.</p>}
       <ErrorText message={error} />
       <div className="side-by-side">
-        <Output which="base" title="Base model" />
-        <Output which="adapted" title="With adapter" />
+        <Output which="base" title={relora ? 'Base model (as loaded, before training)' : 'Base model'} />
+        <Output which="adapted" title={relora ? 'After ReLoRA (merged)' : 'With adapter'} />
       </div>
     </Panel>
   );

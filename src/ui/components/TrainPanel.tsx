@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useRef } from 'react';
 import type uPlot from 'uplot';
 import { useShallow } from 'zustand/react/shallow';
 import { useTrainingPlan } from '../plan';
@@ -22,7 +22,7 @@ export function TrainPanel() {
 function TrainControls() {
   const s = useStudio(
     useShallow((s) => ({
-      status: s.trainingStatus, hasAdapter: s.hasAdapter, ready: s.model !== null && s.dataset !== null && s.dataset.trainSequences > 0,
+      status: s.trainingStatus, canContinue: s.trainedKind === 'adapter' && s.settings.method !== 'relora', ready: s.model !== null && s.dataset !== null && s.dataset.trainSequences > 0,
       start: s.startTraining, pause: s.pauseTraining, resume: s.resumeTraining, stop: s.stopTraining,
     })),
   );
@@ -32,7 +32,7 @@ function TrainControls() {
   return (
     <div className="row controls">
       <button type="button" data-testid="train-start" disabled={active || blocked} onClick={() => s.start(false)}>Start training</button>
-      <button type="button" data-testid="train-continue" disabled={active || blocked || !s.hasAdapter} onClick={() => s.start(true)}>Continue training</button>
+      <button type="button" data-testid="train-continue" disabled={active || blocked || !s.canContinue} onClick={() => s.start(true)}>Continue training</button>
       <button type="button" data-testid="train-pause" disabled={s.status !== 'running'} onClick={s.pause}>Pause</button>
       <button type="button" data-testid="train-resume" disabled={s.status !== 'paused'} onClick={s.resume}>Resume</button>
       <button type="button" data-testid="train-stop" disabled={!active} onClick={s.stop}>Stop</button>
@@ -71,36 +71,98 @@ function formatSeconds(s: number): string {
   return `${Math.floor(s / 60)} min ${Math.ceil(s % 60)} s`;
 }
 
-const LOSS_OPTIONS: Omit<uPlot.Options, 'width' | 'height'> = {
-  title: 'Loss',
-  scales: { x: { time: false } },
-  axes: [{ label: 'step' }, { label: 'loss' }],
-  series: [
-    {},
-    { label: 'training', stroke: '#2563eb', width: 2 },
-    { label: 'validation', stroke: '#dc2626', width: 2, spanGaps: true, points: { show: true, size: 6 } },
-  ],
-};
-
-function LossChart() {
-  const { history, val } = useStudio(useShallow((s) => ({ history: s.history, val: s.valHistory })));
-  const data = useMemo<uPlot.AlignedData>(() => {
-    const valAt = new Map(val.steps.map((step, i) => [step, val.losses[i]!]));
-    return [history.steps, history.losses, history.steps.map((step) => valAt.get(step) ?? null)];
-  }, [history, val]);
-  const attrs = { 'data-first-loss': history.losses[0] ?? '', 'data-last-loss': history.losses[history.losses.length - 1] ?? '' };
-  return <UPlotChart options={LOSS_OPTIONS} data={data} testId="loss-chart" points={history.steps.length} attrs={attrs} />;
+interface Marks {
+  resets: number[];
+  loraStart: number | null;
 }
 
-const LR_OPTIONS: Omit<uPlot.Options, 'width' | 'height'> = {
-  title: 'Learning rate',
-  scales: { x: { time: false } },
-  axes: [{ label: 'step' }, { label: 'lr', size: 70 }],
-  series: [{}, { label: 'lr', stroke: '#16a34a', width: 2 }],
-};
+/** Vertical dashed lines at ReLoRA's resets (orange) and at the end of its warm start (grey). */
+function markerPlugin(marks: { current: Marks }): uPlot.Plugin {
+  const line = (u: uPlot, x: number, colour: string, label: string) => {
+    const ctx = u.ctx;
+    const cx = Math.round(u.valToPos(x, 'x', true));
+    const { top, height } = u.bbox;
+    ctx.save();
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    ctx.lineWidth = 1.5 * devicePixelRatio;
+    ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
+    ctx.beginPath();
+    ctx.moveTo(cx, top);
+    ctx.lineTo(cx, top + height);
+    ctx.stroke();
+    ctx.font = `${10 * devicePixelRatio}px system-ui, sans-serif`;
+    ctx.fillText(label, cx + 3 * devicePixelRatio, top + 11 * devicePixelRatio);
+    ctx.restore();
+  };
+  return {
+    hooks: {
+      draw: (u) => {
+        const { resets, loraStart } = marks.current;
+        if (loraStart !== null) line(u, loraStart, '#6b7280', 'LoRA');
+        for (const x of resets) line(u, x, '#ea580c', 'reset');
+      },
+    },
+  };
+}
+
+function useMarks(): { current: Marks } {
+  const { resets, loraStart } = useStudio(useShallow((s) => ({ resets: s.history.resets, loraStart: s.history.loraStart })));
+  const marks = useRef<Marks>({ resets, loraStart });
+  marks.current = { resets, loraStart };
+  return marks;
+}
+
+const LOSS_SERIES: uPlot.Series[] = [
+  {},
+  { label: 'training', stroke: '#2563eb', width: 2 },
+  { label: 'validation', stroke: '#dc2626', width: 2, spanGaps: true, points: { show: true, size: 6 } },
+];
+
+function LossChart() {
+  const { history, val, relora } = useStudio(useShallow((s) => ({ history: s.history, val: s.valHistory, relora: s.trainedKind === 'relora' })));
+  const marks = useMarks();
+  const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
+    () => ({
+      title: relora ? 'Loss (dashed: ReLoRA resets)' : 'Loss',
+      scales: { x: { time: false } },
+      axes: [{ label: 'step' }, { label: 'loss' }],
+      series: relora
+        ? [...LOSS_SERIES, { label: 'reset', stroke: '#ea580c', paths: () => null, points: { show: true, size: 9, fill: '#ea580c' } }]
+        : LOSS_SERIES,
+      plugins: [markerPlugin(marks)],
+    }),
+    [relora, marks],
+  );
+  const data = useMemo<uPlot.AlignedData>(() => {
+    const valAt = new Map(val.steps.map((step, i) => [step, val.losses[i]!]));
+    const base: uPlot.AlignedData = [history.steps, history.losses, history.steps.map((step) => valAt.get(step) ?? null)];
+    if (!relora) return base;
+    const resets = new Set(history.resets);
+    return [...base, history.steps.map((step, i) => (resets.has(step) ? history.losses[i]! : null))];
+  }, [history, val, relora]);
+  const attrs = {
+    'data-first-loss': history.losses[0] ?? '', 'data-last-loss': history.losses[history.losses.length - 1] ?? '',
+    'data-resets': history.resets.join(','), 'data-lora-start': history.loraStart ?? '',
+    'data-losses': history.losses.map((l) => l.toPrecision(5)).join(','),
+  };
+  return <UPlotChart options={options} data={data} testId="loss-chart" points={history.steps.length} attrs={attrs} />;
+}
 
 function LrChart() {
-  const history = useStudio((s) => s.history);
+  const { history, relora } = useStudio(useShallow((s) => ({ history: s.history, relora: s.trainedKind === 'relora' })));
+  const marks = useMarks();
+  const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
+    () => ({
+      title: relora ? 'Learning rate (ReLoRA jagged cosine)' : 'Learning rate',
+      scales: { x: { time: false } },
+      axes: [{ label: 'step' }, { label: 'lr', size: 70 }],
+      series: [{}, { label: 'lr', stroke: '#16a34a', width: 2 }],
+      plugins: [markerPlugin(marks)],
+    }),
+    [relora, marks],
+  );
   const data = useMemo<uPlot.AlignedData>(() => [history.steps, history.lrs], [history]);
-  return <UPlotChart options={LR_OPTIONS} data={data} testId="lr-chart" points={history.steps.length} />;
+  const attrs = { 'data-lrs': history.lrs.map((lr) => lr.toPrecision(4)).join(',') };
+  return <UPlotChart options={options} data={data} testId="lr-chart" points={history.steps.length} attrs={attrs} />;
 }

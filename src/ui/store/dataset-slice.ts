@@ -3,6 +3,13 @@ import type { DatasetSummary } from '../../worker/protocol';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
 
+/** The datasets in public/samples (see its README for sources and licence). */
+export const SAMPLE_DATASETS: readonly { file: string; label: string; seqLen: number }[] = [
+  { file: 'proverbs.txt', label: 'Invented proverbs (plain text, 60 paragraphs)', seqLen: 64 },
+  // Alpaca's template alone is ~50 tokens with a byte-level tokenizer; the longest row is ~210.
+  { file: 'pirate-instructions.jsonl', label: 'Answer like a pirate (Alpaca instructions, 40 rows)', seqLen: 224 },
+];
+
 export interface DatasetSlice {
   dataset: DatasetSummary | null;
   datasetError: string | null;
@@ -10,6 +17,8 @@ export interface DatasetSlice {
   /** The last file, kept so a different CSV column can be chosen. */
   datasetFile: { name: string; text: string } | null;
   loadDatasetFile(file: File): Promise<void>;
+  /** Fetches one of SAMPLE_DATASETS from the same origin and loads it (raising the sequence length to what it needs). */
+  loadSampleDataset(file: string): Promise<void>;
   chooseCsvColumn(column: string): void;
   retokenizeDataset(): void;
   datasetLoaded(dataset: DatasetSummary): void;
@@ -31,6 +40,19 @@ export const createDatasetSlice: StateCreator<StudioState, [], [], DatasetSlice>
       const text = await file.text();
       set({ datasetFile: { name: file.name, text } });
       sendFile(file.name, text, null);
+    },
+    loadSampleDataset: async (file) => {
+      set({ datasetLoading: true, datasetError: null });
+      try {
+        const res = await fetch(`${import.meta.env.BASE_URL}samples/${file}`);
+        if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
+        const text = await res.text();
+        const needs = SAMPLE_DATASETS.find((d) => d.file === file)?.seqLen ?? 0;
+        set((s) => ({ datasetFile: { name: file, text }, settings: { ...s.settings, seqLen: Math.max(s.settings.seqLen, needs) } }));
+        sendFile(file, text, null);
+      } catch (e) {
+        set({ datasetError: `could not fetch the sample dataset ${(e as Error).message}`, datasetLoading: false });
+      }
     },
     chooseCsvColumn: (column) => {
       const f = get().datasetFile;

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { send } from '../worker-client';
-import { downloadExport, type DownloadKind } from '../downloads';
+import { downloadExport, isMergedKind, type DownloadKind } from '../downloads';
 import type { StudioState } from './store';
 
 export interface ExportSlice {
@@ -20,7 +20,7 @@ export const createExportSlice: StateCreator<StudioState, [], [], ExportSlice> =
   importError: null,
   requestDownload: (kind) => {
     set({ pendingDownload: kind, exportError: null });
-    send({ type: kind === 'merged' ? 'export-merged' : 'export-adapter' });
+    send({ type: isMergedKind(kind) ? 'export-merged' : 'export-adapter' });
   },
   exportReady: (weights, configJson) => {
     const kind = get().pendingDownload;

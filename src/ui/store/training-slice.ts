@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { ModuleUpdateStats, StudioEvent, VeraLambdas } from '../../worker/protocol';
+import type { ModuleUpdateStats, StudioEvent, TrainedKind, VeraLambdas } from '../../worker/protocol';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
 
@@ -10,6 +10,10 @@ export interface LossHistory {
   steps: number[];
   losses: number[];
   lrs: number[];
+  /** ReLoRA: steps right after a merge-and-reinit (where the markers go). */
+  resets: number[];
+  /** ReLoRA: the first LoRA step (the end of the full-rank warm start), or null. */
+  loraStart: number | null;
 }
 
 export interface ValHistory {
@@ -39,11 +43,13 @@ export interface TrainingSlice {
   veraLambdas: readonly VeraLambdas[];
   /** True once an adapter exists in the worker (trained or imported). */
   hasAdapter: boolean;
+  /** What the worker holds: a PEFT adapter or a ReLoRA-trained model (null: nothing yet). */
+  trainedKind: TrainedKind | null;
   startTraining(continueAdapter: boolean): void;
   pauseTraining(): void;
   resumeTraining(): void;
   stopTraining(): void;
-  trainingStarted(totalSteps: number, trainableParams: number, continued: boolean): void;
+  trainingStarted(totalSteps: number, trainableParams: number, continued: boolean, kind: TrainedKind): void;
   trainingStep(e: StepEvent): void;
   validationLoss(step: number, loss: number): void;
   updateStats(step: number, modules: readonly ModuleUpdateStats[], vera: readonly VeraLambdas[]): void;
@@ -54,7 +60,7 @@ export interface TrainingSlice {
   adapterImported(trainableParams: number): void;
 }
 
-const emptyHistory = (): LossHistory => ({ steps: [], losses: [], lrs: [] });
+const emptyHistory = (): LossHistory => ({ steps: [], losses: [], lrs: [], resets: [], loraStart: null });
 
 export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlice> = (set, get) => ({
   trainingStatus: 'idle',
@@ -70,6 +76,7 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   updates: [],
   veraLambdas: [],
   hasAdapter: false,
+  trainedKind: null,
   startTraining: (continueAdapter) => {
     set({ trainingStatus: 'starting', trainingMessage: null });
     send({ type: 'train', settings: get().settings, continueAdapter });
@@ -77,20 +84,25 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   pauseTraining: () => send({ type: 'pause' }),
   resumeTraining: () => send({ type: 'resume' }),
   stopTraining: () => send({ type: 'stop' }),
-  trainingStarted: (totalSteps, trainableParams, continued) =>
+  trainingStarted: (totalSteps, trainableParams, continued, kind) =>
     set({
-      trainingStatus: 'running', totalSteps, trainableParams, step: 0, hasAdapter: true,
+      trainingStatus: 'running', totalSteps, trainableParams, step: 0, hasAdapter: true, trainedKind: kind,
       ...(continued ? {} : { history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], veraLambdas: [] }),
     }),
   trainingStep: (e) =>
-    set((s) => ({
-      step: e.step, totalSteps: e.totalSteps, tokensPerSecond: e.tokensPerSecond, elapsedMs: e.elapsedMs, epoch: e.epoch,
-      history: {
-        steps: [...s.history.steps, s.history.steps.length + 1],
-        losses: [...s.history.losses, e.loss],
-        lrs: [...s.history.lrs, e.lr],
-      },
-    })),
+    set((s) => {
+      const at = s.history.steps.length + 1;
+      return {
+        step: e.step, totalSteps: e.totalSteps, tokensPerSecond: e.tokensPerSecond, elapsedMs: e.elapsedMs, epoch: e.epoch,
+        history: {
+          steps: [...s.history.steps, at],
+          losses: [...s.history.losses, e.loss],
+          lrs: [...s.history.lrs, e.lr],
+          resets: e.relora?.reset ? [...s.history.resets, at] : s.history.resets,
+          loraStart: s.history.loraStart ?? (e.relora?.phase === 'relora' ? at : null),
+        },
+      };
+    }),
   validationLoss: (_step, loss) =>
     set((s) => ({ valHistory: { steps: [...s.valHistory.steps, s.history.steps.length], losses: [...s.valHistory.losses, loss] } })),
   updateStats: (_step, modules, vera) =>
@@ -100,5 +112,5 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   trainingFinished: (reason, step) =>
     set({ trainingStatus: 'finished', trainingMessage: reason === 'stopped' ? `Stopped after step ${step}.` : `Finished ${step} steps.` }),
   trainingFailed: (trainingMessage) => set({ trainingStatus: 'error', trainingMessage }),
-  adapterImported: (trainableParams) => set({ hasAdapter: true, trainableParams, trainingMessage: 'Adapter imported: generate with it or continue training.' }),
+  adapterImported: (trainableParams) => set({ hasAdapter: true, trainedKind: 'adapter', trainableParams, trainingMessage: 'Adapter imported: generate with it or continue training.' }),
 });

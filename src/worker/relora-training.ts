@@ -1,0 +1,128 @@
+/**
+ * A ReLoRA run inside the worker: the engine's ReloraRun (full-rank warm start, then LoRA on every
+ * linear with merge-and-reinit every `resetEvery` steps, under its own jagged cosine lr) driven one
+ * micro-batch per step, with the same progress, validation, pause/resume/stop as TrainingRun.
+ * It trains its own Transformer (ReLoRA merges into the weights), so the loaded model stays as it was.
+ */
+import { ReloraRun } from '../adapters/relora';
+import { BatchSampler, toTokenBatch } from '../data/batches';
+import type { TokenSequence } from '../data/tokenize';
+import type { GpuRuntime } from '../gpu/runtime';
+import type { Transformer } from '../model/transformer';
+import { releaseBatch, uploadBatch } from '../train/device-batch';
+import { evaluateLoss } from '../train/trainer';
+import type { StudioEvent, TrainSettings } from './protocol';
+import { reloraSettingsOf } from './relora-settings';
+
+export interface ReloraInputs {
+  readonly rt: GpuRuntime;
+  /** The model ReLoRA trains and merges into (a copy of the loaded one). */
+  readonly model: Transformer;
+  readonly settings: TrainSettings;
+  readonly train: readonly TokenSequence[];
+  readonly val: readonly TokenSequence[];
+  readonly padId: number;
+  readonly post: (event: StudioEvent) => void;
+}
+
+const MAX_VAL_SEQUENCES = 32;
+
+export class ReloraTrainingRun {
+  readonly totalSteps: number;
+  private readonly engine: ReloraRun;
+  private readonly sampler: BatchSampler;
+  private paused = false;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly io: ReloraInputs) {
+    const s = io.settings;
+    this.totalSteps = s.steps;
+    this.engine = new ReloraRun(io.rt, io.model, reloraSettingsOf(s), {
+      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: s.seed,
+    });
+    this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wakeUp();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wakeUp();
+  }
+
+  /**
+   * Trains, then merges the last low-rank update into the model and returns its weights under
+   * HF keys (the model then holds everything and needs no adapter to generate).
+   */
+  async run(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const { rt, post, settings, padId } = this.io;
+    const started = performance.now();
+    let pausedMs = 0;
+    let tokens = 0;
+    try {
+      for (let step = 0; step < this.totalSteps && !this.stopped; step++) {
+        if (this.paused) {
+          pausedMs += await this.waitWhilePaused(step, 'user', 'Paused.');
+          if (this.stopped) break;
+        }
+        const batch = uploadBatch(rt, toTokenBatch(this.sampler.next(), settings.seqLen, padId));
+        const r = await this.engine.trainStep(batch);
+        tokens += batch.B * batch.S;
+        releaseBatch(rt, batch);
+        const elapsedMs = performance.now() - started - pausedMs;
+        post({
+          type: 'train-step', step: step + 1, totalSteps: this.totalSteps, loss: r.loss, lr: r.lr,
+          tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: this.sampler.epoch,
+          relora: { phase: r.phase, reset: r.reset },
+        });
+        if (!Number.isFinite(r.loss)) {
+          this.paused = true;
+          pausedMs += await this.waitWhilePaused(step + 1, 'non-finite-loss', `The training loss became ${r.loss} at step ${step + 1}; the run is paused. Lower the learning rate, then stop and start again, or resume to continue anyway.`);
+        }
+        const last = step + 1 === this.totalSteps || this.stopped;
+        if ((step + 1) % settings.evalEvery === 0 || last) await this.reportValidation(step + 1);
+      }
+      return await this.engine.exportMergedWeights();
+    } finally {
+      this.engine.destroy();
+    }
+  }
+
+  get stepsDone(): number {
+    return this.engine.step;
+  }
+
+  get wasStopped(): boolean {
+    return this.stopped;
+  }
+
+  private async waitWhilePaused(step: number, reason: 'user' | 'non-finite-loss', message: string): Promise<number> {
+    const since = performance.now();
+    this.io.post({ type: 'train-paused', step, reason, message });
+    while (this.paused && !this.stopped) await new Promise<void>((resolve) => (this.wake = resolve));
+    if (!this.stopped) this.io.post({ type: 'train-resumed', step });
+    return performance.now() - since;
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+    this.wake = null;
+  }
+
+  private async reportValidation(step: number): Promise<void> {
+    const { rt, model, settings, padId, val } = this.io;
+    const sequences = val.slice(0, MAX_VAL_SEQUENCES);
+    if (sequences.length === 0) return;
+    const batch = uploadBatch(rt, toTokenBatch(sequences, settings.seqLen, padId));
+    if (batch.targetCount > 0) this.io.post({ type: 'val-loss', step, loss: await evaluateLoss(rt, model, this.engine.currentAdapter, batch) });
+    releaseBatch(rt, batch);
+  }
+}

@@ -43,6 +43,24 @@ test.describe('dataset formats', () => {
     expect(Number(await first.locator('td').nth(1).textContent())).toBeGreaterThan(20);
   });
 
+  test('.jsonl with {"text"} rows learns every token', async ({ page }) => {
+    const lines = Array.from({ length: 4 }, (_, i) => JSON.stringify({ text: `Line ${i} of plain text.` })).join('\n');
+    await uploadDataset(page, 'texts.jsonl', lines);
+    await expect(page.getByTestId('dataset-examples')).toHaveText('4');
+    const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
+    await expect(first.locator('td').nth(1)).toHaveText('0');
+    expect(Number(await first.locator('td').nth(2).textContent())).toBeGreaterThan(10);
+  });
+
+  test('.jsonl with {"prompt","completion"} masks the prompt', async ({ page }) => {
+    const lines = Array.from({ length: 5 }, (_, i) => JSON.stringify({ prompt: `Q${i}: `, completion: `answer ${i}` })).join('\n');
+    await uploadDataset(page, 'pairs.jsonl', lines);
+    await expect(page.getByTestId('dataset-examples')).toHaveText('5');
+    const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
+    await expect(first.locator('td').nth(1)).toHaveText('4'); // "Q0: " is four byte tokens, masked
+    expect(Number(await first.locator('td').nth(2).textContent())).toBeGreaterThan(7);
+  });
+
   test('.jsonl chat messages use the chat template', async ({ page }) => {
     const line = JSON.stringify({ messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }] });
     await uploadDataset(page, 'chat.jsonl', `${line}\n${line}\n${line}\n`);

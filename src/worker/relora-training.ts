@@ -4,6 +4,7 @@
  * micro-batch per step, with the same progress, validation, pause/resume/stop as TrainingRun.
  * It trains its own Transformer (ReLoRA merges into the weights), so the loaded model stays as it was.
  */
+import { RunControl } from './run-control';
 import { ReloraRun } from '../adapters/relora';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import type { TokenSequence } from '../data/tokenize';
@@ -31,11 +32,10 @@ export class ReloraTrainingRun {
   readonly totalSteps: number;
   private readonly engine: ReloraRun;
   private readonly sampler: BatchSampler;
-  private paused = false;
-  private stopped = false;
-  private wake: (() => void) | null = null;
+  private readonly control: RunControl;
 
   constructor(private readonly io: ReloraInputs) {
+    this.control = new RunControl(io.post);
     const s = io.settings;
     this.totalSteps = s.steps;
     this.engine = new ReloraRun(io.rt, io.model, reloraSettingsOf(s), {
@@ -45,17 +45,15 @@ export class ReloraTrainingRun {
   }
 
   pause(): void {
-    this.paused = true;
+    this.control.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    this.wakeUp();
+    this.control.resume();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.wakeUp();
+    this.control.stop();
   }
 
   /**
@@ -68,10 +66,10 @@ export class ReloraTrainingRun {
     let pausedMs = 0;
     let tokens = 0;
     try {
-      for (let step = 0; step < this.totalSteps && !this.stopped; step++) {
-        if (this.paused) {
-          pausedMs += await this.waitWhilePaused(step, 'user', 'Paused.');
-          if (this.stopped) break;
+      for (let step = 0; step < this.totalSteps && !this.control.stopped; step++) {
+        if (this.control.paused) {
+          pausedMs += await this.control.waitWhilePaused(step, 'user', 'Paused.');
+          if (this.control.stopped) break;
         }
         const batch = uploadBatch(rt, toTokenBatch(this.sampler.next(), settings.seqLen, padId));
         const r = await this.engine.trainStep(batch);
@@ -83,11 +81,8 @@ export class ReloraTrainingRun {
           tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: this.sampler.epoch,
           relora: { phase: r.phase, reset: r.reset },
         });
-        if (!Number.isFinite(r.loss)) {
-          this.paused = true;
-          pausedMs += await this.waitWhilePaused(step + 1, 'non-finite-loss', `The training loss became ${r.loss} at step ${step + 1}; the run is paused. Lower the learning rate, then stop and start again, or resume to continue anyway.`);
-        }
-        const last = step + 1 === this.totalSteps || this.stopped;
+        pausedMs += await this.control.pauseOnNonFinite(r.loss, step + 1);
+        const last = step + 1 === this.totalSteps || this.control.stopped;
         if ((step + 1) % settings.evalEvery === 0 || last) await this.reportValidation(step + 1);
       }
       return await this.engine.exportMergedWeights();
@@ -101,21 +96,9 @@ export class ReloraTrainingRun {
   }
 
   get wasStopped(): boolean {
-    return this.stopped;
+    return this.control.stopped;
   }
 
-  private async waitWhilePaused(step: number, reason: 'user' | 'non-finite-loss', message: string): Promise<number> {
-    const since = performance.now();
-    this.io.post({ type: 'train-paused', step, reason, message });
-    while (this.paused && !this.stopped) await new Promise<void>((resolve) => (this.wake = resolve));
-    if (!this.stopped) this.io.post({ type: 'train-resumed', step });
-    return performance.now() - since;
-  }
-
-  private wakeUp(): void {
-    this.wake?.();
-    this.wake = null;
-  }
 
   private async reportValidation(step: number): Promise<void> {
     const { rt, model, settings, padId, val } = this.io;

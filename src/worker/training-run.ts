@@ -3,6 +3,7 @@
  * validation loss and update statistics every `evalEvery` steps, and pause/resume/stop that
  * take effect between optimizer steps (so within one step of the click).
  */
+import { RunControl } from './run-control';
 import type { Adapter } from '../adapters/types';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import type { TokenSequence } from '../data/tokenize';
@@ -41,11 +42,10 @@ export class TrainingRun {
   private readonly sampler: BatchSampler;
   private readonly schedule: LrSchedule;
   private readonly lossSlots: ReturnType<GpuRuntime['tensor']>;
-  private paused = false;
-  private stopped = false;
-  private wake: (() => void) | null = null;
+  private readonly control: RunControl;
 
   constructor(private readonly io: RunInputs) {
+    this.control = new RunControl(io.post);
     const s = io.settings;
     this.totalSteps = totalStepsFor(s, io.train.length);
     this.trainer = new Trainer(io.rt, io.model, io.adapter, {
@@ -57,17 +57,15 @@ export class TrainingRun {
   }
 
   pause(): void {
-    this.paused = true;
+    this.control.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    this.wakeUp();
+    this.control.resume();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.wakeUp();
+    this.control.stop();
   }
 
   async run(): Promise<void> {
@@ -75,10 +73,10 @@ export class TrainingRun {
     const started = performance.now();
     let pausedMs = 0;
     let tokens = 0;
-    for (let step = 0; step < this.totalSteps && !this.stopped; step++) {
-      if (this.paused) {
-        pausedMs += await this.waitWhilePaused(step, 'user', 'Paused.');
-        if (this.stopped) break;
+    for (let step = 0; step < this.totalSteps && !this.control.stopped; step++) {
+      if (this.control.paused) {
+        pausedMs += await this.control.waitWhilePaused(step, 'user', 'Paused.');
+        if (this.control.stopped) break;
       }
       const lr = learningRateAt(this.schedule, step);
       const { loss, tokenCount } = await this.optimizerStep(lr);
@@ -88,30 +86,15 @@ export class TrainingRun {
         type: 'train-step', step: step + 1, totalSteps: this.totalSteps, loss, lr,
         tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: this.sampler.epoch,
       });
-      if (!Number.isFinite(loss)) {
-        this.paused = true;
-        pausedMs += await this.waitWhilePaused(step + 1, 'non-finite-loss', `The training loss became ${loss} at step ${step + 1}; the run is paused. Lower the learning rate, then stop and start again, or resume to continue anyway.`);
-      }
-      const last = step + 1 === this.totalSteps || this.stopped;
+      pausedMs += await this.control.pauseOnNonFinite(loss, step + 1);
+      const last = step + 1 === this.totalSteps || this.control.stopped;
       if ((step + 1) % settings.evalEvery === 0 || last) await this.report(step + 1);
     }
     this.trainer.destroy();
     this.io.rt.release(this.lossSlots);
-    post({ type: 'train-finished', step: this.trainer.step, reason: this.stopped ? 'stopped' : 'completed' });
+    post({ type: 'train-finished', step: this.trainer.step, reason: this.control.stopped ? 'stopped' : 'completed' });
   }
 
-  private async waitWhilePaused(step: number, reason: 'user' | 'non-finite-loss', message: string): Promise<number> {
-    const since = performance.now();
-    this.io.post({ type: 'train-paused', step, reason, message });
-    while (this.paused && !this.stopped) await new Promise<void>((resolve) => (this.wake = resolve));
-    if (!this.stopped) this.io.post({ type: 'train-resumed', step });
-    return performance.now() - since;
-  }
-
-  private wakeUp(): void {
-    this.wake?.();
-    this.wake = null;
-  }
 
   /**
    * Gradient accumulation: gradients are cleared once, every micro-batch adds its part scaled by

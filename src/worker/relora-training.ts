@@ -5,28 +5,16 @@
  * It trains its own Transformer (ReLoRA merges into the weights), so the loaded model stays as it was.
  */
 import { RunControl } from './run-control';
+import { MAX_VAL_SEQUENCES, type RunInputs } from './training-run';
 import { ReloraRun } from '../adapters/relora';
 import { BatchSampler, toTokenBatch } from '../data/batches';
-import type { TokenSequence } from '../data/tokenize';
-import type { GpuRuntime } from '../gpu/runtime';
-import type { Transformer } from '../model/transformer';
 import { releaseBatch, uploadBatch } from '../train/device-batch';
 import { evaluateLoss } from '../train/trainer';
-import type { StudioEvent, TrainSettings } from './protocol';
 import { reloraSettingsOf } from './relora-settings';
 
-export interface ReloraInputs {
-  readonly rt: GpuRuntime;
-  /** The model ReLoRA trains and merges into (a copy of the loaded one). */
-  readonly model: Transformer;
-  readonly settings: TrainSettings;
-  readonly train: readonly TokenSequence[];
-  readonly val: readonly TokenSequence[];
-  readonly padId: number;
-  readonly post: (event: StudioEvent) => void;
-}
-
-const MAX_VAL_SEQUENCES = 32;
+/** What a ReLoRA run needs: a standard run's inputs without an adapter (ReLoRA makes its own). The
+ * model is a copy of the loaded one, since ReLoRA merges into its weights. */
+export type ReloraInputs = Omit<RunInputs, 'adapter'>;
 
 export class ReloraTrainingRun {
   readonly totalSteps: number;

@@ -28,7 +28,8 @@ export interface RunInputs {
   readonly post: (event: StudioEvent) => void;
 }
 
-const MAX_VAL_SEQUENCES = 32;
+/** Validation loss is taken on at most this many held-out sequences (SwiftShader is slow). */
+export const MAX_VAL_SEQUENCES = 32;
 
 export function totalStepsFor(settings: TrainSettings, trainSequences: number): number {
   if (settings.durationUnit === 'steps') return settings.steps;

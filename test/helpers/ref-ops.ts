@@ -160,15 +160,23 @@ export interface AttnLayoutRef {
   ldq: number; ldk: number; ldv: number; qOff: number; kOff: number; vOff: number;
 }
 
+/** Element indices of q (head h), k and v (kv head g) at row (b, position) in their layouts. */
+function attnIndexers(L: AttnLayoutRef) {
+  const { S, D } = L;
+  return {
+    qi: (b: number, i: number, h: number, d: number) => (b * S + i) * L.ldq + L.qOff + h * D + d,
+    ki: (b: number, j: number, g: number, d: number) => (b * S + j) * L.ldk + L.kOff + g * D + d,
+    vi: (b: number, j: number, g: number, d: number) => (b * S + j) * L.ldv + L.vOff + g * D + d,
+  };
+}
+
 /** o [B·S, H·D] and P [B, H, S, S] (0 above the diagonal) of causal GQA attention. */
 export function attentionFwdRef(q: Arr, k: Arr, v: Arr, L: AttnLayoutRef): { o: Float64Array; p: Float64Array } {
   const { B, S, H, KVH, D } = L;
   const o = new Float64Array(B * S * H * D);
   const p = new Float64Array(B * H * S * S);
   const scale = 1 / Math.sqrt(D);
-  const qi = (b: number, i: number, h: number, d: number) => (b * S + i) * L.ldq + L.qOff + h * D + d;
-  const ki = (b: number, j: number, g: number, d: number) => (b * S + j) * L.ldk + L.kOff + g * D + d;
-  const vi = (b: number, j: number, g: number, d: number) => (b * S + j) * L.ldv + L.vOff + g * D + d;
+  const { qi, ki, vi } = attnIndexers(L);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / (H / KVH));
@@ -209,9 +217,7 @@ export function attentionBwdRef(
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
   const scale = 1 / Math.sqrt(D);
-  const qi = (b: number, i: number, h: number, d: number) => (b * S + i) * L.ldq + L.qOff + h * D + d;
-  const ki = (b: number, j: number, g: number, d: number) => (b * S + j) * L.ldk + L.kOff + g * D + d;
-  const vi = (b: number, j: number, g: number, d: number) => (b * S + j) * L.ldv + L.vOff + g * D + d;
+  const { qi, ki, vi } = attnIndexers(L);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / (H / KVH));

@@ -9,7 +9,13 @@
  * (config.json, model.safetensors, tokenizer.json, tokenizer_config.json) in --out.
  *
  *   npm run pretrain -- [--out public/models/kjv-tiny] [--checkpoint-dir ~/.cache/studio-pretrain]
- *                       [--steps 1500] [--smoke]   (--smoke: a few steps of a tiny model, to check the pipeline)
+ *                       [--steps 600] [--warm-start 300] [--reset 100] [--batch 4] [--hidden 128] [--layers 4]
+ *                       [--intermediate 384] [--smoke]   (--smoke: a few steps of a tiny model, to check the pipeline)
+ *
+ * The comparison of the ReLoRA paper's table (full-rank vs ReLoRA vs plain LoRA at equal steps from one
+ * warm start): after the run above, `npm run pretrain -- --branch full` and `--branch lora` continue from
+ * the warm-start checkpoint it kept, on the very same batches (each step's batch depends only on the step),
+ * and log their validation loss beside the ReLoRA run's in <checkpoint-dir>/log-<branch>.jsonl.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
@@ -38,19 +44,28 @@ const CKPT = flag('checkpoint-dir', join(homedir(), '.cache', SMOKE ? 'studio-pr
 const SEED = 1611; // the year of the King James Version
 const VOCAB = SMOKE ? 300 : 2048;
 const SEQ = SMOKE ? 16 : 64;
-const BATCH = SMOKE ? 2 : 8;
-const STEPS = Number(flag('steps', SMOKE ? '8' : '1500'));
+const BATCH = Number(flag('batch', SMOKE ? '2' : '4'));
+const STEPS = Number(flag('steps', SMOKE ? '8' : '600'));
+const WARM_START = Number(flag('warm-start', SMOKE ? '3' : '300'));
+const RESET_EVERY = Number(flag('reset', SMOKE ? '2' : '100'));
+const HIDDEN = Number(flag('hidden', SMOKE ? '32' : '128'));
+/** 'relora' is the pretraining run itself; 'full' and 'lora' are the comparison branches. */
+const BRANCH = flag('branch', 'relora') as 'relora' | 'full' | 'lora';
+const VALIDATE_EVERY = SMOKE ? 2 : 50;
 const CONFIG = {
-  model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: SMOKE ? 32 : 192, num_hidden_layers: SMOKE ? 1 : 4,
-  num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: SMOKE ? 64 : 512, vocab_size: VOCAB,
+  model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: HIDDEN, num_hidden_layers: Number(flag('layers', SMOKE ? '1' : '4')),
+  num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: Number(flag('intermediate', SMOKE ? '64' : '384')), vocab_size: VOCAB,
   max_position_embeddings: 128, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, hidden_act: 'silu',
   bos_token_id: VOCAB - 1, eos_token_id: VOCAB - 1, torch_dtype: 'float32',
 };
 const RELORA: ReloraSettings = {
-  rank: SMOKE ? 4 : 32, alpha: SMOKE ? 8 : 32, totalSteps: STEPS, warmStartSteps: Math.round(STEPS / 3),
-  resetEvery: SMOKE ? 2 : 200, firstWarmupSteps: SMOKE ? 1 : 50, restartWarmupSteps: SMOKE ? 1 : 20,
+  rank: SMOKE ? 4 : 32, alpha: SMOKE ? 8 : 32, totalSteps: STEPS, warmStartSteps: WARM_START,
+  resetEvery: RESET_EVERY, firstWarmupSteps: SMOKE ? 1 : 30, restartWarmupSteps: SMOKE ? 1 : 10,
   pruning: 'random', pruningRatio: 0.999, minLrRatio: 0.1,
 };
+/** The branches share ReLoRA's code path: full-rank is a warm start that never ends, LoRA a cycle that never resets. */
+const SETTINGS: ReloraSettings = BRANCH === 'full' ? { ...RELORA, warmStartSteps: STEPS }
+  : BRANCH === 'lora' ? { ...RELORA, resetEvery: STEPS } : RELORA;
 const HYPER = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, seed: SEED };
 
 /** The corpus: every verse of the KJV, verse references stripped, one verse per line. */
@@ -83,11 +98,11 @@ interface Checkpoint {
   readonly weights: WeightMap;
 }
 
-function loadCheckpoint(): Checkpoint | null {
-  const state = join(CKPT, 'state.json');
+function loadCheckpoint(dir: string): Checkpoint | null {
+  const state = join(dir, 'state.json');
   if (!existsSync(state)) return null;
   const { step } = JSON.parse(readFileSync(state, 'utf8')) as { step: number };
-  const path = join(CKPT, 'model.safetensors');
+  const path = join(dir, 'model.safetensors');
   return { step, weights: parseSafetensors(readFileSync(path), path).tensors };
 }
 
@@ -116,14 +131,18 @@ async function main(): Promise<void> {
   console.log(`corpus: ${verses.length} verses, ${train.length} training tokens, ${valid.length} validation tokens, vocabulary ${VOCAB}`);
 
   const config = parseModelConfig(JSON.stringify(CONFIG), 'pretrain config');
-  const checkpoint = loadCheckpoint();
+  const warmStartDir = join(CKPT, 'warm-start');
+  const checkpoint = BRANCH === 'relora' ? loadCheckpoint(CKPT) : loadCheckpoint(warmStartDir);
+  if (BRANCH !== 'relora' && !checkpoint) throw new Error(`--branch ${BRANCH} starts from ${warmStartDir}: run the pretraining past step ${WARM_START} first`);
+  const logPath = join(CKPT, BRANCH === 'relora' ? 'log.jsonl' : `log-${BRANCH}.jsonl`);
   const rt = await createNodeRuntime();
   const model = new Transformer(rt, config, checkpoint?.weights ?? initialWeights(config));
-  const run = new ReloraRun(rt, model, RELORA, HYPER, checkpoint?.step ?? 0);
-  if (checkpoint) console.log(`resuming at step ${checkpoint.step}`);
-  const random = seededRandom(SEED + (checkpoint?.step ?? 0));
+  const run = new ReloraRun(rt, model, SETTINGS, HYPER, checkpoint?.step ?? 0);
+  if (checkpoint) console.log(`${BRANCH}: resuming at step ${checkpoint.step}`);
   const window = (tokens: Int32Array, start: number) => tokens.subarray(start, start + SEQ);
-  const sampleBatch = () => {
+  /** Each step's batch depends on the step alone, so that resumed runs and comparison branches see the same data. */
+  const batchForStep = (step: number) => {
+    const random = seededRandom(SEED * 7919 + step);
     const ids = new Int32Array(BATCH * SEQ);
     for (let b = 0; b < BATCH; b++) ids.set(window(train, Math.floor(random() * (train.length - SEQ))), b * SEQ);
     return { inputIds: ids, labels: ids, batch: BATCH, seq: SEQ };
@@ -135,34 +154,40 @@ async function main(): Promise<void> {
     return uploadBatch(rt, { inputIds: ids, labels: ids, batch: rows, seq: SEQ });
   })();
 
+  const validate = async (): Promise<void> => {
+    const valLoss = await evaluateLoss(rt, model, run.currentAdapter, validBatch);
+    appendFileSync(logPath, `${JSON.stringify({ step: run.step, valLoss, ppl: Math.exp(valLoss), at: Date.now() })}\n`);
+    console.log(`${BRANCH} step ${run.step}: validation loss ${valLoss.toFixed(4)} (perplexity ${Math.exp(valLoss).toFixed(1)})`);
+  };
   const started = Date.now();
   while (run.step < STEPS) {
-    if (run.step > 0 && run.atCycleBoundary) {
+    // Only the ReLoRA run checkpoints: at each cycle boundary, and a kept copy at the end of the warm start.
+    if (BRANCH === 'relora' && run.step > 0 && run.atCycleBoundary) {
       const weights = await run.exportMergedWeights();
       await saveModel(CKPT, weights, { 'state.json': JSON.stringify({ step: run.step }) });
-      const valLoss = await evaluateLoss(rt, model, null, validBatch);
-      appendFileSync(join(CKPT, 'log.jsonl'), `${JSON.stringify({ step: run.step, valLoss, ppl: Math.exp(valLoss) })}\n`);
-      console.log(`checkpoint at step ${run.step}: validation loss ${valLoss.toFixed(4)} (perplexity ${Math.exp(valLoss).toFixed(1)})`);
+      if (run.step === WARM_START) await saveModel(warmStartDir, weights, { 'state.json': JSON.stringify({ step: run.step }) });
     }
-    const batch = uploadBatch(rt, sampleBatch());
+    if (run.step % VALIDATE_EVERY === 0) await validate();
+    const batch = uploadBatch(rt, batchForStep(run.step));
     const r = await run.trainStep(batch);
     releaseBatch(rt, batch);
-    appendFileSync(join(CKPT, 'log.jsonl'), `${JSON.stringify(r)}\n`);
+    appendFileSync(logPath, `${JSON.stringify({ ...r, at: Date.now() })}\n`);
     if (r.step % 10 === 0 || r.reset) {
       const perStep = (Date.now() - started) / 1000 / Math.max(1, r.step + 1 - (checkpoint?.step ?? 0));
       console.log(`step ${r.step} ${r.phase}${r.reset ? ' (reset)' : ''} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} · ${perStep.toFixed(1)} s/step`);
     }
   }
-  const weights = await run.exportMergedWeights();
-  const valLoss = await evaluateLoss(rt, model, null, validBatch);
-  console.log(`final validation loss ${valLoss.toFixed(4)} (perplexity ${Math.exp(valLoss).toFixed(1)})`);
-  const tokenizerConfig = { tokenizer_class: 'PreTrainedTokenizerFast', eos_token: END_OF_TEXT, bos_token: END_OF_TEXT, model_max_length: 128 };
-  await saveModel(OUT, weights, {
-    'config.json': `${JSON.stringify(CONFIG, null, 2)}\n`,
-    'tokenizer.json': tokenizerJson,
-    'tokenizer_config.json': `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
-  });
-  console.log(`wrote ${OUT}`);
+  await validate();
+  if (BRANCH === 'relora') {
+    const weights = await run.exportMergedWeights();
+    const tokenizerConfig = { tokenizer_class: 'PreTrainedTokenizerFast', eos_token: END_OF_TEXT, bos_token: END_OF_TEXT, model_max_length: 128 };
+    await saveModel(OUT, weights, {
+      'config.json': `${JSON.stringify(CONFIG, null, 2)}\n`,
+      'tokenizer.json': tokenizerJson,
+      'tokenizer_config.json': `${JSON.stringify(tokenizerConfig, null, 2)}\n`,
+    });
+    console.log(`wrote ${OUT}`);
+  }
   run.destroy();
   releaseBatch(rt, validBatch);
   model.destroy();

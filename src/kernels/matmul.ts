@@ -11,12 +11,14 @@ const uniforms = [
 
 const bindings = ['read', 'read', 'storage', 'read'] as const;
 
-export const matmulVec4 = defineKernel({
-  name: 'matmul-vec4', shaders: ['matmul_io_vec4.wgsl', 'matmul.wgsl'], entryPoint: 'main', bindings, uniforms,
-});
-export const matmulScalar = defineKernel({
-  name: 'matmul-scalar', shaders: ['matmul_io_scalar.wgsl', 'matmul.wgsl'], entryPoint: 'main', bindings, uniforms,
-});
+function matmulKernel(name: string, io: string, tile: string) {
+  return defineKernel({ name, shaders: [io, 'matmul_common.wgsl', tile], entryPoint: 'main', bindings, uniforms });
+}
+
+export const matmulVec4 = matmulKernel('matmul-vec4', 'matmul_io_vec4.wgsl', 'matmul.wgsl');
+export const matmulScalar = matmulKernel('matmul-scalar', 'matmul_io_scalar.wgsl', 'matmul.wgsl');
+export const matmulNarrowVec4 = matmulKernel('matmul-narrow-vec4', 'matmul_io_vec4.wgsl', 'matmul_narrow.wgsl');
+export const matmulNarrowScalar = matmulKernel('matmul-narrow-scalar', 'matmul_io_scalar.wgsl', 'matmul_narrow.wgsl');
 
 export interface MatmulArgs {
   readonly a: Tensor;
@@ -41,30 +43,70 @@ export interface MatmulArgs {
   readonly bias?: Tensor;
   /** Force the scalar-load variant (tests compare both). */
   readonly scalar?: boolean;
+  /** Tile choice: 'auto' (default) picks the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each. */
+  readonly tile?: 'auto' | 'square' | 'narrow';
 }
 
-const TILE = 64;
+const TILE_M = 64;
+const SQUARE_TILE_N = 64;
+const NARROW_TILE_N = 16;
+
+/** The problem as the shader sees it: operands, transposes and strides, possibly transposed as a whole. */
+interface Problem {
+  readonly a: Tensor; readonly b: Tensor; readonly M: number; readonly N: number;
+  readonly transA: boolean; readonly transB: boolean;
+  readonly lda: number; readonly ldb: number; readonly aOffset: number; readonly bOffset: number;
+  readonly transC: boolean;
+}
+
+function asGiven(p: MatmulArgs): Problem {
+  const transA = p.transA ?? false;
+  const transB = p.transB ?? false;
+  return {
+    a: p.a, b: p.b, M: p.M, N: p.N, transA, transB,
+    lda: p.lda ?? (transA ? p.M : p.K), ldb: p.ldb ?? (transB ? p.K : p.N),
+    aOffset: p.aOffset ?? 0, bOffset: p.bOffset ?? 0, transC: false,
+  };
+}
+
+/** Cᵀ = op(B)ᵀ op(A)ᵀ: few rows become few columns, for the narrow tile; stored back transposed. */
+function transposed(q: Problem): Problem {
+  return {
+    a: q.b, b: q.a, M: q.N, N: q.M, transA: !q.transB, transB: !q.transA,
+    lda: q.ldb, ldb: q.lda, aOffset: q.bOffset, bOffset: q.aOffset, transC: true,
+  };
+}
+
+function chooseTile(p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' {
+  const tile = p.tile ?? 'auto';
+  if (tile === 'square') return 'square';
+  // A bias is indexed by the output column, which the transposed problem would not see.
+  const canSwap = p.bias === undefined;
+  if (tile === 'narrow') return p.N <= p.M || !canSwap ? 'narrow-n' : 'narrow-m';
+  if (p.N <= NARROW_TILE_N && p.N < p.M) return 'narrow-n';
+  if (p.M <= NARROW_TILE_N && p.M < p.N && canSwap) return 'narrow-m';
+  return 'square';
+}
 
 /** C = alpha · op(A) op(B) + beta · C (+ bias), at any shape. */
 export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
-  const transA = p.transA ?? false;
-  const transB = p.transB ?? false;
-  const lda = p.lda ?? (transA ? p.M : p.K);
-  const ldb = p.ldb ?? (transB ? p.K : p.N);
-  const ldc = p.ldc ?? p.N;
-  const aOffset = p.aOffset ?? 0;
-  const bOffset = p.bOffset ?? 0;
+  const tile = chooseTile(p);
+  const q = tile === 'narrow-m' ? transposed(asGiven(p)) : asGiven(p);
   // Vector loads need every 4-chunk of both operands to start on a 16-byte boundary.
-  const aligned = lda % 4 === 0 && ldb % 4 === 0 && aOffset % 4 === 0 && bOffset % 4 === 0;
-  const kernel = aligned && !p.scalar ? matmulVec4 : matmulScalar;
+  const aligned = q.lda % 4 === 0 && q.ldb % 4 === 0 && q.aOffset % 4 === 0 && q.bOffset % 4 === 0;
+  const vec4 = aligned && !p.scalar;
+  const narrow = tile !== 'square';
+  const kernel = narrow ? (vec4 ? matmulNarrowVec4 : matmulNarrowScalar) : vec4 ? matmulVec4 : matmulScalar;
   rt.dispatch(kernel, {
-    bind: [p.a, p.b, p.c, p.bias ?? rt.unused],
+    bind: [q.a, q.b, p.c, p.bias ?? rt.unused],
     uniforms: {
-      M: p.M, N: p.N, K: p.K, lda, ldb, ldc,
-      a_offset: aOffset, b_offset: bOffset, c_offset: p.cOffset ?? 0,
+      M: q.M, N: q.N, K: p.K, lda: q.lda, ldb: q.ldb, ldc: p.ldc ?? p.N,
+      a_offset: q.aOffset, b_offset: q.bOffset, c_offset: p.cOffset ?? 0,
       alpha: p.alpha ?? 1, beta: p.beta ?? 0,
     },
-    overrides: { TRANS_A: transA, TRANS_B: transB, HAS_BIAS: p.bias !== undefined },
-    workgroups: [Math.ceil(p.N / TILE), Math.ceil(p.M / TILE)],
+    overrides: {
+      TRANS_A: q.transA, TRANS_B: q.transB, HAS_BIAS: p.bias !== undefined, ...(narrow ? { TRANS_C: q.transC } : {}),
+    },
+    workgroups: [Math.ceil(q.N / (narrow ? NARROW_TILE_N : SQUARE_TILE_N)), Math.ceil(q.M / TILE_M)],
   });
 }

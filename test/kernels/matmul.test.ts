@@ -14,8 +14,12 @@ const shapes: [number, number, number][] = [
 describe('matmul', () => {
   for (const [M, N, K] of shapes) {
     for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-      for (const scalar of [false, true]) {
-        it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB}${scalar ? ' scalar' : ''}`, async () => {
+      // The square 64×64 tile, the narrow 64×16 tile, and the narrow tile on the transposed
+      // problem (taken without a bias when M < N: C is stored back transposed).
+      for (const [scalar, tile, withBias] of [
+        [false, 'square', true], [true, 'square', true], [false, 'narrow', true], [true, 'narrow', false], [false, 'narrow', false],
+      ] as const) {
+        it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB} ${tile}${scalar ? ' scalar' : ''}${withBias ? ' bias' : ''}`, async () => {
           const rt = gpu();
           const a = randn(M * K, M * 31 + K);
           const b = randn(N * K, N * 17 + K + 1);
@@ -26,17 +30,35 @@ describe('matmul', () => {
           const tc = rt.tensor([M * N], 'c', c0);
           const tbias = rt.tensor([N], 'bias', bias);
           await checked(rt, () =>
-            matmul(rt, { a: ta, b: tb, c: tc, M, N, K, transA, transB, alpha: 0.5, beta: 1, bias: tbias, scalar }),
+            matmul(rt, { a: ta, b: tb, c: tc, M, N, K, transA, transB, alpha: 0.5, beta: 1, bias: withBias ? tbias : undefined, scalar, tile }),
           );
           const got = await rt.read(tc);
           const ref = matmulRef(a, b, M, N, K, transA, transB);
-          for (let i = 0; i < M * N; i++) ref[i] = 0.5 * ref[i] + c0[i] + bias[i % N];
+          for (let i = 0; i < M * N; i++) ref[i] = 0.5 * ref[i] + c0[i] + (withBias ? bias[i % N] : 0);
           expect(relErr(got, ref)).toBeLessThan(1e-5);
           rt.release(ta, tb, tc, tbias);
         });
       }
     }
   }
+
+  it('picks the narrow tile on the transposed problem with leading dimensions and offsets (dA of a VeRA slice)', async () => {
+    const rt = gpu();
+    // dA[r=3, in=6] (a slice of a [3, 10] buffer at offset 2) += duᵀ[3, T=70] · x[70, 6]
+    const du = randn(70 * 3, 3);
+    const x = randn(70 * 6, 4);
+    const c0 = randn(3 * 10, 5);
+    const tdu = rt.tensor([70, 3], 'du', du);
+    const tx = rt.tensor([70, 6], 'x', x);
+    const tc = rt.tensor([3, 10], 'dA', c0);
+    await checked(rt, () => matmul(rt, { a: tdu, b: tx, c: tc, M: 3, N: 6, K: 70, transA: true, beta: 1, ldc: 10, cOffset: 2 }));
+    const got = await rt.read(tc);
+    const prod = matmulRef(du, x, 3, 6, 70, true, false);
+    const ref = Float32Array.from(c0);
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 6; i++) ref[r * 10 + 2 + i] += prod[r * 6 + i];
+    expect(relErr(got, ref)).toBeLessThan(1e-5);
+    rt.release(tdu, tx, tc);
+  });
 
   it('uses leading dimensions and offsets to multiply a slice (VeRA shares one A, B)', async () => {
     const rt = gpu();

@@ -15,7 +15,8 @@
  * The comparison of the ReLoRA paper's table (full-rank vs ReLoRA vs plain LoRA at equal steps from one
  * warm start): after the run above, `npm run pretrain -- --branch full` and `--branch lora` continue from
  * the warm-start checkpoint it kept, on the very same batches (each step's batch depends only on the step),
- * and log their validation loss beside the ReLoRA run's in <checkpoint-dir>/log-<branch>.jsonl.
+ * and log their validation loss beside the ReLoRA run's in <checkpoint-dir>/log-<branch>.jsonl
+ * (`--stop-at N` ends a branch at step N, its schedule unchanged).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
@@ -52,6 +53,8 @@ const HIDDEN = Number(flag('hidden', SMOKE ? '32' : '128'));
 /** 'relora' is the pretraining run itself; 'full' and 'lora' are the comparison branches. */
 const BRANCH = flag('branch', 'relora') as 'relora' | 'full' | 'lora';
 const VALIDATE_EVERY = SMOKE ? 2 : 50;
+/** Stop before `--steps` (the schedule still spans `--steps`): the comparison branches use it to save time. */
+const STOP_AT = Number(flag('stop-at', String(STEPS)));
 const CONFIG = {
   model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: HIDDEN, num_hidden_layers: Number(flag('layers', SMOKE ? '1' : '4')),
   num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: Number(flag('intermediate', SMOKE ? '64' : '384')), vocab_size: VOCAB,
@@ -160,7 +163,7 @@ async function main(): Promise<void> {
     console.log(`${BRANCH} step ${run.step}: validation loss ${valLoss.toFixed(4)} (perplexity ${Math.exp(valLoss).toFixed(1)})`);
   };
   const started = Date.now();
-  while (run.step < STEPS) {
+  while (run.step < STOP_AT) {
     // Only the ReLoRA run checkpoints: at each cycle boundary, and a kept copy at the end of the warm start.
     if (BRANCH === 'relora' && run.step > 0 && run.atCycleBoundary) {
       const weights = await run.exportMergedWeights();

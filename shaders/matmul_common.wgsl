@@ -2,6 +2,8 @@
 //   C[M,N] = alpha * op(A) op(B) + beta * C + bias[n]
 //   op(A) = A [M,K] (lda)  or, with TRANS_A, the transpose of A stored [K,M]
 //   op(B) = B [K,N] (ldb)  or, with TRANS_B, the transpose of B stored [N,K]
+//     + lowrank_scale * U Q   (LOW_RANK, square tile only: an adapter's low-rank path as epilogue)
+//   U [M,R] (ldu), Q [R,N] (ldq, q_offset) or, with TRANS_Q, the transpose of Q stored [N,R]
 // The three products of a linear layer are X Wᵀ (TRANS_B), dY W (plain) and dYᵀ X (TRANS_A).
 // A's tile is 64 rows × 16 k, loaded by 256 threads in 4-wide chunks along A's contiguous
 // dimension through loadA4 (matmul_io_vec4.wgsl or matmul_io_scalar.wgsl, prepended).
@@ -9,17 +11,22 @@
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
+override LOW_RANK: bool = false;
+override TRANS_Q: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32,
   lda: u32, ldb: u32, ldc: u32,
   a_offset: u32, b_offset: u32, c_offset: u32,
   alpha: f32, beta: f32,
+  R: u32, ldu: u32, ldq: u32, q_offset: u32, lowrank_scale: f32,
 }
 
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> lowrank_u: array<f32>;
+@group(0) @binding(5) var<storage, read> lowrank_q: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
 
 const BM: u32 = 64u;
 const BK: u32 = 16u;
@@ -53,9 +60,9 @@ fn loadTileA(t: u32, m0: u32, k0: u32) {
   }
 }
 
-/** alpha·acc + beta·C + bias at one output element (C is read only when beta ≠ 0). */
-fn epilogue(idx: u32, n: u32, acc: f32) {
-  var v = params.alpha * acc;
+/** scale·acc + beta·C + bias at one output element (C is read only when beta ≠ 0). */
+fn epilogue(idx: u32, n: u32, acc: f32, scale: f32) {
+  var v = scale * acc;
   if (params.beta != 0.0) { v += params.beta * c[idx]; }
   if (HAS_BIAS) { v += bias[n]; }
   c[idx] = v;

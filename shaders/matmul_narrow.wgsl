@@ -53,6 +53,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let m = m0 + lid.y * 4u + i;
     if (m >= params.M) { break; }
     let idx = select(params.c_offset + m * params.ldc + n, params.c_offset + n * params.ldc + m, TRANS_C);
-    epilogue(idx, n, acc[i]);
+    epilogue(idx, n, acc[i], params.alpha);
   }
 }

@@ -7,9 +7,11 @@ const uniforms = [
   ['lda', 'u32'], ['ldb', 'u32'], ['ldc', 'u32'],
   ['a_offset', 'u32'], ['b_offset', 'u32'], ['c_offset', 'u32'],
   ['alpha', 'f32'], ['beta', 'f32'],
+  ['R', 'u32'], ['ldu', 'u32'], ['ldq', 'u32'], ['q_offset', 'u32'], ['lowrank_scale', 'f32'],
 ] as const;
 
-const bindings = ['read', 'read', 'storage', 'read'] as const;
+// a, b, c, bias, and the low-rank epilogue's U and Q (the unused buffer when absent).
+const bindings = ['read', 'read', 'storage', 'read', 'read', 'read'] as const;
 
 function matmulKernel(name: string, io: string, tile: string) {
   return defineKernel({ name, shaders: [io, 'matmul_common.wgsl', tile], entryPoint: 'main', bindings, uniforms });
@@ -43,8 +45,24 @@ export interface MatmulArgs {
   readonly bias?: Tensor;
   /** Force the scalar-load variant (tests compare both). */
   readonly scalar?: boolean;
+  /** An adapter's low-rank path, added in the epilogue: C += scale · U Q. */
+  readonly lowRank?: LowRankTerm;
   /** Tile choice: 'auto' (default) picks the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each. */
   readonly tile?: 'auto' | 'square' | 'narrow';
+}
+
+/**
+ * s · U Q with U [M, rank] row-major and Q [rank, N]: stored [rank, N] (`transQ` false, e.g. LoRA's
+ * A in the input gradient) or [N, rank] (`transQ`, e.g. LoRA's B in the forward).
+ */
+export interface LowRankTerm {
+  readonly u: Tensor;
+  readonly q: Tensor;
+  readonly rank: number;
+  readonly scale: number;
+  readonly transQ: boolean;
+  readonly ldq?: number;
+  readonly qOffset?: number;
 }
 
 const TILE_M = 64;
@@ -79,7 +97,7 @@ function transposed(q: Problem): Problem {
 
 function chooseTile(p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' {
   const tile = p.tile ?? 'auto';
-  if (tile === 'square') return 'square';
+  if (tile === 'square' || p.lowRank) return 'square';
   // A bias is indexed by the output column, which the transposed problem would not see.
   const canSwap = p.bias === undefined;
   if (tile === 'narrow') return p.N <= p.M || !canSwap ? 'narrow-n' : 'narrow-m';
@@ -97,15 +115,19 @@ export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
   const vec4 = aligned && !p.scalar;
   const narrow = tile !== 'square';
   const kernel = narrow ? (vec4 ? matmulNarrowVec4 : matmulNarrowScalar) : vec4 ? matmulVec4 : matmulScalar;
+  const lr = p.lowRank;
   rt.dispatch(kernel, {
-    bind: [q.a, q.b, p.c, p.bias ?? rt.unused],
+    bind: [q.a, q.b, p.c, p.bias ?? rt.unused, lr?.u ?? rt.unused, lr?.q ?? rt.unused],
     uniforms: {
       M: q.M, N: q.N, K: p.K, lda: q.lda, ldb: q.ldb, ldc: p.ldc ?? p.N,
       a_offset: q.aOffset, b_offset: q.bOffset, c_offset: p.cOffset ?? 0,
       alpha: p.alpha ?? 1, beta: p.beta ?? 0,
+      R: lr?.rank ?? 0, ldu: lr?.rank ?? 0, ldq: lr ? (lr.ldq ?? (lr.transQ ? lr.rank : p.N)) : 0,
+      q_offset: lr?.qOffset ?? 0, lowrank_scale: lr?.scale ?? 0,
     },
     overrides: {
-      TRANS_A: q.transA, TRANS_B: q.transB, HAS_BIAS: p.bias !== undefined, ...(narrow ? { TRANS_C: q.transC } : {}),
+      TRANS_A: q.transA, TRANS_B: q.transB, HAS_BIAS: p.bias !== undefined,
+      ...(narrow ? { TRANS_C: q.transC } : { LOW_RANK: lr !== undefined, TRANS_Q: lr?.transQ ?? false }),
     },
     workgroups: [Math.ceil(q.N / (narrow ? NARROW_TILE_N : SQUARE_TILE_N)), Math.ceil(q.M / TILE_M)],
   });

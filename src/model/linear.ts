@@ -1,7 +1,7 @@
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { columnDot } from '../kernels/adapter-ops';
-import { matmul } from '../kernels/matmul';
+import { matmul, type LowRankTerm } from '../kernels/matmul';
 
 /** Where a linear layer sits in the model and how its frozen weight is stored. */
 export interface LinearShape {
@@ -38,20 +38,21 @@ export class FrozenLinear implements LinearShape {
     this.fanInFanOut = shape.fanInFanOut;
   }
 
-  /** y [T, out] = x Wᵀ (+ b) (+ beta·y). */
-  forward(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, opts: { withBias?: boolean; beta?: number } = {}): void {
+  /** y [T, out] = x Wᵀ (+ b) (+ beta·y) (+ an adapter's low-rank term, fused into the same pass). */
+  forward(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, opts: { withBias?: boolean; beta?: number; lowRank?: LowRankTerm } = {}): void {
     matmul(rt, {
       a: x, b: this.weight, c: y, M: T, N: this.outFeatures, K: this.inFeatures,
       transB: !this.fanInFanOut, beta: opts.beta ?? 0,
       bias: (opts.withBias ?? true) && this.bias ? this.bias : undefined,
+      lowRank: opts.lowRank,
     });
   }
 
-  /** dx [T, in] (+)= dy W; `accumulate` adds to what dx holds (several consumers of one input). */
-  backwardInput(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, accumulate: boolean): void {
+  /** dx [T, in] (+)= dy W (+ a low-rank term); `accumulate` adds to what dx holds (several consumers of one input). */
+  backwardInput(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, accumulate: boolean, lowRank?: LowRankTerm): void {
     matmul(rt, {
       a: dy, b: this.weight, c: dx, M: T, N: this.inFeatures, K: this.outFeatures,
-      transB: this.fanInFanOut, beta: accumulate ? 1 : 0,
+      transB: this.fanInFanOut, beta: accumulate ? 1 : 0, lowRank,
     });
   }
 

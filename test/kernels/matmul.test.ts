@@ -42,6 +42,29 @@ describe('matmul', () => {
     }
   }
 
+  // The low-rank epilogue: C = alpha·op(A)op(B) + beta·C + bias + s·U·Q, at ranks 1, under one
+  // chunk, exactly one chunk and over two chunks of 16, with Q stored either way.
+  for (const [M, N, K, R] of [[1, 1, 1, 1], [5, 67, 13, 8], [70, 65, 33, 16], [130, 96, 20, 33], [64, 64, 64, 3]] as const) {
+    for (const transQ of [false, true]) {
+      it(`low-rank epilogue M=${M} N=${N} K=${K} R=${R} transQ=${transQ}`, async () => {
+        const rt = gpu();
+        const a = randn(M * K, 11), b = randn(N * K, 12), u = randn(M * R, 13), q = randn(R * N, 14);
+        const c0 = randn(M * N, 15), bias = randn(N, 16);
+        const [ta, tb, tu, tq, tc, tbias] = [a, b, u, q, c0, bias].map((d, i) => rt.tensor([d.length], `t${i}`, d));
+        await checked(rt, () => matmul(rt, {
+          a: ta, b: tb, c: tc, M, N, K, transB: true, alpha: 0.5, beta: 1, bias: tbias,
+          lowRank: { u: tu, q: tq, rank: R, scale: 1.5, transQ },
+        }));
+        const got = await rt.read(tc);
+        const base = matmulRef(a, b, M, N, K, false, true);
+        const low = matmulRef(u, q, M, N, R, false, transQ);
+        const ref = base.map((v, i) => 0.5 * v + c0[i] + bias[i % N] + 1.5 * low[i]);
+        expect(relErr(got, ref)).toBeLessThan(1e-5);
+        rt.release(ta, tb, tu, tq, tc, tbias);
+      });
+    }
+  }
+
   it('picks the narrow tile on the transposed problem with leading dimensions and offsets (dA of a VeRA slice)', async () => {
     const rt = gpu();
     // dA[r=3, in=6] (a slice of a [3, 10] buffer at offset 2) += duᵀ[3, T=70] · x[70, 6]

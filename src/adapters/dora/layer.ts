@@ -37,8 +37,7 @@ export class DoraLayer extends LoraLayer {
     const out = this.base.outFeatures;
     const { invNorm, colScale } = this.norms(rt);
     const z = rt.tensor([T, out], 'dora.z');
-    this.base.forward(rt, x, z, T, { withBias: false });
-    this.addLowRank(rt, x, z, T, ctx);
+    this.forwardWithLowRank(rt, x, z, T, ctx, false);
     scaleColumns(rt, z, colScale, y, T, out, { bias: this.base.bias ?? undefined });
     this.doraSaved = { z, invNorm, colScale };
   }
@@ -52,8 +51,7 @@ export class DoraLayer extends LoraLayer {
     // dz = dy ⊙ m / ‖W + sBA‖, then the plain LoRA backward from dz
     const dz = rt.tensor([T, out], 'dora.dz');
     scaleColumns(rt, dy, colScale, dz, T, out);
-    this.base.backwardInput(rt, dz, dx, T, accumulate);
-    this.lowRankBackward(rt, dz, dx, T, ctx);
+    this.backwardWithLowRank(rt, dz, dx, T, accumulate, ctx);
     rt.release(dz);
   }
 

@@ -31,13 +31,11 @@ export class LoraLayer implements AdapterLayer {
   ) {}
 
   forward(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, ctx: StepContext): void {
-    this.base.forward(rt, x, y, T);
-    this.addLowRank(rt, x, y, T, ctx);
+    this.forwardWithLowRank(rt, x, y, T, ctx, true);
   }
 
   backward(rt: GpuRuntime, _x: Tensor, dy: Tensor, dx: Tensor, T: number, accumulate: boolean, ctx: StepContext): void {
-    this.base.backwardInput(rt, dy, dx, T, accumulate);
-    this.lowRankBackward(rt, dy, dx, T, ctx);
+    this.backwardWithLowRank(rt, dy, dx, T, accumulate, ctx);
   }
 
   releaseSaved(rt: GpuRuntime): void {
@@ -76,10 +74,13 @@ export class LoraLayer implements AdapterLayer {
     return (ctx.seed ^ this.seed) >>> 0;
   }
 
-  /** y += s · B (A · dropout(x)); keeps the adapter input and u for backward. */
-  protected addLowRank(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, ctx: StepContext): void {
+  /**
+   * y = W x (+ b) + s · B (A · dropout(x)): u = A · dropout(x) by the narrow matmul, then the
+   * frozen product with s·u·Bᵀ in its epilogue (one pass over y). Keeps the adapter input and u.
+   */
+  protected forwardWithLowRank(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, ctx: StepContext, withBias: boolean): void {
     this.releaseSaved(rt);
-    const { inFeatures: inF, outFeatures: out } = this.base;
+    const inF = this.base.inFeatures;
     const r = this.rank;
     const drop = ctx.training && this.dropoutP > 0;
     let input = x;
@@ -89,12 +90,15 @@ export class LoraLayer implements AdapterLayer {
     }
     const u = rt.tensor([T, r], 'lora.u');
     matmul(rt, { a: input, b: this.A.value, c: u, M: T, N: r, K: inF, transB: true });
-    matmul(rt, { a: u, b: this.B.value, c: y, M: T, N: out, K: r, transB: true, alpha: this.scale, beta: 1 });
+    this.base.forward(rt, x, y, T, { withBias, lowRank: { u, q: this.B.value, rank: r, scale: this.scale, transQ: true } });
     this.saved = { input, ownsInput: drop, u };
   }
 
-  /** Gradients of A and B from dy (the gradient at the low-rank sum), and dx += its input path. */
-  protected lowRankBackward(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, ctx: StepContext): void {
+  /**
+   * dx (+)= W-path + low-rank path of dy, and the gradients of A and B. Without dropout, du·A is
+   * fused into the frozen dx product's epilogue; with it, du·A goes through the dropout mask first.
+   */
+  protected backwardWithLowRank(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, accumulate: boolean, ctx: StepContext): void {
     if (!this.saved) throw new Error(`${this.base.modulePath}: backward without a training forward`);
     const { input, u, ownsInput } = this.saved;
     const { inFeatures: inF, outFeatures: out } = this.base;
@@ -107,14 +111,14 @@ export class LoraLayer implements AdapterLayer {
     matmul(rt, { a: dy, b: this.B.value, c: du, M: T, N: r, K: out, alpha: s });
     // dA += duᵀ input    [r, in]
     matmul(rt, { a: du, b: input, c: this.A.grad, M: r, N: inF, K: T, transA: true, beta: 1 });
-    // dx += du A, through the same dropout mask when one was applied
     if (ownsInput) {
+      this.base.backwardInput(rt, dy, dx, T, accumulate);
       const dxLow = rt.tensor([T, inF], 'lora.dxLow');
       matmul(rt, { a: du, b: this.A.value, c: dxLow, M: T, N: inF, K: r });
       dropout(rt, dxLow, dx, this.dropoutP, this.dropoutSeed(ctx), 1);
       rt.release(dxLow);
     } else {
-      matmul(rt, { a: du, b: this.A.value, c: dx, M: T, N: inF, K: r, beta: 1 });
+      this.base.backwardInput(rt, dy, dx, T, accumulate, { u: du, q: this.A.value, rank: r, scale: 1, transQ: false });
     }
     rt.release(du);
   }

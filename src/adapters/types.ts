@@ -34,6 +34,8 @@ export interface AdapterLayer {
   backward(rt: GpuRuntime, x: Tensor, dy: Tensor, dx: Tensor, T: number, accumulate: boolean, ctx: StepContext): void;
   /** Releases what forward kept for backward (after backward, or after an eval forward). */
   releaseSaved(rt: GpuRuntime): void;
+  /** Releases what forward kept and anything else the layer owns beyond the adapter's parameters. */
+  destroy(rt: GpuRuntime): void;
   /** ΔW = W' − W as a dense [out, in] matrix (row-major, Linear layout), for merging and analysis. */
   deltaWeight(rt: GpuRuntime): Promise<Float32Array>;
 }

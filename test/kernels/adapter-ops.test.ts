@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnDot, doraNorm, scaleColumns } from '../../src/kernels/adapter-ops';
+import { columnDot, doraNorm, rowSumSquares, scaleColumns } from '../../src/kernels/adapter-ops';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
 import { columnDotRef, doraNormRef, scaleColumnsRef, toF64 } from '../helpers/ref-ops';
@@ -85,12 +85,16 @@ describe('doraNorm', () => {
         const tm = rt.tensor([out], 'm', m);
         const tinv = rt.tensor([out], 'invNorm');
         const tscale = rt.tensor([out], 'scale');
-        await checked(rt, () =>
+        const tsq = rt.tensor([out], 'rowSquares');
+        await checked(rt, () => {
+          rowSumSquares(rt, tw, tsq, out, inF, fanInFanOut);
           doraNorm(rt, {
-            weight: tw, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
+            weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
             outFeatures: out, inFeatures: inF, rank: r, s, fanInFanOut,
-          }),
-        );
+          });
+        });
+        const noUpdate = doraNormRef(w, a, new Float32Array(out * r), new Float32Array(out).fill(1), out, inF, r, s, fanInFanOut);
+        expect(relErr(await rt.read(tsq), noUpdate.invNorm.map((v) => 1 / (v * v)))).toBeLessThan(1e-5);
         const ref = doraNormRef(w, a, b, m, out, inF, r, s, fanInFanOut);
         expect(relErr(await rt.read(tinv), ref.invNorm)).toBeLessThan(1e-5);
         expect(relErr(await rt.read(tscale), ref.scale)).toBeLessThan(1e-5);
@@ -99,7 +103,7 @@ describe('doraNorm', () => {
           const other = doraNormRef(w, a, b, m, out, inF, r, s, !fanInFanOut);
           expect(relErr(await rt.read(tinv), other.invNorm)).toBeGreaterThan(1e-3);
         }
-        rt.release(tw, ta, tb, tm, tinv, tscale);
+        rt.release(tw, ta, tb, tm, tinv, tscale, tsq);
       });
     }
   }
@@ -120,13 +124,15 @@ describe('doraNorm', () => {
     const tm = rt.tensor([out], 'm', norms);
     const tinv = rt.tensor([out], 'invNorm');
     const tscale = rt.tensor([out], 'scale');
-    await checked(rt, () =>
+    const tsq = rt.tensor([out], 'rowSquares');
+    await checked(rt, () => {
+      rowSumSquares(rt, tw, tsq, out, inF, false);
       doraNorm(rt, {
-        weight: tw, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
+        weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
         outFeatures: out, inFeatures: inF, rank: r, s: 2, fanInFanOut: false,
-      }),
-    );
+      });
+    });
     expect(relErr(await rt.read(tscale), new Float32Array(out).fill(1))).toBeLessThan(1e-6);
-    rt.release(tw, ta, tb, tm, tinv, tscale);
+    rt.release(tw, ta, tb, tm, tinv, tscale, tsq);
   });
 });

@@ -1,7 +1,8 @@
 import { adapterScale, PEFT_SUFFIX, peftKey, type AdapterSpec } from '../../formats/peft';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
-import { doraNorm } from '../../kernels/adapter-ops';
+import type { Tensor } from '../../gpu/tensor';
+import { rowSumSquares } from '../../kernels/adapter-ops';
 import { moduleSeed, seededRandom } from '../init';
 import { initialLoraTensors, LayeredAdapter } from '../lora';
 import { trainableParam } from '../params';
@@ -15,24 +16,15 @@ function doraLayer(
   const A = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
   const B = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
   const M = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.magnitude), [m.outFeatures], magnitude);
-  return new DoraLayer(model.linear(m.modulePath), A, B, M, spec.rank, adapterScale(spec), spec.dropout, moduleSeed(0xd0a, index));
+  const base = model.linear(m.modulePath);
+  return new DoraLayer(base, A, B, M, weightRowSquares(rt, base), spec.rank, adapterScale(spec), spec.dropout, moduleSeed(0xd0a, index));
 }
 
-/** Row norms ‖wᵢ‖ of a frozen weight (over the input dimension), computed on the GPU. */
-async function weightRowNorms(rt: GpuRuntime, model: BaseModelView, m: LinearModuleInfo, rank: number): Promise<Float32Array> {
-  const base = model.linear(m.modulePath);
-  const zeroA = rt.zeros([rank, m.inFeatures], 'zeroA');
-  const zeroB = rt.zeros([m.outFeatures, rank], 'zeroB');
-  const ones = rt.tensor([m.outFeatures], 'ones', new Float32Array(m.outFeatures).fill(1));
-  const invNorm = rt.tensor([m.outFeatures], 'invNorm');
-  const scale = rt.tensor([m.outFeatures], 'scale');
-  doraNorm(rt, {
-    weight: base.weight, loraA: zeroA, loraB: zeroB, magnitude: ones, invNorm, scale,
-    outFeatures: m.outFeatures, inFeatures: m.inFeatures, rank, s: 0, fanInFanOut: base.fanInFanOut,
-  });
-  const inv = await rt.read(invNorm);
-  rt.release(zeroA, zeroB, ones, invNorm, scale);
-  return inv.map((v) => 1 / v);
+/** ‖wᵢ‖² of a frozen weight per output row, on the GPU; DoRA keeps it for its per-step norm. */
+function weightRowSquares(rt: GpuRuntime, base: ReturnType<BaseModelView['linear']>): Tensor {
+  const squares = rt.tensor([base.outFeatures], 'dora.weightRowSquares');
+  rowSumSquares(rt, base.weight, squares, base.outFeatures, base.inFeatures, base.fanInFanOut);
+  return squares;
 }
 
 export const dora: AdapterMethodDef = {
@@ -43,7 +35,9 @@ export const dora: AdapterMethodDef = {
     const layers: DoraLayer[] = [];
     for (const [i, m] of modules.entries()) {
       const { a, b } = initialLoraTensors(m, spec.rank, random);
-      layers.push(doraLayer(rt, model, spec, m, i, a, b, await weightRowNorms(rt, model, m, spec.rank)));
+      const layer = doraLayer(rt, model, spec, m, i, a, b, new Float32Array(m.outFeatures));
+      rt.upload(layer.magnitude.value, (await rt.read(layer.weightRowSquares)).map(Math.sqrt));
+      layers.push(layer);
     }
     return new LayeredAdapter(spec, layers, layers.flatMap((l) => [l.A, l.B, l.magnitude]));
   },

@@ -24,6 +24,8 @@ export class DoraLayer extends LoraLayer {
     A: TrainableParam,
     B: TrainableParam,
     readonly magnitude: TrainableParam,
+    /** ‖wᵢ‖² of the frozen weight, for the norm's expansion (see shaders/dora_norm.wgsl). */
+    readonly weightRowSquares: Tensor,
     rank: number,
     scale: number,
     dropoutP: number,
@@ -83,11 +85,17 @@ export class DoraLayer extends LoraLayer {
     const invNorm = rt.tensor([out], 'dora.invNorm');
     const colScale = rt.tensor([out], 'dora.scale');
     doraNorm(rt, {
-      weight: this.base.weight, loraA: this.A.value, loraB: this.B.value, magnitude: this.magnitude.value,
+      weight: this.base.weight, weightRowSquares: this.weightRowSquares, loraA: this.A.value, loraB: this.B.value, magnitude: this.magnitude.value,
       invNorm, scale: colScale, outFeatures: out, inFeatures: this.base.inFeatures, rank: this.rank, s: this.scale,
       fanInFanOut: this.base.fanInFanOut,
     });
     return { invNorm, colScale };
+  }
+
+  /** Everything the layer holds beyond its parameters (the adapter releases those). */
+  override destroy(rt: GpuRuntime): void {
+    super.destroy(rt);
+    rt.release(this.weightRowSquares);
   }
 
   private releaseDora(rt: GpuRuntime): void {

@@ -31,7 +31,7 @@ export class LayeredAdapter implements Adapter {
   }
 
   destroy(rt: GpuRuntime): void {
-    for (const l of this.byPath.values()) l.releaseSaved(rt);
+    for (const l of this.byPath.values()) l.destroy(rt);
     releaseParams(rt, this.params);
   }
 }

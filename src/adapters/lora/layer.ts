@@ -45,6 +45,11 @@ export class LoraLayer implements AdapterLayer {
     this.saved = null;
   }
 
+  /** Everything the layer holds beyond its parameters (the adapter releases those). */
+  destroy(rt: GpuRuntime): void {
+    this.releaseSaved(rt);
+  }
+
   async deltaWeight(rt: GpuRuntime): Promise<Float32Array> {
     const { outFeatures: out, inFeatures: inF } = this.base;
     const delta = rt.tensor([out, inF], 'deltaW');

@@ -39,7 +39,7 @@ class VeraAdapter implements Adapter {
   }
 
   destroy(rt: GpuRuntime): void {
-    for (const l of this.byPath.values()) l.releaseSaved(rt);
+    for (const l of this.byPath.values()) l.destroy(rt);
     releaseParams(rt, this.params);
     rt.release(this.shared.A, this.shared.B);
   }

@@ -88,6 +88,10 @@ export class VeraLayer implements AdapterLayer {
     rt.release(du);
   }
 
+  destroy(rt: GpuRuntime): void {
+    this.releaseSaved(rt);
+  }
+
   releaseSaved(rt: GpuRuntime): void {
     if (!this.saved) return;
     rt.release(this.saved.u, this.saved.w);

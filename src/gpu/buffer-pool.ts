@@ -10,6 +10,8 @@ export class BufferPool {
   /** Bytes currently handed out and the most ever handed out at once. */
   bytesInUse = 0;
   peakBytes = 0;
+  /** Bytes of every buffer the pool created and has not destroyed, handed out or idle: its GPU footprint. */
+  allocatedBytes = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -23,12 +25,14 @@ export class BufferPool {
     if (size > maxSize) {
       throw new Error(`a buffer of ${size} bytes exceeds this device's storage binding limit of ${maxSize} bytes`);
     }
-    const buffer =
-      this.free.get(size)?.pop() ??
-      this.device.createBuffer({
+    let buffer = this.free.get(size)?.pop();
+    if (!buffer) {
+      buffer = this.device.createBuffer({
         size,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       });
+      this.allocatedBytes += size;
+    }
     this.live.add(buffer);
     this.bytesInUse += size;
     this.peakBytes = Math.max(this.peakBytes, this.bytesInUse);
@@ -45,7 +49,12 @@ export class BufferPool {
 
   /** Frees idle buffers (e.g. after a model is closed). */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.allocatedBytes -= b.size;
+        b.destroy();
+      }
+    }
     this.free.clear();
   }
 
@@ -54,5 +63,6 @@ export class BufferPool {
     for (const b of this.live) b.destroy();
     this.live.clear();
     this.bytesInUse = 0;
+    this.allocatedBytes = 0;
   }
 }

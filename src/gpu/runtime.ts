@@ -1,6 +1,7 @@
 import { type KernelDescriptor, type Overrides, packUniforms } from './kernel';
 import { type Tensor, numelOf } from './tensor';
 import { BufferPool } from './buffer-pool';
+import { KernelProfiler } from './profiler';
 
 /** Returns the WGSL text of a file in `shaders/`; the browser and Node supply their own. */
 export type ShaderLibrary = (file: string) => string;
@@ -45,6 +46,8 @@ export class GpuRuntime {
   private readonly dummy: GPUBuffer;
   /** Counts dispatches since creation; benchmarks and tests read it. */
   dispatchCount = 0;
+  /** Per-kernel GPU times while attached (`enableProfiling`); null in normal runs. */
+  profiler: KernelProfiler | null = null;
 
   constructor(
     /**
@@ -68,6 +71,13 @@ export class GpuRuntime {
   /** A 16-byte buffer for optional bindings a kernel ignores (flags say so). */
   get unused(): GPUBuffer {
     return this.dummy;
+  }
+
+  /** Times every following dispatch by timestamp-query (throws where the adapter lacks it). */
+  enableProfiling(): KernelProfiler {
+    this.flush();
+    this.profiler ??= new KernelProfiler(this.device);
+    return this.profiler;
   }
 
   // ---- tensors ---------------------------------------------------------------------------
@@ -146,11 +156,21 @@ export class GpuRuntime {
     const pipeline = this.pipeline(kernel, args.overrides ?? {});
     const slot = kernel.uniforms.length > 0 ? this.writeUniforms(kernel, args.uniforms ?? {}) : -1;
     const buffers = args.bind.map((b) => ('buffer' in b ? b.buffer : b));
-    const pass = this.currentPass();
+    const bindGroup = this.bindGroup(kernel, buffers, slot);
+    const pass = this.profiler ? this.profiledPass(kernel.name) : this.currentPass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, this.bindGroup(kernel, buffers, slot));
+    pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.dispatchCount++;
+  }
+
+  /** A pass of the dispatch's own, timestamped at its beginning and end. */
+  private profiledPass(kernel: string): GPUComputePassEncoder {
+    if (this.profiler!.full) this.flush();
+    this.endPass();
+    this.pass = this.currentEncoder().beginComputePass({ timestampWrites: this.profiler!.passFor(kernel) });
+    return this.pass;
   }
 
   copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes?: number): void {
@@ -179,7 +199,9 @@ export class GpuRuntime {
     if (this.uniformSlots > 0) {
       this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
     }
+    const timestamps = this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    if (timestamps) this.profiler!.collect(timestamps);
     this.encoder = null;
     this.uniformSlots = 0;
   }
@@ -295,6 +317,7 @@ export class GpuRuntime {
 
   destroy(): void {
     this.flush();
+    this.profiler?.destroy();
     this.pool.destroyAll();
     this.uniformArena.destroy();
     this.device.destroy();

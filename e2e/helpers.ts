@@ -20,9 +20,9 @@ export function watchPage(page: Page): { foreignRequests: string[]; consoleError
   return { foreignRequests, consoleErrors };
 }
 
-/** Opens the studio and waits for WebGPU and the bundled model. */
+/** Opens the studio on the small random dev-tiny model (fast on SwiftShader) and waits for WebGPU and the model. */
 export async function openStudio(page: Page): Promise<void> {
-  await page.goto('/');
+  await page.goto('/?model=dev-tiny');
   await expect(page.getByTestId('gpu-info')).toContainText('WebGPU');
   await expect(page.getByTestId('model-name')).toHaveText('dev-tiny');
 }

@@ -80,6 +80,23 @@ export class GpuRuntime {
     return this.profiler;
   }
 
+  /**
+   * Runs `job` with profiling detached, so that only the work around it (training steps) is
+   * timed, not validation or statistics; what was recorded before is submitted first.
+   */
+  async unprofiled<T>(job: () => Promise<T>): Promise<T> {
+    const profiler = this.profiler;
+    if (!profiler) return job();
+    this.flush();
+    this.profiler = null;
+    try {
+      return await job();
+    } finally {
+      this.flush();
+      this.profiler = profiler;
+    }
+  }
+
   // ---- tensors ---------------------------------------------------------------------------
 
   tensor(shape: readonly number[], label: string, data?: Float32Array): Tensor {

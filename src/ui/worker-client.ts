@@ -10,7 +10,7 @@ export function startWorker(state: () => StudioState): void {
   worker = new Worker(new URL('../worker/studio-worker.ts', import.meta.url), { type: 'module', name: 'studio-worker' });
   worker.onmessage = (e: MessageEvent<StudioEvent>) => applyEvent(e.data, state());
   worker.onerror = (e) => state().setGpuStatus({ kind: 'unavailable', reason: `the studio worker failed to start: ${e.message}` });
-  send({ type: 'init' });
+  send({ type: 'init', profile: state().profileEnabled });
 }
 
 export function send(req: StudioRequest): void {
@@ -25,6 +25,10 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
       return s.loadBundledModel();
     case 'gpu-unavailable':
       return s.setGpuStatus({ kind: 'unavailable', reason: e.reason });
+    case 'kernel-profile':
+      return s.profileReceived(e.step, e.kernels);
+    case 'profile-unavailable':
+      return s.profileUnavailable(e.reason);
     case 'model-loading':
       return s.modelLoading(e.name);
     case 'model-loaded':

@@ -7,6 +7,7 @@ import type { ModelConfig } from '../formats/hf-config';
 import type { AdapterMethod } from '../formats/peft';
 import type { DatasetFormat } from '../data/types';
 import type { ScheduleKind } from '../engine/schedule';
+import type { KernelTime } from '../gpu/profiler';
 
 // ---- shared shapes -------------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ export interface ReloraStepInfo {
 // ---- page → worker -------------------------------------------------------------------------
 
 export type StudioRequest =
-  | { readonly type: 'init' }
+  | { readonly type: 'init'; readonly profile: boolean }
   | { readonly type: 'load-model'; readonly source: ModelSource }
   | { readonly type: 'load-dataset'; readonly fileName: string; readonly text: string; readonly csvColumn: string | null; readonly seqLen: number; readonly valFraction: number; readonly seed: number }
   | { readonly type: 'retokenize-dataset'; readonly seqLen: number; readonly valFraction: number; readonly seed: number }
@@ -158,6 +159,8 @@ export type StudioEvent =
   | { readonly type: 'train-started'; readonly totalSteps: number; readonly trainableParams: number; readonly continued: boolean; readonly kind: TrainedKind }
   | { readonly type: 'train-step'; readonly step: number; readonly totalSteps: number; readonly loss: number; readonly lr: number; readonly tokensPerSecond: number; readonly elapsedMs: number; readonly epoch: number; readonly relora?: ReloraStepInfo }
   | { readonly type: 'val-loss'; readonly step: number; readonly loss: number }
+  | { readonly type: 'kernel-profile'; readonly step: number; readonly kernels: readonly KernelTime[] }
+  | { readonly type: 'profile-unavailable'; readonly reason: string }
   | { readonly type: 'update-stats'; readonly step: number; readonly modules: readonly ModuleUpdateStats[]; readonly vera: readonly VeraLambdas[] }
   | { readonly type: 'train-paused'; readonly step: number; readonly reason: PauseReason; readonly message: string }
   | { readonly type: 'train-resumed'; readonly step: number }

@@ -5,7 +5,7 @@
  * It trains its own Transformer (ReLoRA merges into the weights), so the loaded model stays as it was.
  */
 import { RunControl } from './run-control';
-import { MAX_VAL_SEQUENCES, type RunInputs } from './training-run';
+import { MAX_VAL_SEQUENCES, postKernelProfile, type RunInputs } from './training-run';
 import { ReloraRun } from '../adapters/relora';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import { releaseBatch, uploadBatch } from '../train/device-batch';
@@ -90,10 +90,13 @@ export class ReloraTrainingRun {
 
   private async reportValidation(step: number): Promise<void> {
     const { rt, model, settings, padId, val } = this.io;
+    await postKernelProfile(rt, step, this.io.post);
     const sequences = val.slice(0, MAX_VAL_SEQUENCES);
     if (sequences.length === 0) return;
-    const batch = uploadBatch(rt, toTokenBatch(sequences, settings.seqLen, padId));
-    if (batch.targetCount > 0) this.io.post({ type: 'val-loss', step, loss: await evaluateLoss(rt, model, this.engine.currentAdapter, batch) });
-    releaseBatch(rt, batch);
+    await rt.unprofiled(async () => {
+      const batch = uploadBatch(rt, toTokenBatch(sequences, settings.seqLen, padId));
+      if (batch.targetCount > 0) this.io.post({ type: 'val-loss', step, loss: await evaluateLoss(rt, model, this.engine.currentAdapter, batch) });
+      releaseBatch(rt, batch);
+    });
   }
 }

@@ -65,12 +65,19 @@ export class StudioSession {
     return next;
   }
 
-  async init(): Promise<void> {
+  async init(profile: boolean): Promise<void> {
     try {
       this.rt = await createBrowserRuntime();
       this.post({ type: 'gpu-ready', gpu: { ...this.rt.info, features: [...this.rt.info.features] } });
     } catch (e) {
       this.post({ type: 'gpu-unavailable', reason: (e as Error).message });
+      return;
+    }
+    if (!profile) return;
+    try {
+      this.rt.enableProfiling();
+    } catch (e) {
+      this.post({ type: 'profile-unavailable', reason: (e as Error).message });
     }
   }
 

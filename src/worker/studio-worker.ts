@@ -14,7 +14,7 @@ scope.onmessage = (e: MessageEvent<StudioRequest>) => {
 async function handle(req: StudioRequest): Promise<void> {
   switch (req.type) {
     case 'init':
-      return session.init();
+      return session.init(req.profile);
     case 'load-model':
       return session.loadModel(req.source);
     case 'load-dataset':

@@ -37,6 +37,11 @@ export function totalStepsFor(settings: TrainSettings, trainSequences: number): 
   return Math.max(1, perEpoch * settings.epochs);
 }
 
+/** With `?profile`: the kernel times of the training steps so far. */
+export async function postKernelProfile(rt: GpuRuntime, step: number, post: (event: StudioEvent) => void): Promise<void> {
+  if (rt.profiler) post({ type: 'kernel-profile', step, kernels: await rt.profiler.report() });
+}
+
 export class TrainingRun {
   readonly totalSteps: number;
   private readonly trainer: Trainer;
@@ -122,9 +127,12 @@ export class TrainingRun {
   }
 
   private async report(step: number): Promise<void> {
-    const valLoss = await this.validationLoss();
-    if (valLoss !== null) this.io.post({ type: 'val-loss', step, loss: valLoss });
-    this.io.post({ type: 'update-stats', step, modules: await moduleUpdateStats(this.io), vera: await veraLambdas(this.io) });
+    await postKernelProfile(this.io.rt, step, this.io.post);
+    await this.io.rt.unprofiled(async () => {
+      const valLoss = await this.validationLoss();
+      if (valLoss !== null) this.io.post({ type: 'val-loss', step, loss: valLoss });
+      this.io.post({ type: 'update-stats', step, modules: await moduleUpdateStats(this.io), vera: await veraLambdas(this.io) });
+    });
   }
 
   private async validationLoss(): Promise<number | null> {

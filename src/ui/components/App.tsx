@@ -5,6 +5,7 @@ import { GeneratePanel } from './GeneratePanel';
 import { GpuHeader } from './GpuHeader';
 import { MethodPanel } from './MethodPanel';
 import { ModelPanel } from './ModelPanel';
+import { ProfilePanel } from './ProfilePanel';
 import { NoWebGpu } from './NoWebGpu';
 import { TrainPanel } from './TrainPanel';
 import { UpdatePanel } from './UpdatePanel';
@@ -21,6 +22,7 @@ export function App() {
         <MethodPanel />
         <TrainPanel />
         <UpdatePanel />
+        <ProfilePanel />
         <GeneratePanel />
         <ExportPanel />
       </main>

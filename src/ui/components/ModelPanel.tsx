@@ -1,7 +1,11 @@
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes } from '../../engine/memory';
 import { useTrainingPlan } from '../plan';
-import { BUNDLED_MODEL } from '../store/model-slice';
+/** What the bundled models are, shown beside their name. */
+const BUNDLED_NOTES: Readonly<Record<string, string>> = {
+  'kjv-tiny': 'bundled · pretrained on the King James Bible with ReLoRA',
+  'dev-tiny': 'bundled · random-initialised development model',
+};
 import { useStudio } from '../store/store';
 import { DropZone } from './DropZone';
 import { ErrorText, Panel } from './Panel';
@@ -49,7 +53,7 @@ function ModelFacts() {
         <dt>Name</dt>
         <dd>
           <span data-testid="model-name">{model.name}</span>
-          {model.name === BUNDLED_MODEL.name && <span className="muted"> (random-initialised development model)</span>}
+          {BUNDLED_NOTES[model.name] && <span className="muted"> ({BUNDLED_NOTES[model.name]})</span>}
         </dd>
         <dt>Architecture</dt>
         <dd>{model.architecture} · {c.numLayers} layers · hidden {c.hiddenSize} · {c.numHeads} heads ({c.numKvHeads} kv) · vocab {c.vocabSize}</dd>

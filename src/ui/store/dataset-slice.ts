@@ -6,8 +6,9 @@ import type { StudioState } from './store';
 /** The datasets in public/samples (see its README for sources and licence). */
 export const SAMPLE_DATASETS: readonly { file: string; label: string; seqLen: number }[] = [
   { file: 'proverbs.txt', label: 'Invented proverbs (plain text, 60 paragraphs)', seqLen: 64 },
-  // Alpaca's template alone is ~50 tokens with a byte-level tokenizer; the longest row is ~210.
-  { file: 'pirate-instructions.jsonl', label: 'Answer like a pirate (Alpaca instructions, 40 rows)', seqLen: 224 },
+  // With kjv-tiny's BPE the longest row (Alpaca template included) fits in 128 tokens; with a
+  // byte-level vocabulary it would need ~210, and the cap below keeps it within the model.
+  { file: 'pirate-instructions.jsonl', label: 'Answer like a pirate (Alpaca instructions, 40 rows)', seqLen: 128 },
 ];
 
 export interface DatasetSlice {
@@ -48,7 +49,10 @@ export const createDatasetSlice: StateCreator<StudioState, [], [], DatasetSlice>
         if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
         const text = await res.text();
         const needs = SAMPLE_DATASETS.find((d) => d.file === file)?.seqLen ?? 0;
-        set((s) => ({ datasetFile: { name: file, text }, settings: { ...s.settings, seqLen: Math.max(s.settings.seqLen, needs) } }));
+        // Never beyond the model's positions: a longer sequence could not train at all.
+        const positions = get().model?.config.maxPositions ?? Infinity;
+        const seqLen = Math.min(Math.max(get().settings.seqLen, needs), positions);
+        set((s) => ({ datasetFile: { name: file, text }, settings: { ...s.settings, seqLen } }));
         sendFile(file, text, null);
       } catch (e) {
         set({ datasetError: `could not fetch the sample dataset ${(e as Error).message}`, datasetLoading: false });

@@ -3,7 +3,17 @@ import type { GpuSummary, ModelSummary } from '../../worker/protocol';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
 
-export const BUNDLED_MODEL = { name: 'dev-tiny', baseUrl: `${import.meta.env.BASE_URL}models/dev-tiny` } as const;
+/**
+ * The bundled models: kjv-tiny (pretrained on the KJV by `npm run pretrain`) opens by default;
+ * dev-tiny (random, 90k parameters) is for quick checks and the e2e tests: `?model=dev-tiny`.
+ */
+export const BUNDLED_MODELS = ['kjv-tiny', 'dev-tiny'] as const;
+
+function bundledModel(): { name: string; baseUrl: string } {
+  const asked = new URLSearchParams(globalThis.location?.search ?? '').get('model');
+  const name = BUNDLED_MODELS.find((m) => m === asked) ?? BUNDLED_MODELS[0];
+  return { name, baseUrl: `${import.meta.env.BASE_URL}models/${name}` };
+}
 
 export type GpuStatus = { kind: 'checking' } | { kind: 'ready'; gpu: GpuSummary } | { kind: 'unavailable'; reason: string };
 export type ModelStatus = 'none' | 'loading' | 'loaded' | 'error';
@@ -36,7 +46,7 @@ export const createModelSlice: StateCreator<StudioState, [], [], ModelSlice> = (
   modelLoadingName: null,
   modelError: null,
   setGpuStatus: (gpuStatus) => set({ gpuStatus }),
-  loadBundledModel: () => send({ type: 'load-model', source: { kind: 'bundled', ...BUNDLED_MODEL } }),
+  loadBundledModel: () => send({ type: 'load-model', source: { kind: 'bundled', ...bundledModel() } }),
   loadModelFiles: (files) => {
     if (files.length === 0) return;
     send({ type: 'load-model', source: { kind: 'files', ...folderOf(files) } });

@@ -3,10 +3,11 @@ import { createDatasetSlice, type DatasetSlice } from './dataset-slice';
 import { createExportSlice, type ExportSlice } from './export-slice';
 import { createGenerationSlice, type GenerationSlice } from './generation-slice';
 import { createModelSlice, type ModelSlice } from './model-slice';
+import { createProfileSlice, type ProfileSlice } from './profile-slice';
 import { createSettingsSlice, type SettingsSlice } from './settings-slice';
 import { createTrainingSlice, type TrainingSlice } from './training-slice';
 
-export type StudioState = ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & GenerationSlice & ExportSlice;
+export type StudioState = ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & GenerationSlice & ExportSlice & ProfileSlice;
 
 /** One store, one slice per concern; each slice keeps its actions beside its state. */
 export const useStudio = create<StudioState>()((...a) => ({
@@ -16,4 +17,5 @@ export const useStudio = create<StudioState>()((...a) => ({
   ...createTrainingSlice(...a),
   ...createGenerationSlice(...a),
   ...createExportSlice(...a),
+  ...createProfileSlice(...a),
 }));

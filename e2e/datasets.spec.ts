@@ -15,13 +15,15 @@ test.describe('dataset formats', () => {
     expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(10);
   });
 
-  test('a sample dataset loads from the same origin and shows its preview', async ({ page }) => {
+  test('a sample dataset loads from the same origin and shows its preview (on the default kjv-tiny)', async ({ page }) => {
     const watch = watchPage(page);
+    await page.goto('/');
+    await expect(page.getByTestId('model-name')).toHaveText('kjv-tiny');
     await page.getByTestId('sample-dataset').selectOption('pirate-instructions.jsonl');
     await expect(page.getByTestId('dataset-examples')).toHaveText('40');
     await expect(page.getByTestId('bad-rows')).toHaveText('0 bad rows');
-    // The sequence length was raised so that every instruction and its answer fit.
-    await expect(page.getByTestId('seq-len')).toHaveValue('224');
+    // The sequence length was raised so that every instruction and its answer fit in kjv-tiny's 128 positions.
+    await expect(page.getByTestId('seq-len')).toHaveValue('128');
     expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(30);
     const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
     await expect(first).toContainText('Say hello to a new friend.');

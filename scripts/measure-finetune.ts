@@ -8,6 +8,7 @@
  *
  *   npx tsx scripts/measure-finetune.ts [--model public/models/kjv-tiny] [--steps 200]
  *                                       [--out docs/finetune-results.json] [--samples public/samples] [--new-tokens 40]
+ *                                       [--only ships-log.txt,pirate-instructions.jsonl]
  *
  * Bad input (missing model folder or file, unusable dataset) ends with one line on stderr, exit code 2,
  * and no output file, like the CLI.
@@ -59,6 +60,7 @@ const instruction = (text: string): Prompt => ({ shown: text, text: alpacaPrompt
 
 /** Proverb-like openings, and instructions that are not in the pirate dataset. */
 const SAMPLES: readonly SampleSpec[] = [
+  { file: 'ships-log.txt', prompts: [plain('Day 7.'), plain('Wind'), plain('The captain')] },
   { file: 'proverbs.txt', prompts: [plain('A wise'), plain('The old'), plain('Do not')] },
   {
     file: 'pirate-instructions.jsonl',
@@ -73,6 +75,8 @@ export interface MeasureOptions {
   readonly steps: number;
   readonly samplesDir: string;
   readonly newTokens: number;
+  /** Measure only these sample files (all when empty). */
+  readonly only?: readonly string[];
 }
 
 export interface Generation {
@@ -312,7 +316,8 @@ function relativeDrop(before: number | null, after: number | null): number | nul
 export async function measureFinetune(options: MeasureOptions, progress: (line: string) => void = () => undefined): Promise<FinetuneReport> {
   const folder = await readModel(options.modelDir);
   const samples: PreparedSample[] = [];
-  for (const spec of SAMPLES) samples.push(await prepareSample(options.samplesDir, spec, folder, options.steps));
+  const chosen = SAMPLES.filter((spec) => !options.only?.length || options.only.includes(spec.file));
+  for (const spec of chosen) samples.push(await prepareSample(options.samplesDir, spec, folder, options.steps));
   for (const s of samples) {
     if (s.settings.seqLen < s.studioSeqLen) progress(`note: ${s.spec.file}: the studio sets sequence length ${s.studioSeqLen}, beyond the model's ${folder.config.maxPositions} positions; measuring at ${s.settings.seqLen}`);
   }
@@ -370,13 +375,14 @@ export function markdownGenerations(report: FinetuneReport): string {
 // ---- command line ------------------------------------------------------------------------------
 
 function optionsFrom(argv: readonly string[]): MeasureOptions & { out: string } {
-  const flags = new Flags('measure-finetune', argv, { values: ['model', 'steps', 'out', 'samples', 'new-tokens'] });
+  const flags = new Flags('measure-finetune', argv, { values: ['model', 'steps', 'out', 'samples', 'new-tokens', 'only'] });
   return {
     modelDir: flags.optionalString('model') ?? DEFAULTS.model,
     steps: flags.positiveInt('steps', DEFAULTS.steps),
     out: flags.optionalString('out') ?? DEFAULTS.out,
     samplesDir: flags.optionalString('samples') ?? DEFAULTS.samples,
     newTokens: flags.positiveInt('new-tokens', DEFAULTS.newTokens),
+    only: flags.optionalString('only')?.split(',') ?? [],
   };
 }
 

@@ -28,6 +28,18 @@ fn loadTileB(t: u32, n0: u32, k0: u32) {
   }
 }
 
+/** acc (this thread's 4×4 outputs) += the tiles' product over their 16 k values. */
+fn accumulateTile(lid: vec3<u32>, acc: ptr<function, array<vec4<f32>, 4>>) {
+  for (var k = 0u; k < BK; k++) {
+    let a = tileA[k * 16u + lid.y];
+    let b = tileB[k * 16u + lid.x];
+    (*acc)[0] += a.x * b;
+    (*acc)[1] += a.y * b;
+    (*acc)[2] += a.z * b;
+    (*acc)[3] += a.w * b;
+  }
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.y * 16u + lid.x;
@@ -40,14 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     loadTileA(t, m0, k0);
     loadTileB(t, n0, k0);
     workgroupBarrier();
-    for (var k = 0u; k < BK; k++) {
-      let a = tileA[k * 16u + lid.y];
-      let b = tileB[k * 16u + lid.x];
-      acc[0] += a.x * b;
-      acc[1] += a.y * b;
-      acc[2] += a.z * b;
-      acc[3] += a.w * b;
-    }
+    accumulateTile(lid, &acc);
     workgroupBarrier();
   }
 
@@ -59,14 +64,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       loadTileU(t, m0, r0);
       loadTileQ(t, n0, r0);
       workgroupBarrier();
-      for (var k = 0u; k < BK; k++) {
-        let a = tileA[k * 16u + lid.y];
-        let b = tileB[k * 16u + lid.x];
-        acc[0] += a.x * b;
-        acc[1] += a.y * b;
-        acc[2] += a.z * b;
-        acc[3] += a.w * b;
-      }
+      accumulateTile(lid, &acc);
       workgroupBarrier();
     }
   }

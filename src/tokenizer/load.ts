@@ -38,7 +38,8 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
 
   return {
     encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids) => tokenizer.decode([...ids], { skip_special_tokens: true }),
+    // The library refuses an empty list; a generation that stops at once decodes to nothing.
+    decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
     eosId,
     renderChat,
     vocabSize: tokenizer.get_vocab(true).size,

@@ -1,6 +1,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { bpeTokenizerJson, byteToUnicode, END_OF_TEXT, trainBpe } from '../../src/tokenizer/bpe-trainer';
+import { loadTokenizer } from '../../src/tokenizer/load';
 
 const corpus = [
   'In the beginning God created the heaven and the earth.',
@@ -25,5 +26,11 @@ describe('byte-level BPE trainer', () => {
     const common = tokenizer.encode(' the earth', { add_special_tokens: false }).ids;
     expect(common.length).toBeLessThan(' the earth'.length / 2); // merges compress what they saw
     expect(tokenizer.token_to_id(END_OF_TEXT)).toBe(319);
+  });
+
+  it('the studio tokenizer decodes a generation that stopped at once (no ids) to an empty string', () => {
+    const tokenizer = loadTokenizer(JSON.stringify(bpeTokenizerJson(trainBpe(corpus, 300))), null);
+    expect(tokenizer.decode([])).toBe('');
+    expect(tokenizer.decode(tokenizer.encode('the earth'))).toBe('the earth');
   });
 });

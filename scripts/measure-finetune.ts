@@ -13,7 +13,7 @@
  * Bad input (missing model folder or file, unusable dataset) ends with one line on stderr, exit code 2,
  * and no output file, like the CLI.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAdapter } from '../src/adapters/load';
@@ -25,7 +25,8 @@ import { tokenizeDataset, type TokenSequence } from '../src/data/tokenize';
 import { DatasetError, type DatasetFormat, type ParsedDataset } from '../src/data/types';
 import { adapterSpecFor } from '../src/engine/adapter-spec';
 import { generate } from '../src/engine/generate';
-import { loadModelFolder, type ModelFolder } from '../src/engine/model-files';
+import { readStudioModel as readModel } from '../src/cli/studio-model';
+import type { ModelFolder } from '../src/engine/model-files';
 import { FormatError } from '../src/formats/errors';
 import type { ModelConfig } from '../src/formats/hf-config';
 import { writeFileAtomic } from '../src/formats/node-fs';
@@ -124,31 +125,6 @@ export interface FinetuneReport {
 }
 
 // ---- inputs, read and checked before the GPU starts -------------------------------------------
-
-/** Every .json and .safetensors file of the folder, as the studio's folder picker hands them over. */
-async function modelBlobs(dir: string): Promise<Map<string, Blob>> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(dir, code === 'ENOENT' ? 'model folder not found' : `cannot read the model folder (${code ?? (e as Error).message})`);
-  }
-  const blobs = new Map<string, Blob>();
-  for (const name of names.filter((n) => /\.(json|safetensors)$/.test(n))) blobs.set(name, new Blob([await readFile(join(dir, name))]));
-  return blobs;
-}
-
-/** The studio's loader; its errors name a file inside the folder, so they get the folder's path. */
-async function readModel(dir: string): Promise<ModelFolder> {
-  const blobs = await modelBlobs(dir);
-  try {
-    return await loadModelFolder(blobs);
-  } catch (e) {
-    if (e instanceof FormatError) throw new FormatError(join(dir, e.file), e.problem);
-    throw e;
-  }
-}
 
 /** A sample after the studio's tokenization and validation split. */
 interface PreparedSample {

@@ -6,6 +6,7 @@
  *   train  --model DIR (--adapter DIR | --method lora|dora|vera --rank R [--alpha A] [--rslora]
  *          [--dropout P] --targets q_proj,v_proj) --batch FILE --steps N --lr X [--betas B1,B2]
  *          [--eps E] [--weight-decay W] [--max-grad-norm G] [--seed S] --out DIR
+ *   generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]
  * Bad input ends with one line on stderr naming the file and the problem, exit code 2, and no
  * output file written.
  */
@@ -14,10 +15,11 @@ import { WebGpuUnavailableError } from '../gpu/device';
 import { EmptyBatchError } from '../train/step';
 import { UsageError } from './args';
 import { runEval, runGrads, runTrain } from './commands';
+import { runGenerate } from './generate';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { eval: runEval, grads: runGrads, train: runTrain };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { eval: runEval, grads: runGrads, train: runTrain, generate: runGenerate };
 
-const USAGE = `usage: npm run cli -- <eval|grads|train> [flags]   (see src/cli/main.ts)`;
+const USAGE = `usage: npm run cli -- <eval|grads|train|generate> [flags]   (see src/cli/main.ts)`;
 
 /** Errors a user can act on get one line; anything else is a bug and keeps its stack. */
 function isUserError(e: unknown): e is Error {

@@ -177,3 +177,24 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
     expect(r.stderr).toMatch(/--relora-reset needs --method relora/);
   });
 });
+
+describe('CLI generate', () => {
+  const model = join(import.meta.dirname, '..', '..', 'public', 'models', 'dev-tiny');
+
+  it('greedy generation prints the prompt and its continuation', async () => {
+    const r = await cli(['generate', '--model', model, '--prompt', 'Q1: colour?', '--max-tokens', '4']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith('Q1: colour?')).toBe(true);
+    expect(r.stdout.length).toBeGreaterThan('Q1: colour?\n'.length);
+  });
+
+  it('names a missing model folder and a missing prompt', async () => {
+    const noModel = await cli(['generate', '--model', join(tmp(), 'nope'), '--prompt', 'x']);
+    expect(noModel.code).toBe(2);
+    expect(noModel.stderr).toMatch(/nope: model folder not found/);
+    const noPrompt = await cli(['generate', '--model', model]);
+    expect(noPrompt.code).toBe(2);
+    expect(noPrompt.stderr).toMatch(/--prompt/);
+  });
+});

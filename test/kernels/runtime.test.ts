@@ -85,6 +85,24 @@ describe('buffer pool', () => {
     expect(BufferPool.roundedSize(257)).toBe(512);
   });
 
+  it('counts the bytes of the buffers it created until they are destroyed', () => {
+    const pool = new BufferPool(gpu().device);
+    const a = pool.acquire(1000);
+    const b = pool.acquire(2000);
+    expect(pool.allocatedBytes).toBe(1024 + 2048);
+    // A released buffer stays allocated, and reusing it allocates nothing.
+    pool.release(a);
+    expect(pool.allocatedBytes).toBe(1024 + 2048);
+    expect(pool.acquire(1000)).toBe(a);
+    expect(pool.allocatedBytes).toBe(1024 + 2048);
+    // trim destroys idle buffers only.
+    pool.release(b);
+    pool.trim();
+    expect(pool.allocatedBytes).toBe(1024);
+    pool.destroyAll();
+    expect(pool.allocatedBytes).toBe(0);
+  });
+
   it('tensors come from the pool', () => {
     const rt = gpu();
     const t = rt.tensor([70], 't');

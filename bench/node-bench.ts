@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:node`: kernel and training-step throughput on Dawn's WebGPU in Node.
+ * Not a test: it prints numbers, it asserts nothing. Compare within one run (ratios); absolute
+ * times depend on the adapter (SwiftShader on a CPU is ~1000× slower than a real GPU).
+ * `npm run bench` runs the fuller comparison in headless Chromium (bench/run.ts).
+ *   --tokens N     rows of the matmul shapes (default 512: batch 4 × sequence 128)
+ *   --step-seq N   sequence length of the timed training steps (default 64, batch 1)
+ *   --repeats N    timed repetitions (default 3)
+ */
+import { createNodeRuntime } from '../src/gpu/node';
+import type { GpuRuntime } from '../src/gpu/runtime';
+import { Transformer } from '../src/model/transformer';
+import { releaseBatch, uploadBatch } from '../src/train/device-batch';
+import { benchTokenIds, LLAMA_21M, matmulCases } from './common';
+import { adapterStepMs, frozenStepMs, ourMatmulGflops } from './engine-bench';
+import { syntheticLlama } from './synthetic-model';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const TOKENS = flag('tokens', 512);
+const STEP_SEQ = flag('step-seq', 64);
+const REPEATS = flag('repeats', 3);
+
+async function benchMatmul(rt: GpuRuntime): Promise<void> {
+  console.log(`\nmatmul at the shapes of a ~21M-parameter Llama, T = ${TOKENS} tokens (median of ${REPEATS})`);
+  console.log('shape'.padEnd(28), 'vec4 GFLOP/s'.padStart(13), 'scalar GFLOP/s'.padStart(15));
+  for (const c of matmulCases(TOKENS, LLAMA_21M)) {
+    const vec4 = await ourMatmulGflops(rt, c, REPEATS);
+    const scalar = await ourMatmulGflops(rt, c, REPEATS, { scalar: true });
+    console.log(c.name.padEnd(28), vec4.toFixed(2).padStart(13), scalar.toFixed(2).padStart(15));
+  }
+}
+
+async function benchSteps(rt: GpuRuntime): Promise<void> {
+  const { config, weights } = syntheticLlama(LLAMA_21M);
+  const model = new Transformer(rt, config, weights);
+  const S = STEP_SEQ;
+  const ids = benchTokenIds(S, LLAMA_21M.vocab);
+  const batch = uploadBatch(rt, { inputIds: ids, labels: ids, batch: 1, seq: S });
+  console.log(`\ntraining step, ${(model.parameterCount / 1e6).toFixed(1)}M-parameter Llama, batch 1 × ${S} tokens, rank 8 on q,k,v,o (median of ${REPEATS})`);
+  const frozen = await frozenStepMs(rt, model, batch, REPEATS);
+  console.log('frozen model forward + backward'.padEnd(36), `${frozen.toFixed(0).padStart(7)} ms`, '  1.00×');
+  const times: Record<string, number> = {};
+  for (const method of ['lora', 'dora', 'vera'] as const) {
+    const ms = await adapterStepMs(rt, model, method, batch, REPEATS);
+    times[method] = ms;
+    const vsLora = method === 'lora' ? '' : `   (${(ms / times.lora).toFixed(2)}× LoRA)`;
+    console.log(`${method.toUpperCase()} step (fwd + bwd + AdamW)`.padEnd(36), `${ms.toFixed(0).padStart(7)} ms`, `  ${(ms / frozen).toFixed(2)}×${vsLora}`);
+  }
+  console.log(`peak GPU buffer bytes from the pool: ${(rt.pool.peakBytes / 2 ** 20).toFixed(1)} MiB`);
+  releaseBatch(rt, batch);
+  model.destroy();
+}
+
+async function main(): Promise<void> {
+  const rt = await createNodeRuntime();
+  console.log(`adapter: ${rt.info.description}; features: ${rt.info.features.join(', ')}`);
+  await benchMatmul(rt);
+  await benchSteps(rt);
+  rt.destroy();
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+import { generate } from '../engine/generate';
+import { readAdapterFolder } from '../formats/node-fs';
+import { loadAdapter } from '../adapters/load';
+import { createNodeRuntime } from '../gpu/node';
+import { Transformer } from '../model/transformer';
+import { Flags } from './args';
+import { readStudioModel } from './studio-model';
+
+/**
+ * `generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]`:
+ * the studio's generation (same tokenizer, same sampling) from the command line; prints the continuation.
+ */
+export async function runGenerate(argv: string[]): Promise<void> {
+  const flags = new Flags('generate', argv, { values: ['model', 'adapter', 'prompt', 'max-tokens', 'temperature', 'top-k', 'seed'] });
+  const folder = await readStudioModel(flags.string('model'));
+  const prompt = flags.string('prompt');
+  const adapterDir = flags.optionalString('adapter');
+  const adapterFolder = adapterDir ? await readAdapterFolder(adapterDir, folder.config) : null; // checked before the GPU starts
+  const opts = {
+    maxNewTokens: flags.positiveInt('max-tokens', 40),
+    temperature: flags.number('temperature', 0, (v) => v >= 0, 'a number ≥ 0'),
+    topK: flags.number('top-k', 0, (v) => Number.isSafeInteger(v) && v >= 0, 'an integer ≥ 0'),
+    seed: flags.number('seed', 0, Number.isSafeInteger, 'an integer'),
+    stopTokenId: folder.tokenizer.eosId,
+  };
+  const rt = await createNodeRuntime();
+  try {
+    const model = new Transformer(rt, folder.config, folder.weights);
+    const adapter = adapterFolder ? await loadAdapter(rt, model, adapterFolder.spec, adapterFolder.tensors, adapterDir!) : null;
+    const ids = await generate(rt, model, adapter, folder.tokenizer.encode(prompt), opts, () => undefined);
+    process.stdout.write(`${prompt}${folder.tokenizer.decode(ids)}\n`);
+    adapter?.destroy(rt);
+    model.destroy();
+  } finally {
+    rt.destroy();
+  }
+}

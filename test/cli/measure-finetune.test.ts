@@ -53,9 +53,10 @@ describe('measure-finetune', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  it('trains on both samples with the studio pipeline and writes finite losses and generations', async () => {
+  it('trains on the chosen samples with the studio pipeline and writes finite losses and generations', async () => {
     const out = join(tmp(), 'results', 'finetune.json');
-    const r = await measure(['--model', model, '--steps', '2', '--new-tokens', '2', '--out', out]);
+    const only = ['--only', 'proverbs.txt,pirate-instructions.jsonl'];
+    const r = await measure(['--model', model, '--steps', '2', '--new-tokens', '2', ...only, '--out', out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\| proverbs\.txt \| txt/);
     const report = JSON.parse(readFileSync(out, 'utf8')) as FinetuneReport;
@@ -71,8 +72,8 @@ describe('measure-finetune', () => {
       expect(d.generations).toHaveLength(3);
       for (const g of d.generations) expect(typeof g.before === 'string' && typeof g.after === 'string').toBe(true);
     }
-    // The pirate sample's 224 tokens do not fit this model's 48 positions.
-    expect(report.datasets[1]).toMatchObject({ studioSeqLen: 224, settings: { seqLen: 48 } });
+    // The pirate sample's 128 tokens do not fit this model's 48 positions.
+    expect(report.datasets[1]).toMatchObject({ studioSeqLen: 128, settings: { seqLen: 48 } });
   });
 
   it('a missing model folder is one line on stderr, exit code 2 and no output', async () => {
@@ -87,7 +88,7 @@ describe('measure-finetune', () => {
     const samples = tmp();
     mkdirSync(samples, { recursive: true });
     writeFileSync(join(samples, 'proverbs.txt'), '\n\n');
-    const r = await measure(['--model', model, '--samples', samples, '--out', join(tmp(), 'finetune.json')]);
+    const r = await measure(['--model', model, '--samples', samples, '--only', 'proverbs.txt', '--out', join(tmp(), 'finetune.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: .*proverbs\.txt: the file has no examples\n$/);
   });

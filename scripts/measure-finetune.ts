@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { createAdapter } from '../src/adapters/load';
 import type { Adapter } from '../src/adapters/types';
 import { Flags, UsageError } from '../src/cli/args';
-import { splitTrainVal, toTokenBatch } from '../src/data/batches';
+import { splitTrainVal } from '../src/data/batches';
 import { alpacaPrompt, parseDatasetFile } from '../src/data/parse';
 import { tokenizeDataset, type TokenSequence } from '../src/data/tokenize';
 import { DatasetError, type DatasetFormat, type ParsedDataset } from '../src/data/types';
@@ -34,13 +34,11 @@ import { WebGpuUnavailableError } from '../src/gpu/device';
 import { createNodeRuntime } from '../src/gpu/node';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { Transformer } from '../src/model/transformer';
-import { releaseBatch, uploadBatch } from '../src/train/device-batch';
 import { EmptyBatchError } from '../src/train/step';
-import { evaluateLoss } from '../src/train/trainer';
-import { SAMPLE_DATASETS } from '../src/ui/store/dataset-slice';
+import { sampleSeqLen } from '../src/ui/store/dataset-slice';
 import { DEFAULT_SETTINGS, defaultTargets } from '../src/ui/store/settings-slice';
 import type { StudioEvent, TrainSettings } from '../src/worker/protocol';
-import { MAX_VAL_SEQUENCES, TrainingRun } from '../src/worker/training-run';
+import { heldOutLoss, MAX_VAL_SEQUENCES, TrainingRun } from '../src/worker/training-run';
 
 // ---- what is measured ------------------------------------------------------------------------
 
@@ -143,11 +141,10 @@ interface PreparedSample {
  * loadSampleDataset does), the model's default targets, and the measured method, rank and step count.
  */
 function studioSettings(file: string, config: ModelConfig, steps: number): { settings: TrainSettings; studioSeqLen: number } {
-  const sampleSeqLen = SAMPLE_DATASETS.find((d) => d.file === file)?.seqLen ?? 0;
-  const studioSeqLen = Math.max(DEFAULT_SETTINGS.seqLen, sampleSeqLen);
+  const studioSeqLen = sampleSeqLen(file, DEFAULT_SETTINGS.seqLen, Infinity);
   const settings: TrainSettings = {
     ...DEFAULT_SETTINGS, method: 'lora', rank: 8, targets: defaultTargets(config),
-    durationUnit: 'steps', steps, seqLen: Math.min(studioSeqLen, config.maxPositions),
+    durationUnit: 'steps', steps, seqLen: sampleSeqLen(file, DEFAULT_SETTINGS.seqLen, config.maxPositions),
   };
   return { settings, studioSeqLen };
 }
@@ -181,16 +178,9 @@ interface Engine {
   readonly padId: number;
 }
 
-/** TrainingRun.validationLoss's batch: the first MAX_VAL_SEQUENCES held-out sequences, padded to seqLen. */
-async function validationLoss(engine: Engine, sample: PreparedSample, adapter: Adapter | null): Promise<number | null> {
-  const sequences = sample.val.slice(0, MAX_VAL_SEQUENCES);
-  if (sequences.length === 0) return null;
-  const batch = uploadBatch(engine.rt, toTokenBatch(sequences, sample.settings.seqLen, engine.padId));
-  try {
-    return batch.targetCount === 0 ? null : await evaluateLoss(engine.rt, engine.transformer, adapter, batch);
-  } finally {
-    releaseBatch(engine.rt, batch);
-  }
+/** The studio's validation loss (the same held-out batch TrainingRun scores). */
+function validationLoss(engine: Engine, sample: PreparedSample, adapter: Adapter | null): Promise<number | null> {
+  return heldOutLoss(engine.rt, engine.transformer, adapter, sample.val, sample.settings.seqLen, engine.padId);
 }
 
 /** Greedy continuation of one prompt, decoded as the studio's Generate panel shows it. */
@@ -231,7 +221,7 @@ async function trainLikeTheStudio(engine: Engine, sample: PreparedSample, adapte
     }
     if (e.type === 'train-paused') {
       log.stoppedEarly = e.message;
-      run?.stop();
+      run?.control.stop();
     }
     if (e.type === 'train-finished') log.stepsDone = e.step;
   };

@@ -5,11 +5,10 @@
  * It trains its own Transformer (ReLoRA merges into the weights), so the loaded model stays as it was.
  */
 import { RunControl } from './run-control';
-import { MAX_VAL_SEQUENCES, postKernelProfile, type RunInputs } from './training-run';
+import { heldOutLoss, postKernelProfile, type RunInputs } from './training-run';
 import { ReloraRun } from '../adapters/relora';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import { releaseBatch, uploadBatch } from '../train/device-batch';
-import { evaluateLoss } from '../train/trainer';
 import { reloraSettingsOf } from './relora-settings';
 
 /** What a ReLoRA run needs: a standard run's inputs without an adapter (ReLoRA makes its own). The
@@ -20,7 +19,8 @@ export class ReloraTrainingRun {
   readonly totalSteps: number;
   private readonly engine: ReloraRun;
   private readonly sampler: BatchSampler;
-  private readonly control: RunControl;
+  /** Pause, resume and stop, taking effect between optimizer steps. */
+  readonly control: RunControl;
 
   constructor(private readonly io: ReloraInputs) {
     this.control = new RunControl(io.post);
@@ -30,18 +30,6 @@ export class ReloraTrainingRun {
       lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: s.seed,
     });
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
-  }
-
-  pause(): void {
-    this.control.pause();
-  }
-
-  resume(): void {
-    this.control.resume();
-  }
-
-  stop(): void {
-    this.control.stop();
   }
 
   /**
@@ -91,12 +79,8 @@ export class ReloraTrainingRun {
   private async reportValidation(step: number): Promise<void> {
     const { rt, model, settings, padId, val } = this.io;
     await postKernelProfile(rt, step, this.io.post);
-    const sequences = val.slice(0, MAX_VAL_SEQUENCES);
-    if (sequences.length === 0) return;
-    await rt.unprofiled(async () => {
-      const batch = uploadBatch(rt, toTokenBatch(sequences, settings.seqLen, padId));
-      if (batch.targetCount > 0) this.io.post({ type: 'val-loss', step, loss: await evaluateLoss(rt, model, this.engine.currentAdapter, batch) });
-      releaseBatch(rt, batch);
-    });
+    const loss = await rt.unprofiled(() => heldOutLoss(rt, model, this.engine.currentAdapter, val, settings.seqLen, padId));
+    if (loss !== null) this.io.post({ type: 'val-loss', step, loss });
   }
+
 }

@@ -235,15 +235,15 @@ export class StudioSession {
   }
 
   pause(): void {
-    this.run?.pause();
+    this.run?.control.pause();
   }
 
   resume(): void {
-    this.run?.resume();
+    this.run?.control.resume();
   }
 
   stop(): void {
-    this.run?.stop();
+    this.run?.control.stop();
   }
 
   // ---- generation ---------------------------------------------------------------------------

@@ -37,6 +37,23 @@ export function totalStepsFor(settings: TrainSettings, trainSequences: number): 
   return Math.max(1, perEpoch * settings.epochs);
 }
 
+/**
+ * Validation loss as the studio reports it: the first MAX_VAL_SEQUENCES held-out sequences,
+ * padded to the training length; null when there is nothing to score.
+ */
+export async function heldOutLoss(
+  rt: GpuRuntime, model: Transformer, adapter: Adapter | null, val: readonly TokenSequence[], seqLen: number, padId: number,
+): Promise<number | null> {
+  const sequences = val.slice(0, MAX_VAL_SEQUENCES);
+  if (sequences.length === 0) return null;
+  const batch = uploadBatch(rt, toTokenBatch(sequences, seqLen, padId));
+  try {
+    return batch.targetCount === 0 ? null : await evaluateLoss(rt, model, adapter, batch);
+  } finally {
+    releaseBatch(rt, batch);
+  }
+}
+
 /** With `?profile`: the kernel times of the training steps so far. */
 export async function postKernelProfile(rt: GpuRuntime, step: number, post: (event: StudioEvent) => void): Promise<void> {
   if (rt.profiler) post({ type: 'kernel-profile', step, kernels: await rt.profiler.report() });
@@ -48,7 +65,8 @@ export class TrainingRun {
   private readonly sampler: BatchSampler;
   private readonly schedule: LrSchedule;
   private readonly lossSlots: ReturnType<GpuRuntime['tensor']>;
-  private readonly control: RunControl;
+  /** Pause, resume and stop, taking effect between optimizer steps. */
+  readonly control: RunControl;
 
   constructor(private readonly io: RunInputs) {
     this.control = new RunControl(io.post);
@@ -60,18 +78,6 @@ export class TrainingRun {
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
     this.schedule = { kind: s.schedule, peakLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps };
     this.lossSlots = io.rt.zeros([Math.max(4, s.gradAccum)], 'accumulated-losses');
-  }
-
-  pause(): void {
-    this.control.pause();
-  }
-
-  resume(): void {
-    this.control.resume();
-  }
-
-  stop(): void {
-    this.control.stop();
   }
 
   async run(): Promise<void> {
@@ -135,19 +141,11 @@ export class TrainingRun {
     });
   }
 
-  private async validationLoss(): Promise<number | null> {
+  private validationLoss(): Promise<number | null> {
     const { rt, model, adapter, settings, padId, val } = this.io;
-    const sequences = val.slice(0, MAX_VAL_SEQUENCES);
-    if (sequences.length === 0) return null;
-    const batch = uploadBatch(rt, toTokenBatch(sequences, settings.seqLen, padId));
-    if (batch.targetCount === 0) {
-      releaseBatch(rt, batch);
-      return null;
-    }
-    const loss = await evaluateLoss(rt, model, adapter, batch);
-    releaseBatch(rt, batch);
-    return loss;
+    return heldOutLoss(rt, model, adapter, val, settings.seqLen, padId);
   }
+
 }
 
 /** ΔM and ΔD of every adapted layer (ΔW from the adapter, the statistics on the GPU). */

@@ -12,6 +12,15 @@ export const SAMPLE_DATASETS: readonly { file: string; label: string; seqLen: nu
   { file: 'pirate-instructions.jsonl', label: 'Answer like a pirate (Alpaca instructions, 40 rows)', seqLen: 128 },
 ];
 
+/**
+ * The sequence length after choosing a sample: raised to what the sample needs, never lowered,
+ * and never beyond the model's positions (a longer sequence could not train at all).
+ */
+export function sampleSeqLen(file: string, current: number, maxPositions: number): number {
+  const needs = SAMPLE_DATASETS.find((d) => d.file === file)?.seqLen ?? 0;
+  return Math.min(Math.max(current, needs), maxPositions);
+}
+
 export interface DatasetSlice {
   dataset: DatasetSummary | null;
   datasetError: string | null;
@@ -49,10 +58,7 @@ export const createDatasetSlice: StateCreator<StudioState, [], [], DatasetSlice>
         const res = await fetch(`${import.meta.env.BASE_URL}samples/${file}`);
         if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
         const text = await res.text();
-        const needs = SAMPLE_DATASETS.find((d) => d.file === file)?.seqLen ?? 0;
-        // Never beyond the model's positions: a longer sequence could not train at all.
-        const positions = get().model?.config.maxPositions ?? Infinity;
-        const seqLen = Math.min(Math.max(get().settings.seqLen, needs), positions);
+        const seqLen = sampleSeqLen(file, get().settings.seqLen, get().model?.config.maxPositions ?? Infinity);
         set((s) => ({ datasetFile: { name: file, text }, settings: { ...s.settings, seqLen } }));
         sendFile(file, text, null);
       } catch (e) {

@@ -30,19 +30,41 @@ export function linearForward(ctx: PassContext, linear: FrozenLinear, x: Tensor,
   }
 }
 
-/** d loss/d x of a linear layer (adding to dx with `accumulate`), plus its adapter's gradients. */
+/**
+ * Whether the backward pass reads the input of any of these linear layers. Only their
+ * adapters' gradients and their own weight gradients (full rank) do: d loss/d x of a frozen
+ * layer needs the weight alone. An input nobody reads is freed right after the forward uses
+ * it instead of being kept for the whole step.
+ */
+export function backwardReadsInput(ctx: PassContext, ...linears: FrozenLinear[]): boolean {
+  if (!ctx.keep) return false;
+  return linears.some((l) => ctx.adapter?.layerFor(l.modulePath) !== undefined || ctx.baseGrads?.has(l.weight) === true);
+}
+
+/**
+ * d loss/d x of a linear layer (adding to dx with `accumulate`), plus its adapter's gradients.
+ * `x` is the layer's saved input, null when backwardReadsInput said nothing needs it.
+ */
 export function linearBackward(
-  ctx: PassContext, linear: FrozenLinear, x: Tensor, dy: Tensor, dx: Tensor, accumulate: boolean,
+  ctx: PassContext, linear: FrozenLinear, x: Tensor | null, dy: Tensor, dx: Tensor, accumulate: boolean,
 ): void {
   const layer = ctx.adapter?.layerFor(linear.modulePath);
+  const dW = ctx.baseGrads?.get(linear.weight);
+  if ((layer || dW) && !x) throw new Error(`${linear.modulePath}: backward needs the layer's input, which the forward did not keep`);
   if (layer) {
-    layer.backward(ctx.rt, x, dy, dx, ctx.T, accumulate, ctx.step);
+    layer.backward(ctx.rt, x as Tensor, dy, dx, ctx.T, accumulate, ctx.step);
     layer.releaseSaved(ctx.rt);
   } else {
     linear.backwardInput(ctx.rt, dy, dx, ctx.T, accumulate);
   }
-  const dW = ctx.baseGrads?.get(linear.weight);
-  if (dW) linear.accumulateWeightGrad(ctx.rt, x, dy, ctx.T, dW, linear.bias ? ctx.baseGrads?.get(linear.bias) : undefined);
+  if (dW) linear.accumulateWeightGrad(ctx.rt, x as Tensor, dy, ctx.T, dW, linear.bias ? ctx.baseGrads?.get(linear.bias) : undefined);
+}
+
+/** The tensor if backward reads it, else null after releasing it (see backwardReadsInput). */
+export function keepIf(ctx: PassContext, needed: boolean, t: Tensor): Tensor | null {
+  if (needed) return t;
+  ctx.rt.release(t);
+  return null;
 }
 
 /** Full-rank training only: the gradients of a norm's weight (and bias) from its output gradient. */

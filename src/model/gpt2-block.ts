@@ -3,7 +3,7 @@ import type { Tensor } from '../gpu/tensor';
 import { type AttentionLayout, attentionBackward, attentionForward } from '../kernels/attention';
 import { add, geluBackward, geluForward } from '../kernels/elementwise';
 import { layernormBackward, layernormForward } from '../kernels/norms';
-import { type Block, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
+import { backwardReadsInput, type Block, keepIf, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
 import type { FrozenLinear } from './linear';
 
 export interface Gpt2LayerWeights {
@@ -17,9 +17,10 @@ export interface Gpt2LayerWeights {
   readonly mlpProj: FrozenLinear;
 }
 
+/** What backward reads. The inputs of linear layers are null when nothing reads them (backwardReadsInput). */
 interface Saved {
-  x: Tensor; stats1: Tensor; n1: Tensor; qkv: Tensor; p: Tensor; o: Tensor;
-  xm: Tensor; stats2: Tensor; n2: Tensor; f: Tensor; h: Tensor;
+  x: Tensor; stats1: Tensor; n1: Tensor | null; qkv: Tensor; p: Tensor; o: Tensor | null;
+  xm: Tensor; stats2: Tensor; n2: Tensor | null; f: Tensor; h: Tensor | null;
 }
 
 /** One GPT-2 block: pre-LayerNorm, fused-QKV attention, GELU (tanh) MLP, all with biases. */
@@ -48,11 +49,13 @@ export class Gpt2Block implements Block {
     layernormForward(rt, x, w.ln1Weight, w.ln1Bias, n1, stats1, T, C, normEps);
     const qkv = rt.tensor([T, 3 * C], 'qkv');
     linearForward(ctx, w.attn, n1, qkv);
+    const n1Saved = keepIf(ctx, backwardReadsInput(ctx, w.attn), n1);
     const o = rt.tensor([T, C], 'attn');
     const p = rt.tensor([B, H, S, S], 'probs');
     attentionForward(rt, this.layout(ctx), qkv, qkv, qkv, o, p);
     const a = rt.tensor([T, C], 'attn_proj');
     linearForward(ctx, w.attnProj, o, a);
+    const oSaved = keepIf(ctx, backwardReadsInput(ctx, w.attnProj), o);
     const xm = rt.tensor([T, C], 'resid_mid');
     add(rt, x, a, xm);
     rt.release(a);
@@ -61,14 +64,16 @@ export class Gpt2Block implements Block {
     layernormForward(rt, xm, w.ln2Weight, w.ln2Bias, n2, stats2, T, C, normEps);
     const f = rt.tensor([T, I], 'fc');
     linearForward(ctx, w.fc, n2, f);
+    const n2Saved = keepIf(ctx, backwardReadsInput(ctx, w.fc), n2);
     const h = rt.tensor([T, I], 'gelu');
     geluForward(rt, f, h);
     const d = rt.tensor([T, C], 'mlp_proj');
     linearForward(ctx, w.mlpProj, h, d);
+    const hSaved = keepIf(ctx, backwardReadsInput(ctx, w.mlpProj), h);
     const out = rt.tensor([T, C], 'resid_out');
     add(rt, xm, d, out);
     rt.release(d);
-    this.saved = { x, stats1, n1, qkv, p, o, xm, stats2, n2, f, h };
+    this.saved = { x, stats1, n1: n1Saved, qkv, p, o: oSaved, xm, stats2, n2: n2Saved, f, h: hSaved };
     if (!ctx.keep) this.release(ctx);
     return out;
   }

@@ -4,7 +4,7 @@ import { type AttentionLayout, attentionBackward, attentionForward } from '../ke
 import { add, swigluBackward, swigluForward } from '../kernels/elementwise';
 import { rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { rope } from '../kernels/rope';
-import { type Block, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
+import { backwardReadsInput, type Block, keepIf, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
 import type { FrozenLinear } from './linear';
 
 export interface LlamaLayerWeights {
@@ -19,10 +19,11 @@ export interface LlamaLayerWeights {
   readonly down: FrozenLinear;
 }
 
+/** What backward reads. The inputs of linear layers are null when nothing reads them (backwardReadsInput). */
 interface Saved {
   x: Tensor; // input (owned by the caller)
-  rstd1: Tensor; n1: Tensor; q: Tensor; k: Tensor; v: Tensor; p: Tensor; o: Tensor;
-  xm: Tensor; rstd2: Tensor; n2: Tensor; g: Tensor; u: Tensor; h: Tensor;
+  rstd1: Tensor; n1: Tensor | null; q: Tensor; k: Tensor; v: Tensor; p: Tensor; o: Tensor | null;
+  xm: Tensor; rstd2: Tensor; n2: Tensor | null; g: Tensor; u: Tensor; h: Tensor | null;
 }
 
 /** One Llama decoder layer: pre-RMSNorm, RoPE attention with GQA, SwiGLU MLP. */
@@ -57,6 +58,7 @@ export class LlamaBlock implements Block {
     linearForward(ctx, w.q, n1, q);
     linearForward(ctx, w.k, n1, k);
     linearForward(ctx, w.v, n1, v);
+    const n1Saved = keepIf(ctx, backwardReadsInput(ctx, w.q, w.k, w.v), n1);
     rope(rt, { x: q, cos: this.ropeCos, sin: this.ropeSin, T, S, heads: H, headDim: D });
     rope(rt, { x: k, cos: this.ropeCos, sin: this.ropeSin, T, S, heads: KVH, headDim: D });
     const o = rt.tensor([T, H * D], 'attn');
@@ -64,6 +66,7 @@ export class LlamaBlock implements Block {
     attentionForward(rt, this.layout(ctx), q, k, v, o, p);
     const a = rt.tensor([T, C], 'o_proj');
     linearForward(ctx, w.o, o, a);
+    const oSaved = keepIf(ctx, backwardReadsInput(ctx, w.o), o);
     const xm = rt.tensor([T, C], 'resid_mid');
     add(rt, x, a, xm);
     rt.release(a);
@@ -74,14 +77,16 @@ export class LlamaBlock implements Block {
     const u = rt.tensor([T, I], 'up');
     linearForward(ctx, w.gate, n2, g);
     linearForward(ctx, w.up, n2, u);
+    const n2Saved = keepIf(ctx, backwardReadsInput(ctx, w.gate, w.up), n2);
     const h = rt.tensor([T, I], 'swiglu');
     swigluForward(rt, g, u, h);
     const d = rt.tensor([T, C], 'down');
     linearForward(ctx, w.down, h, d);
+    const hSaved = keepIf(ctx, backwardReadsInput(ctx, w.down), h);
     const out = rt.tensor([T, C], 'resid_out');
     add(rt, xm, d, out);
     rt.release(d);
-    this.saved = { x, rstd1, n1, q, k, v, p, o, xm, rstd2, n2, g, u, h };
+    this.saved = { x, rstd1, n1: n1Saved, q, k, v, p, o: oSaved, xm, rstd2, n2: n2Saved, g, u, h: hSaved };
     if (!ctx.keep) this.release(ctx);
     return out;
   }

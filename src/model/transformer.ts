@@ -7,7 +7,7 @@ import { matmul } from '../kernels/matmul';
 import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { ropeTables } from '../kernels/rope';
 import { embeddingBackward, uploadRowGroups } from '../kernels/weight-grads';
-import { type Block, normParamsBackward, type PassContext } from './context';
+import { type Block, keepIf, normParamsBackward, type PassContext } from './context';
 import { Gpt2Block } from './gpt2-block';
 import { FrozenLinear } from './linear';
 import { LlamaBlock } from './llama-block';
@@ -27,7 +27,8 @@ export interface DeviceTokens {
 interface FinalSaved {
   readonly xL: Tensor;
   readonly normStats: Tensor;
-  readonly normed: Tensor;
+  /** The LM head's input: only its own gradient (a trainable head) reads it. */
+  readonly normed: Tensor | null;
 }
 
 /**
@@ -117,14 +118,18 @@ export class Transformer {
 
   /**
    * Records the forward pass and returns logits [B·S, V] (owned by the caller). With `keep`,
-   * activations stay for backward().
+   * activations stay for backward(): those it will read given the adapter and, for full-rank
+   * training, the base weights that will get gradients (`baseGrads`, as backward() gets it).
    */
-  forward(tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, keep: boolean): Tensor {
+  forward(
+    tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, keep: boolean,
+    baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
+  ): Tensor {
     const { B, S } = tokens;
     const c = this.config;
     if (S > c.maxPositions) throw new Error(`sequence length ${S} exceeds the model's ${c.maxPositions} positions`);
     this.releaseActivations();
-    const ctx = this.passContext(B, S, adapter, step, keep);
+    const ctx = this.passContext(B, S, adapter, step, keep, baseGrads);
     const { rt, T } = ctx;
     const C = c.hiddenSize;
     let x = rt.tensor([T, C], 'embed');
@@ -147,7 +152,8 @@ export class Transformer {
     matmul(rt, { a: normed, b: this.head(), c: logits, M: T, N: c.vocabSize, K: C, transB: true });
     if (keep) {
       this.residuals = residuals;
-      this.final = { xL: x, normStats, normed };
+      const headTrains = baseGrads?.has(this.head()) === true;
+      this.final = { xL: x, normStats, normed: keepIf(ctx, headTrains, normed) };
     } else {
       rt.release(x, normed, normStats);
     }
@@ -169,7 +175,10 @@ export class Transformer {
     const { hiddenSize: C, vocabSize: V } = this.config;
     const head = this.head();
     const dHead = baseGrads?.get(head);
-    if (dHead) matmul(rt, { a: dLogits, b: f.normed, c: dHead, M: V, N: C, K: T, transA: true, beta: 1 });
+    if (dHead) {
+      if (!f.normed) throw new Error('backward: the LM head trains, but the forward was not told (baseGrads) and did not keep its input');
+      matmul(rt, { a: dLogits, b: f.normed, c: dHead, M: V, N: C, K: T, transA: true, beta: 1 });
+    }
     const dNormed = rt.tensor([T, C], 'd_final_norm');
     matmul(rt, { a: dLogits, b: head, c: dNormed, M: T, N: C, K: V });
     let dx = rt.tensor([T, C], 'd_resid');

@@ -23,7 +23,7 @@ export function recordLoss(
   if (batch.targetCount === 0) throw new EmptyBatchError();
   const T = batch.B * batch.S;
   const V = model.config.vocabSize;
-  const logits = model.forward(batch, adapter, step, opts.withGrad);
+  const logits = model.forward(batch, adapter, step, opts.withGrad, opts.baseGrads ?? null);
   const losses = rt.tensor([T], 'row_losses');
   const invCount = 1 / batch.targetCount;
   if (opts.keepLogits) {

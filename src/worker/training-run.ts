@@ -59,6 +59,17 @@ export async function postKernelProfile(rt: GpuRuntime, step: number, post: (eve
   if (rt.profiler) post({ type: 'kernel-profile', step, kernels: await rt.profiler.report() });
 }
 
+/** An optimizer step recorded and submitted, whose losses are still on their way back. */
+interface IssuedStep {
+  readonly step: number;
+  readonly lr: number;
+  readonly losses: Promise<Float32Array>;
+  /** Which micro-batches had targets (the others recorded nothing into their loss slot). */
+  readonly counted: readonly boolean[];
+  readonly tokenCount: number;
+  readonly epoch: number;
+}
+
 export class TrainingRun {
   readonly totalSteps: number;
   private readonly trainer: Trainer;
@@ -67,6 +78,9 @@ export class TrainingRun {
   private readonly lossSlots: ReturnType<GpuRuntime['tensor']>;
   /** Pause, resume and stop, taking effect between optimizer steps. */
   readonly control: RunControl;
+  private started = 0;
+  private pausedMs = 0;
+  private tokens = 0;
 
   constructor(private readonly io: RunInputs) {
     this.control = new RunControl(io.post);
@@ -81,38 +95,41 @@ export class TrainingRun {
   }
 
   async run(): Promise<void> {
-    const { post, settings } = this.io;
-    const started = performance.now();
-    let pausedMs = 0;
-    let tokens = 0;
+    const { post } = this.io;
+    this.started = performance.now();
+    // The loss of step n is read while step n + 1 runs: the GPU always has the next step queued
+    // instead of idling while the page waits for one float. Steps that report (validation,
+    // update statistics) and pauses wait for their own step, so what they show is that step's.
+    let inFlight: IssuedStep | null = null;
     for (let step = 0; step < this.totalSteps && !this.control.stopped; step++) {
       if (this.control.paused) {
-        pausedMs += await this.control.waitWhilePaused(step, 'user', 'Paused.');
+        if (inFlight) await this.complete(inFlight);
+        inFlight = null;
+        this.pausedMs += await this.control.waitWhilePaused(step, 'user', 'Paused.');
         if (this.control.stopped) break;
       }
-      const lr = learningRateAt(this.schedule, step);
-      const { loss, tokenCount } = await this.optimizerStep(lr);
-      tokens += tokenCount;
-      const elapsedMs = performance.now() - started - pausedMs;
-      post({
-        type: 'train-step', step: step + 1, totalSteps: this.totalSteps, loss, lr,
-        tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: this.sampler.epoch,
-      });
-      pausedMs += await this.control.pauseOnNonFinite(loss, step + 1);
-      const last = step + 1 === this.totalSteps || this.control.stopped;
-      if ((step + 1) % settings.evalEvery === 0 || last) await this.report(step + 1);
+      const issued = this.issueStep(step, learningRateAt(this.schedule, step));
+      if (inFlight) await this.complete(inFlight);
+      inFlight = issued;
+      const done = step + 1;
+      if (done % this.io.settings.evalEvery === 0 || done === this.totalSteps || this.control.stopped || this.control.paused) {
+        await this.complete(inFlight);
+        inFlight = null;
+        if (done % this.io.settings.evalEvery === 0 || done === this.totalSteps || this.control.stopped) await this.report(done);
+      }
     }
+    if (inFlight) await this.complete(inFlight);
     this.trainer.destroy();
     this.io.rt.release(this.lossSlots);
     post({ type: 'train-finished', step: this.trainer.step, reason: this.control.stopped ? 'stopped' : 'completed' });
   }
 
-
   /**
+   * Records one optimizer step and submits it with the copy of its losses; nothing is awaited.
    * Gradient accumulation: gradients are cleared once, every micro-batch adds its part scaled by
    * 1 / (targets of all micro-batches), so the update uses the mean over every target token.
    */
-  private async optimizerStep(lr: number): Promise<{ loss: number; tokenCount: number }> {
+  private issueStep(step: number, lr: number): IssuedStep {
     const { rt, model, adapter, settings, padId } = this.io;
     const micro: DeviceBatch[] = [];
     for (let i = 0; i < settings.gradAccum; i++) micro.push(uploadBatch(rt, toTokenBatch(this.sampler.next(), settings.seqLen, padId)));
@@ -126,10 +143,27 @@ export class TrainingRun {
       });
     });
     this.trainer.recordUpdate(lr);
-    const losses = await rt.read(this.lossSlots, settings.gradAccum);
+    // read() records the copy and submits before its first await: the copy is queued ahead of the
+    // next step, which overwrites the loss slots.
+    const losses = rt.read(this.lossSlots, settings.gradAccum);
+    const counted = micro.map((b) => b.targetCount > 0);
     const tokenCount = micro.reduce((n, b) => n + b.B * b.S, 0);
+    // Released buffers are reused only by work queued after this step's.
     for (const b of micro) releaseBatch(rt, b);
-    return { loss: micro.reduce((sum, b, slot) => sum + (b.targetCount === 0 ? 0 : losses[slot]!), 0), tokenCount };
+    return { step, lr, losses, counted, tokenCount, epoch: this.sampler.epoch };
+  }
+
+  /** Waits for an issued step's losses, posts its progress, and pauses on a non-finite loss. */
+  private async complete(issued: IssuedStep): Promise<void> {
+    const losses = await issued.losses;
+    const loss = issued.counted.reduce((sum, counted, slot) => sum + (counted ? losses[slot]! : 0), 0);
+    this.tokens += issued.tokenCount;
+    const elapsedMs = performance.now() - this.started - this.pausedMs;
+    this.io.post({
+      type: 'train-step', step: issued.step + 1, totalSteps: this.totalSteps, loss, lr: issued.lr,
+      tokensPerSecond: this.tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: issued.epoch,
+    });
+    this.pausedMs += await this.control.pauseOnNonFinite(loss, issued.step + 1);
   }
 
   private async report(step: number): Promise<void> {

@@ -6,7 +6,7 @@ import { createAdapter } from '../src/adapters/load';
 import type { Adapter } from '../src/adapters/types';
 import type { AdapterMethod } from '../src/formats/peft';
 import type { GpuRuntime } from '../src/gpu/runtime';
-import { matmul } from '../src/kernels/matmul';
+import { matmul, type MatmulArgs } from '../src/kernels/matmul';
 import type { Transformer } from '../src/model/transformer';
 import type { DeviceBatch } from '../src/train/device-batch';
 import { recordLoss } from '../src/train/step';
@@ -18,6 +18,8 @@ export interface MatmulTiming {
   readonly scalar?: boolean;
   /** Read the product back (and check it) as part of each timed run, instead of only waiting for the GPU. */
   readonly readBack?: boolean;
+  /** Force a kernel (the default is the runtime's choice for the adapter). */
+  readonly tile?: MatmulArgs['tile'];
 }
 
 /** GFLOP/s of our matmul at one shape, median of `repeats`. */
@@ -25,7 +27,7 @@ export async function ourMatmulGflops(rt: GpuRuntime, c: MatmulCase, repeats: nu
   const a = rt.tensor([c.M * c.K], 'a', new Float32Array(c.M * c.K).fill(MATMUL_FILL.a));
   const b = rt.tensor([c.K * c.N], 'b', new Float32Array(c.K * c.N).fill(MATMUL_FILL.b));
   const out = rt.tensor([c.M * c.N], 'c');
-  const args = { a, b, c: out, M: c.M, N: c.N, K: c.K, transA: c.transA, transB: c.transB, scalar: timing.scalar };
+  const args = { a, b, c: out, M: c.M, N: c.N, K: c.K, transA: c.transA, transB: c.transB, scalar: timing.scalar, tile: timing.tile };
   const sync = timing.readBack ? async () => checkConstantProduct(await rt.read(out), c) : () => rt.sync();
   const ms = await medianMs(() => matmul(rt, args), sync, repeats);
   rt.release(a, b, out);

@@ -26,11 +26,18 @@ const REPEATS = flag('repeats', 3);
 
 async function benchMatmul(rt: GpuRuntime): Promise<void> {
   console.log(`\nmatmul at the shapes of a ~21M-parameter Llama, T = ${TOKENS} tokens (median of ${REPEATS})`);
-  console.log('shape'.padEnd(28), 'vec4 GFLOP/s'.padStart(13), 'scalar GFLOP/s'.padStart(15));
+  console.log(`GFLOP/s of each kernel; 'auto' is what the engine uses on this adapter (${rt.info.cpuAdapter ? 'a CPU adapter: direct' : 'a GPU: tiled'})`);
+  const kernels = [
+    ['auto', {}], ['tiled vec4', { tile: 'square' }], ['tiled scalar', { tile: 'square', scalar: true }],
+    ['narrow vec4', { tile: 'narrow' }], ['direct vec4', { tile: 'direct' }], ['direct scalar', { tile: 'direct', scalar: true }],
+  ] as const;
+  console.log('shape'.padEnd(28), ...kernels.map(([name]) => name.padStart(14)), 'direct ÷ tiled'.padStart(15));
   for (const c of matmulCases(TOKENS, LLAMA_21M)) {
-    const vec4 = await ourMatmulGflops(rt, c, REPEATS);
-    const scalar = await ourMatmulGflops(rt, c, REPEATS, { scalar: true });
-    console.log(c.name.padEnd(28), vec4.toFixed(2).padStart(13), scalar.toFixed(2).padStart(15));
+    const gflops: number[] = [];
+    for (const [, timing] of kernels) gflops.push(await ourMatmulGflops(rt, c, REPEATS, timing));
+    const [, tiled, , narrow, direct] = gflops;
+    const bestTiled = Math.max(tiled!, c.N <= 16 || c.M <= 16 ? narrow! : 0);
+    console.log(c.name.padEnd(28), ...gflops.map((g) => g.toFixed(2).padStart(14)), `${(direct! / bestTiled).toFixed(2)}×`.padStart(15));
   }
 }
 

@@ -1,4 +1,5 @@
 /** What the bench page reports to the Node driver (as JSON), section by section. */
+import type { KernelTime } from '../src/gpu/profiler';
 import type { LlamaDims } from './common';
 
 /** A number, or the real error that kept an engine from producing one. */
@@ -91,6 +92,13 @@ export interface MemoryMinimum {
   readonly savedActivations: number;
 }
 
+export interface ProfileResult {
+  /** Profiled training steps (after one unprofiled warm-up step). */
+  readonly steps: number;
+  /** GPU time per kernel over those steps, most expensive first. */
+  readonly kernels: readonly KernelTime[];
+}
+
 export type SectionResult<T> = T | { readonly error: string };
 
 export interface PageResult {
@@ -102,6 +110,7 @@ export interface PageResult {
   readonly step?: SectionResult<StepResult>;
   readonly adapters?: SectionResult<AdapterCostResult>;
   readonly memory?: SectionResult<MemoryResult>;
+  readonly profile?: SectionResult<ProfileResult>;
   readonly seconds: number;
 }
 

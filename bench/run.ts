@@ -2,7 +2,9 @@
  * `npm run bench`: starts the project's Vite dev server on a free localhost port, opens the bench
  * page (bench/index.html) in headless Chromium with WebGPU, waits for its four sections, prints
  * one table and writes bench/results.json, then stops everything.
- *   --quick   tiny shapes: a smoke run of a couple of minutes on SwiftShader
+ *   --quick     tiny shapes: a smoke run of a couple of minutes on SwiftShader
+ *   --profile   adds section 5: each kernel's share of a LoRA step's GPU time (timestamp-query)
+ *   --only=a,b  only these sections (matmul, step, adapters, memory, profile)
  * Every `--name` flag reaches the page as `?name=1` (`--name=value` as `?name=value`), where
  * bench/browser/options.ts reads it.
  */
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     const machine = describeMachine(result, chromiumVersion, date);
     console.log(`\n${machine}\n`);
     console.log(table.join('\n'));
-    console.log('\nratio: matmul ours / faster peer; step ours / TF.js; adapters × frozen fwd + bwd; memory × minimum');
+    console.log('\nratio: matmul ours / faster peer; step ours / TF.js; adapters × frozen fwd + bwd; memory × minimum; profile share of GPU time');
     const { adapterInfo, ...measured } = result;
     const json = { date, chromium: chromiumVersion, adapter: adapterInfo, machine, table, ...measured };
     writeFileSync(RESULTS_FILE, `${JSON.stringify(json, null, 2)}\n`);

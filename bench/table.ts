@@ -3,7 +3,7 @@
  * the page's result. Errors stand in the cells where numbers would, shortened, with the full
  * text in a numbered note under the table.
  */
-import { type AdapterCostResult, GRAD_TOLERANCE, LOSS_TOLERANCE, type MatmulRow, type Measured, type MemoryResult, type PageResult, type SectionResult, type StepResult } from './results';
+import { type AdapterCostResult, GRAD_TOLERANCE, LOSS_TOLERANCE, type MatmulRow, type Measured, type MemoryResult, type PageResult, type ProfileResult, type SectionResult, type StepResult } from './results';
 
 const MIB = 2 ** 20;
 const CELL_ERROR_CHARS = 60;
@@ -91,6 +91,23 @@ function memoryRows(t: TableBuilder, m: MemoryResult): void {
   row('total allocated for training', m.persistentBytes + m.stepBytes, persistentMin + savedActivations);
 }
 
+/** Kernels above this share of the profiled GPU time get a row each; the rest share one. */
+const PROFILE_MIN_SHARE = 0.01;
+
+function profileRows(t: TableBuilder, p: ProfileResult): void {
+  const total = p.kernels.reduce((ms, k) => ms + k.totalMs, 0);
+  const perStep = (ms: number) => `${(ms / p.steps).toFixed(1)} ms/step`;
+  const share = (ms: number) => `${((100 * ms) / total).toFixed(1)} %`;
+  t.row('5 profile', `GPU time of a LoRA step, all kernels (${p.steps} steps, timestamp-query)`, perStep(total), NONE, NONE, '100 %');
+  const shown = p.kernels.filter((k) => k.totalMs >= PROFILE_MIN_SHARE * total);
+  for (const k of shown) t.row('5 profile', `${k.kernel} (${k.calls / p.steps} calls/step)`, perStep(k.totalMs), NONE, NONE, share(k.totalMs));
+  const rest = p.kernels.length - shown.length;
+  if (rest > 0) {
+    const ms = p.kernels.slice(shown.length).reduce((sum, k) => sum + k.totalMs, 0);
+    t.row('5 profile', `${rest} other kernels`, perStep(ms), NONE, NONE, share(ms));
+  }
+}
+
 /** Adds a section's rows, or one row with its error. */
 function sectionRows<T extends object>(t: TableBuilder, name: string, s: SectionResult<T> | undefined, rows: (r: T) => void): void {
   if (s === undefined) return;
@@ -104,6 +121,7 @@ export function benchTable(r: PageResult): string[] {
   sectionRows(t, '2 step', r.step, (s) => stepRows(t, s, r.sizes.batch, r.sizes.seq));
   sectionRows(t, '3 adapters', r.adapters, (a) => adapterRows(t, a));
   sectionRows(t, '4 memory', r.memory, (m) => memoryRows(t, m));
+  sectionRows(t, '5 profile', r.profile, (p) => profileRows(t, p));
   const header = ['section', 'measurement', 'ours', 'TF.js WebGPU', 'ORT-web WebGPU', 'ratio'];
   const lines = [header, header.map(() => '---'), ...t.rows].map((cells) => `| ${cells.join(' | ')} |`);
   return [...lines, ...t.notes.map((n, i) => `[${i + 1}] ${n}`)];

@@ -13,3 +13,7 @@ fn loadB4(base: u32, n: u32) -> vec4<f32> {
   for (var i = 0u; i < n; i++) { v[i] = b[base + i]; }
   return v;
 }
+
+/** A whole 4-chunk, unmasked: for chunks known to lie inside the operand. */
+fn loadA4Full(base: u32) -> vec4<f32> { return vec4<f32>(a[base], a[base + 1u], a[base + 2u], a[base + 3u]); }
+fn loadB4Full(base: u32) -> vec4<f32> { return vec4<f32>(b[base], b[base + 1u], b[base + 2u], b[base + 3u]); }

@@ -17,3 +17,7 @@ fn loadB4(base: u32, n: u32) -> vec4<f32> {
   if (n == 0u) { return vec4<f32>(0.0); }
   return maskLanes(b[base / 4u], n);
 }
+
+/** A whole 4-chunk, unmasked: for chunks known to lie inside the operand. */
+fn loadA4Full(base: u32) -> vec4<f32> { return a[base / 4u]; }
+fn loadB4Full(base: u32) -> vec4<f32> { return b[base / 4u]; }

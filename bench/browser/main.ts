@@ -9,7 +9,8 @@ import { errorText, type BenchSizes, type PageOutcome, type PageResult, type Sec
 import { adapterSection } from './adapter-section';
 import { matmulSection } from './matmul-section';
 import { memorySection } from './memory-section';
-import { benchSizes, parseOptions, SECTIONS, type SectionName } from './options';
+import { ALL_SECTIONS, benchSizes, parseOptions, type SectionName } from './options';
+import { profileSection } from './profile-section';
 import { stepSection } from './step-section';
 
 declare global {
@@ -48,12 +49,12 @@ async function describeAdapter(): Promise<Record<string, string>> {
 type Sections = Pick<PageResult, SectionName>;
 
 const RUNNERS: Readonly<Record<SectionName, (rt: GpuRuntime, sizes: BenchSizes, log: (line: string) => void) => Promise<object>>> = {
-  matmul: matmulSection, step: stepSection, adapters: adapterSection, memory: memorySection,
+  matmul: matmulSection, step: stepSection, adapters: adapterSection, memory: memorySection, profile: profileSection,
 };
 
 async function runSections(rt: GpuRuntime, sizes: BenchSizes, only: readonly SectionName[]): Promise<Sections> {
   const out: Record<string, unknown> = {};
-  for (const name of SECTIONS) {
+  for (const name of ALL_SECTIONS) {
     if (only.includes(name)) out[name] = await section(name, () => RUNNERS[name](rt, sizes, log));
   }
   return out as Sections;

@@ -5,21 +5,24 @@
 import { LLAMA_21M, type LlamaDims } from '../common';
 import type { BenchSizes } from '../results';
 
+/** The sections a plain run has; `profile` runs only when asked for (`--profile`, or in `--only`). */
 export const SECTIONS = ['matmul', 'step', 'adapters', 'memory'] as const;
-export type SectionName = (typeof SECTIONS)[number];
+export const ALL_SECTIONS = [...SECTIONS, 'profile'] as const;
+export type SectionName = (typeof ALL_SECTIONS)[number];
 
 export interface BenchOptions {
   /** Tiny shapes for a smoke run (a couple of minutes on SwiftShader). */
   readonly quick: boolean;
-  /** The sections to run (`--only=step,memory`); all by default. */
+  /** The sections to run (`--only=step,memory`); all but `profile` by default, which `--profile` adds. */
   readonly only: readonly SectionName[];
 }
 
 export function parseOptions(search: string): BenchOptions {
   const q = new URLSearchParams(search);
-  const only = q.get('only')?.split(',') ?? [...SECTIONS];
-  const unknown = only.filter((s) => !(SECTIONS as readonly string[]).includes(s));
-  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')} in --only (sections: ${SECTIONS.join(', ')})`);
+  const only: string[] = q.get('only')?.split(',') ?? [...SECTIONS];
+  const unknown = only.filter((s) => !(ALL_SECTIONS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')} in --only (sections: ${ALL_SECTIONS.join(', ')})`);
+  if (q.get('profile') === '1' && !only.includes('profile')) only.push('profile');
   return { quick: q.get('quick') === '1', only: only as SectionName[] };
 }
 

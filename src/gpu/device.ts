@@ -40,5 +40,17 @@ export async function createRuntime(gpu: GPU | undefined, shaders: ShaderLibrary
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
     maxBufferSize: device.limits.maxBufferSize,
     features: [...device.features],
+    cpuAdapter: isCpuAdapter(adapter),
   });
+}
+
+/** Software rasterisers that implement WebGPU on the CPU, by the names their adapters report. */
+const CPU_ADAPTER_NAMES = /\b(swiftshader|llvmpipe|lavapipe|softpipe|warp)\b/i;
+
+/** Whether the adapter runs on the CPU (see GpuInfo.cpuAdapter). */
+export function isCpuAdapter(adapter: GPUAdapter): boolean {
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  if (info?.isFallbackAdapter) return true;
+  const names = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ');
+  return CPU_ADAPTER_NAMES.test(names);
 }

@@ -11,6 +11,13 @@ export interface GpuInfo {
   readonly maxStorageBufferBindingSize: number;
   readonly maxBufferSize: number;
   readonly features: readonly string[];
+  /**
+   * The adapter runs on the CPU (SwiftShader, llvmpipe, or one that calls itself a fallback):
+   * workgroup memory is plain RAM there and barriers switch fibres, so kernels that stage
+   * operands in workgroup memory lose to ones that read storage directly (matmul picks its
+   * 'direct' kernel).
+   */
+  readonly cpuAdapter: boolean;
 }
 
 export interface DispatchArgs {
@@ -25,6 +32,15 @@ export interface DispatchArgs {
 const UNIFORM_SLOT = 256;
 const UNIFORM_ARENA_SLOTS = 2048;
 const BIND_GROUP_CACHE_LIMIT = 8192;
+
+/**
+ * Shared shader files that have a subgroup variant (same functions, faster where the device has
+ * the 'subgroups' feature). The runtime swaps them in here, in one place, so that no kernel
+ * descriptor depends on the device; see `useSubgroups`.
+ */
+const SUBGROUP_VARIANTS: Readonly<Record<string, string>> = {
+  'common_reduce.wgsl': 'common_reduce_subgroups.wgsl',
+};
 
 /**
  * The GPU runtime shared by the page, the worker and Node: pipelines cached per device,
@@ -48,6 +64,7 @@ export class GpuRuntime {
   dispatchCount = 0;
   /** Per-kernel GPU times while attached (`enableProfiling`); null in normal runs. */
   profiler: KernelProfiler | null = null;
+  private subgroups: boolean;
 
   constructor(
     /**
@@ -66,6 +83,30 @@ export class GpuRuntime {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.dummy = this.pool.acquire(16);
+    this.subgroups = device.features.has('subgroups') && !info.cpuAdapter;
+  }
+
+  /**
+   * Whether kernels get the subgroup variants of SUBGROUP_VARIANTS; on by default where a GPU
+   * has the 'subgroups' feature. Off by default on CPU adapters: SwiftShader's subgroups are 4
+   * lanes emulated in software, and there the llama-dora fixture's parameters after AdamW land
+   * at 1.1–2.2e-4 of the 1e-4 tolerance with them (one lora_B gradient element of 9e-8, 6e-7 of
+   * the tensor's largest, is float32 rounding noise whose size depends on the summation order,
+   * and AdamW with eps 1e-8 makes it a near-full step). Set it to force either path (tests run
+   * both; benchmarks compare them); it cannot be turned on without the feature.
+   */
+  get useSubgroups(): boolean {
+    return this.subgroups;
+  }
+
+  set useSubgroups(on: boolean) {
+    if (on && !this.device.features.has('subgroups')) throw new Error("this device lacks the 'subgroups' feature");
+    this.subgroups = on;
+  }
+
+  /** The shader files that make up a kernel's module on this runtime, in order. */
+  moduleFiles(kernel: Pick<KernelDescriptor, 'shaders'>): string[] {
+    return kernel.shaders.map((f) => (this.subgroups && SUBGROUP_VARIANTS[f]) || f);
   }
 
   /** A 16-byte buffer for optional bindings a kernel ignores (flags say so). */
@@ -255,16 +296,22 @@ export class GpuRuntime {
     return slot;
   }
 
-  /** The pipeline key holds everything that changes the compiled code: files and overrides. */
+  /**
+   * The pipeline key holds everything that changes the compiled code: the files actually used
+   * (so a subgroup variant gets its own pipeline) and the overrides.
+   */
   private pipeline(kernel: KernelDescriptor, overrides: Overrides): GPUComputePipeline {
     const overrideKey = Object.keys(overrides)
       .sort()
       .map((k) => `${k}=${Number(overrides[k])}`)
       .join(',');
-    const key = `${kernel.name}|${kernel.shaders.join('+')}|${kernel.entryPoint}|${overrideKey}`;
+    const files = this.moduleFiles(kernel);
+    const key = `${kernel.name}|${files.join('+')}|${kernel.entryPoint}|${overrideKey}`;
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
-      const code = kernel.shaders.map((f) => this.shaders(f)).join('\n');
+      // A directive must precede every declaration, so it goes here rather than in the file.
+      const swapped = files.some((f, i) => f !== kernel.shaders[i]);
+      const code = (swapped ? 'enable subgroups;\n' : '') + files.map((f) => this.shaders(f)).join('\n');
       const module = this.device.createShaderModule({ label: kernel.name, code });
       const constants: Record<string, number> = {};
       for (const [k, v] of Object.entries(overrides)) constants[k] = Number(v);

@@ -21,6 +21,8 @@ export const matmulVec4 = matmulKernel('matmul-vec4', 'matmul_io_vec4.wgsl', 'ma
 export const matmulScalar = matmulKernel('matmul-scalar', 'matmul_io_scalar.wgsl', 'matmul.wgsl');
 export const matmulNarrowVec4 = matmulKernel('matmul-narrow-vec4', 'matmul_io_vec4.wgsl', 'matmul_narrow.wgsl');
 export const matmulNarrowScalar = matmulKernel('matmul-narrow-scalar', 'matmul_io_scalar.wgsl', 'matmul_narrow.wgsl');
+export const matmulDirectVec4 = matmulKernel('matmul-direct-vec4', 'matmul_io_vec4.wgsl', 'matmul_direct.wgsl');
+export const matmulDirectScalar = matmulKernel('matmul-direct-scalar', 'matmul_io_scalar.wgsl', 'matmul_direct.wgsl');
 
 export interface MatmulArgs {
   readonly a: Tensor;
@@ -47,8 +49,11 @@ export interface MatmulArgs {
   readonly scalar?: boolean;
   /** An adapter's low-rank path, added in the epilogue: C += scale · U Q. */
   readonly lowRank?: LowRankTerm;
-  /** Tile choice: 'auto' (default) picks the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each. */
-  readonly tile?: 'auto' | 'square' | 'narrow';
+  /**
+   * Kernel choice: 'auto' (default) takes the runtime's strategy (the barrier-free 'direct' kernel
+   * on a CPU adapter) and otherwise the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each.
+   */
+  readonly tile?: 'auto' | 'square' | 'narrow' | 'direct';
 }
 
 /**
@@ -66,6 +71,10 @@ export interface LowRankTerm {
 }
 
 const TILE_M = 64;
+/** matmul_direct.wgsl: one 4×4 block of C per invocation, 64 invocations per workgroup. */
+const DIRECT_BLOCK = 4;
+const DIRECT_INVOCATIONS = 64;
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 const SQUARE_TILE_N = 64;
 const NARROW_TILE_N = 16;
 
@@ -95,8 +104,9 @@ function transposed(q: Problem): Problem {
   };
 }
 
-function chooseTile(p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' {
+function chooseTile(rt: GpuRuntime, p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' | 'direct' {
   const tile = p.tile ?? 'auto';
+  if (tile === 'direct' || (tile === 'auto' && rt.info.cpuAdapter)) return 'direct';
   if (tile === 'square' || p.lowRank) return 'square';
   // A bias is indexed by the output column, which the transposed problem would not see.
   const canSwap = p.bias === undefined;
@@ -106,17 +116,37 @@ function chooseTile(p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' {
   return 'square';
 }
 
+type Tile = ReturnType<typeof chooseTile>;
+
+function kernelFor(tile: Tile, vec4: boolean) {
+  if (tile === 'direct') return vec4 ? matmulDirectVec4 : matmulDirectScalar;
+  if (tile === 'square') return vec4 ? matmulVec4 : matmulScalar;
+  return vec4 ? matmulNarrowVec4 : matmulNarrowScalar;
+}
+
+/** The direct kernel deals 4×4 blocks out 64 per workgroup, in two dimensions past the per-dimension limit. */
+export function directWorkgroups(M: number, N: number): [number, number] {
+  const blocks = Math.ceil(M / DIRECT_BLOCK) * Math.ceil(N / DIRECT_BLOCK);
+  const groups = Math.ceil(blocks / DIRECT_INVOCATIONS);
+  const x = Math.min(groups, MAX_WORKGROUPS_PER_DIMENSION);
+  return [x, Math.ceil(groups / x)];
+}
+
+function workgroupsFor(tile: Tile, M: number, N: number): [number, number] {
+  if (tile === 'direct') return directWorkgroups(M, N);
+  const tileN = tile === 'square' ? SQUARE_TILE_N : NARROW_TILE_N;
+  return [Math.ceil(N / tileN), Math.ceil(M / TILE_M)];
+}
+
 /** C = alpha · op(A) op(B) + beta · C (+ bias), at any shape. */
 export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
-  const tile = chooseTile(p);
+  const tile = chooseTile(rt, p);
   const q = tile === 'narrow-m' ? transposed(asGiven(p)) : asGiven(p);
   // Vector loads need every 4-chunk of both operands to start on a 16-byte boundary.
   const aligned = q.lda % 4 === 0 && q.ldb % 4 === 0 && q.aOffset % 4 === 0 && q.bOffset % 4 === 0;
-  const vec4 = aligned && !p.scalar;
-  const narrow = tile !== 'square';
-  const kernel = narrow ? (vec4 ? matmulNarrowVec4 : matmulNarrowScalar) : vec4 ? matmulVec4 : matmulScalar;
+  const narrow = tile === 'narrow-n' || tile === 'narrow-m';
   const lr = p.lowRank;
-  rt.dispatch(kernel, {
+  rt.dispatch(kernelFor(tile, aligned && !p.scalar), {
     bind: [q.a, q.b, p.c, p.bias ?? rt.unused, lr?.u ?? rt.unused, lr?.q ?? rt.unused],
     uniforms: {
       M: q.M, N: q.N, K: p.K, lda: q.lda, ldb: q.ldb, ldc: p.ldc ?? p.N,
@@ -129,6 +159,6 @@ export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
       TRANS_A: q.transA, TRANS_B: q.transB, HAS_BIAS: p.bias !== undefined,
       ...(narrow ? { TRANS_C: q.transC } : { LOW_RANK: lr !== undefined, TRANS_Q: lr?.transQ ?? false }),
     },
-    workgroups: [Math.ceil(q.N / (narrow ? NARROW_TILE_N : SQUARE_TILE_N)), Math.ceil(q.M / TILE_M)],
+    workgroups: workgroupsFor(tile, q.M, q.N),
   });
 }

@@ -3,6 +3,7 @@ import { columnDot, doraNorm, rowSumSquares, scaleColumns } from '../../src/kern
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
 import { columnDotRef, doraNormRef, scaleColumnsRef, toF64 } from '../helpers/ref-ops';
+import { describeReducePaths } from './reduce-paths';
 
 const gpu = useGpu();
 
@@ -69,70 +70,72 @@ describe('columnDot', () => {
 });
 
 describe('doraNorm', () => {
-  const cases: [number, number, number][] = [[1, 1, 1], [5, 7, 1], [3, 70, 2], [70, 9, 4], [6, 130, 3]];
-  for (const [out, inF, r] of cases) {
-    for (const fanInFanOut of [false, true]) {
-      it(`out=${out} in=${inF} r=${r}${fanInFanOut ? ' fan_in_fan_out' : ''}`, async () => {
-        const rt = gpu();
-        const w = randn(out * inF, out + inF + r, 0.5);
-        const a = randn(r * inF, out + inF + r + 1);
-        const b = randn(out * r, out + inF + r + 2);
-        const m = randn(out, out + 3, 2);
-        const s = 0.75;
-        const tw = rt.tensor([w.length], 'W', w);
-        const ta = rt.tensor([r, inF], 'A', a);
-        const tb = rt.tensor([out, r], 'B', b);
-        const tm = rt.tensor([out], 'm', m);
-        const tinv = rt.tensor([out], 'invNorm');
-        const tscale = rt.tensor([out], 'scale');
-        const tsq = rt.tensor([out], 'rowSquares');
-        await checked(rt, () => {
-          rowSumSquares(rt, tw, tsq, out, inF, fanInFanOut);
-          doraNorm(rt, {
-            weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
-            outFeatures: out, inFeatures: inF, rank: r, s, fanInFanOut,
+  describeReducePaths(gpu, () => {
+    const cases: [number, number, number][] = [[1, 1, 1], [5, 7, 1], [3, 70, 2], [70, 9, 4], [6, 130, 3]];
+    for (const [out, inF, r] of cases) {
+      for (const fanInFanOut of [false, true]) {
+        it(`out=${out} in=${inF} r=${r}${fanInFanOut ? ' fan_in_fan_out' : ''}`, async () => {
+          const rt = gpu();
+          const w = randn(out * inF, out + inF + r, 0.5);
+          const a = randn(r * inF, out + inF + r + 1);
+          const b = randn(out * r, out + inF + r + 2);
+          const m = randn(out, out + 3, 2);
+          const s = 0.75;
+          const tw = rt.tensor([w.length], 'W', w);
+          const ta = rt.tensor([r, inF], 'A', a);
+          const tb = rt.tensor([out, r], 'B', b);
+          const tm = rt.tensor([out], 'm', m);
+          const tinv = rt.tensor([out], 'invNorm');
+          const tscale = rt.tensor([out], 'scale');
+          const tsq = rt.tensor([out], 'rowSquares');
+          await checked(rt, () => {
+            rowSumSquares(rt, tw, tsq, out, inF, fanInFanOut);
+            doraNorm(rt, {
+              weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
+              outFeatures: out, inFeatures: inF, rank: r, s, fanInFanOut,
+            });
           });
+          const noUpdate = doraNormRef(w, a, new Float32Array(out * r), new Float32Array(out).fill(1), out, inF, r, s, fanInFanOut);
+          expect(relErr(await rt.read(tsq), noUpdate.invNorm.map((v) => 1 / (v * v)))).toBeLessThan(1e-5);
+          const ref = doraNormRef(w, a, b, m, out, inF, r, s, fanInFanOut);
+          expect(relErr(await rt.read(tinv), ref.invNorm)).toBeLessThan(1e-5);
+          expect(relErr(await rt.read(tscale), ref.scale)).toBeLessThan(1e-5);
+          if (out > 1 && inF > 1) {
+            // The layouts are told apart: the other layout gives other norms.
+            const other = doraNormRef(w, a, b, m, out, inF, r, s, !fanInFanOut);
+            expect(relErr(await rt.read(tinv), other.invNorm)).toBeGreaterThan(1e-3);
+          }
+          rt.release(tw, ta, tb, tm, tinv, tscale, tsq);
         });
-        const noUpdate = doraNormRef(w, a, new Float32Array(out * r), new Float32Array(out).fill(1), out, inF, r, s, fanInFanOut);
-        expect(relErr(await rt.read(tsq), noUpdate.invNorm.map((v) => 1 / (v * v)))).toBeLessThan(1e-5);
-        const ref = doraNormRef(w, a, b, m, out, inF, r, s, fanInFanOut);
-        expect(relErr(await rt.read(tinv), ref.invNorm)).toBeLessThan(1e-5);
-        expect(relErr(await rt.read(tscale), ref.scale)).toBeLessThan(1e-5);
-        if (out > 1 && inF > 1) {
-          // The layouts are told apart: the other layout gives other norms.
-          const other = doraNormRef(w, a, b, m, out, inF, r, s, !fanInFanOut);
-          expect(relErr(await rt.read(tinv), other.invNorm)).toBeGreaterThan(1e-3);
-        }
-        rt.release(tw, ta, tb, tm, tinv, tscale, tsq);
-      });
+      }
     }
-  }
 
-  it('B = 0 (fresh DoRA) gives the norm of W alone, so m = ‖W‖ makes scale 1', async () => {
-    const rt = gpu();
-    const [out, inF, r] = [4, 10, 2];
-    const w = randn(out * inF, 1);
-    const norms = new Float32Array(out);
-    for (let i = 0; i < out; i++) {
-      let ss = 0;
-      for (let j = 0; j < inF; j++) ss += w[i * inF + j] ** 2;
-      norms[i] = Math.sqrt(ss);
-    }
-    const tw = rt.tensor([out, inF], 'W', w);
-    const ta = rt.tensor([r, inF], 'A', randn(r * inF, 2));
-    const tb = rt.zeros([out, r], 'B');
-    const tm = rt.tensor([out], 'm', norms);
-    const tinv = rt.tensor([out], 'invNorm');
-    const tscale = rt.tensor([out], 'scale');
-    const tsq = rt.tensor([out], 'rowSquares');
-    await checked(rt, () => {
-      rowSumSquares(rt, tw, tsq, out, inF, false);
-      doraNorm(rt, {
-        weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
-        outFeatures: out, inFeatures: inF, rank: r, s: 2, fanInFanOut: false,
+    it('B = 0 (fresh DoRA) gives the norm of W alone, so m = ‖W‖ makes scale 1', async () => {
+      const rt = gpu();
+      const [out, inF, r] = [4, 10, 2];
+      const w = randn(out * inF, 1);
+      const norms = new Float32Array(out);
+      for (let i = 0; i < out; i++) {
+        let ss = 0;
+        for (let j = 0; j < inF; j++) ss += w[i * inF + j] ** 2;
+        norms[i] = Math.sqrt(ss);
+      }
+      const tw = rt.tensor([out, inF], 'W', w);
+      const ta = rt.tensor([r, inF], 'A', randn(r * inF, 2));
+      const tb = rt.zeros([out, r], 'B');
+      const tm = rt.tensor([out], 'm', norms);
+      const tinv = rt.tensor([out], 'invNorm');
+      const tscale = rt.tensor([out], 'scale');
+      const tsq = rt.tensor([out], 'rowSquares');
+      await checked(rt, () => {
+        rowSumSquares(rt, tw, tsq, out, inF, false);
+        doraNorm(rt, {
+          weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
+          outFeatures: out, inFeatures: inF, rank: r, s: 2, fanInFanOut: false,
+        });
       });
+      expect(relErr(await rt.read(tscale), new Float32Array(out).fill(1))).toBeLessThan(1e-6);
+      rt.release(tw, ta, tb, tm, tinv, tscale, tsq);
     });
-    expect(relErr(await rt.read(tscale), new Float32Array(out).fill(1))).toBeLessThan(1e-6);
-    rt.release(tw, ta, tb, tm, tinv, tscale, tsq);
   });
 });

@@ -4,6 +4,7 @@ import type { Tensor } from '../../src/gpu/tensor';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
 import { type AttnLayoutRef, attentionBwdRef, attentionFwdRef, toF64 } from '../helpers/ref-ops';
+import { describeReducePaths } from './reduce-paths';
 
 const gpu = useGpu();
 
@@ -62,85 +63,87 @@ function filled(rt: ReturnType<typeof gpu>, n: number, label: string): Tensor {
 }
 
 describe('attention', () => {
-  for (const c of cases) {
-    it(`forward + backward: ${c.name} (B=${c.B} S=${c.S} H=${c.H} KVH=${c.KVH} D=${c.D})`, async () => {
-      const rt = gpu();
-      const { B, S, H, KVH, D } = c;
-      const L = layoutOf(c);
-      const rows = B * S;
-      const q = randn(rows * L.ref.ldq, S * 3 + D, 1.5);
-      const k = randn(rows * L.ref.ldk, S * 5 + D, 1.5);
-      const v = randn(rows * L.ref.ldv, S * 7 + D);
-      const dout = randn(rows * H * D, S * 11 + D);
-      const tq = rt.tensor([q.length], 'q', q);
-      const tk = rt.tensor([k.length], 'k', k);
-      const tv = rt.tensor([v.length], 'v', v);
-      const to = rt.tensor([rows, H * D], 'o');
-      const tp = rt.tensor([B, H, S, S], 'p');
-      const tdo = rt.tensor([rows, H * D], 'dout', dout);
-      const tds = rt.tensor([B, H, S, S], 'ds');
-      const tdq = filled(rt, q.length, 'dq');
-      const tdk = filled(rt, k.length, 'dk');
-      const tdv = filled(rt, v.length, 'dv');
-      await checked(rt, () => {
-        attentionForward(rt, L.gpu, tq, tk, tv, to, tp);
-        attentionBackward(rt, L.gpu, tq, tk, tv, tp, tdo, { dq: tdq, dk: tdk, dv: tdv, ds: tds });
+  describeReducePaths(gpu, () => {
+    for (const c of cases) {
+      it(`forward + backward: ${c.name} (B=${c.B} S=${c.S} H=${c.H} KVH=${c.KVH} D=${c.D})`, async () => {
+        const rt = gpu();
+        const { B, S, H, KVH, D } = c;
+        const L = layoutOf(c);
+        const rows = B * S;
+        const q = randn(rows * L.ref.ldq, S * 3 + D, 1.5);
+        const k = randn(rows * L.ref.ldk, S * 5 + D, 1.5);
+        const v = randn(rows * L.ref.ldv, S * 7 + D);
+        const dout = randn(rows * H * D, S * 11 + D);
+        const tq = rt.tensor([q.length], 'q', q);
+        const tk = rt.tensor([k.length], 'k', k);
+        const tv = rt.tensor([v.length], 'v', v);
+        const to = rt.tensor([rows, H * D], 'o');
+        const tp = rt.tensor([B, H, S, S], 'p');
+        const tdo = rt.tensor([rows, H * D], 'dout', dout);
+        const tds = rt.tensor([B, H, S, S], 'ds');
+        const tdq = filled(rt, q.length, 'dq');
+        const tdk = filled(rt, k.length, 'dk');
+        const tdv = filled(rt, v.length, 'dv');
+        await checked(rt, () => {
+          attentionForward(rt, L.gpu, tq, tk, tv, to, tp);
+          attentionBackward(rt, L.gpu, tq, tk, tv, tp, tdo, { dq: tdq, dk: tdk, dv: tdv, ds: tds });
+        });
+        const fwd = attentionFwdRef(q, k, v, L.ref);
+        expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
+        const p = await rt.read(tp);
+        expect(relErr(causal(p, B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
+        // Each probability row sums to one.
+        for (let r = 0; r < B * H * S; r++) {
+          const i = r % S;
+          let s = 0;
+          for (let j = 0; j <= i; j++) s += p[r * S + j];
+          expect(Math.abs(s - 1)).toBeLessThan(1e-5);
+        }
+        const bwd = attentionBwdRef(q, k, v, dout, L.ref);
+        const [lo] = c.pad ?? [0, 0];
+        expect(relErr(await rt.read(tdq), withSentinel(bwd.dq, L.ref.ldq, lo, H * D))).toBeLessThan(1e-5);
+        expect(relErr(await rt.read(tdk), withSentinel(bwd.dk, L.ref.ldk, lo, KVH * D))).toBeLessThan(1e-5);
+        expect(relErr(await rt.read(tdv), withSentinel(bwd.dv, L.ref.ldv, lo, KVH * D))).toBeLessThan(1e-5);
+        rt.release(tq, tk, tv, to, tp, tdo, tds, tdq, tdk, tdv);
       });
-      const fwd = attentionFwdRef(q, k, v, L.ref);
-      expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
-      const p = await rt.read(tp);
-      expect(relErr(causal(p, B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
-      // Each probability row sums to one.
-      for (let r = 0; r < B * H * S; r++) {
-        const i = r % S;
-        let s = 0;
-        for (let j = 0; j <= i; j++) s += p[r * S + j];
-        expect(Math.abs(s - 1)).toBeLessThan(1e-5);
-      }
-      const bwd = attentionBwdRef(q, k, v, dout, L.ref);
-      const [lo] = c.pad ?? [0, 0];
-      expect(relErr(await rt.read(tdq), withSentinel(bwd.dq, L.ref.ldq, lo, H * D))).toBeLessThan(1e-5);
-      expect(relErr(await rt.read(tdk), withSentinel(bwd.dk, L.ref.ldk, lo, KVH * D))).toBeLessThan(1e-5);
-      expect(relErr(await rt.read(tdv), withSentinel(bwd.dv, L.ref.ldv, lo, KVH * D))).toBeLessThan(1e-5);
-      rt.release(tq, tk, tv, to, tp, tdo, tds, tdq, tdk, tdv);
-    });
-  }
+    }
 
-  for (const [H, KVH] of [[2, 2], [4, 2], [3, 1]] as const) {
-    it(`GPT-2 fused layout: one qkv buffer [B·S, 3·H·D] and one dqkv (H=${H} KVH=${KVH})`, async () => {
-      const rt = gpu();
-      const [B, S, D] = [2, 6, 3];
-      const HD = H * D;
-      const kvd = KVH * D;
-      // Columns: q (H·D) | k (KVH·D) | v (KVH·D), as GPT-2's c_attn when KVH = H.
-      const ld = HD + 2 * kvd;
-      const layout: AttentionLayout = {
-        B, S, heads: H, kvHeads: KVH, headDim: D, ldq: ld, ldk: ld, ldv: ld, qOffset: 0, kOffset: HD, vOffset: HD + kvd,
-      };
-      const ref: AttnLayoutRef = { B, S, H, KVH, D, ldq: ld, ldk: ld, ldv: ld, qOff: 0, kOff: HD, vOff: HD + kvd };
-      const qkv = randn(B * S * ld, H * 13 + KVH, 1.5);
-      const dout = randn(B * S * HD, 21);
-      const tqkv = rt.tensor([B * S, ld], 'qkv', qkv);
-      const to = rt.tensor([B * S, HD], 'o');
-      const tp = rt.tensor([B, H, S, S], 'p');
-      const tdo = rt.tensor([B * S, HD], 'dout', dout);
-      const tds = rt.tensor([B, H, S, S], 'ds');
-      const tdqkv = filled(rt, B * S * ld, 'dqkv');
-      await checked(rt, () => {
-        attentionForward(rt, layout, tqkv, tqkv, tqkv, to, tp);
-        attentionBackward(rt, layout, tqkv, tqkv, tqkv, tp, tdo, { dq: tdqkv, dk: tdqkv, dv: tdqkv, ds: tds });
+    for (const [H, KVH] of [[2, 2], [4, 2], [3, 1]] as const) {
+      it(`GPT-2 fused layout: one qkv buffer [B·S, 3·H·D] and one dqkv (H=${H} KVH=${KVH})`, async () => {
+        const rt = gpu();
+        const [B, S, D] = [2, 6, 3];
+        const HD = H * D;
+        const kvd = KVH * D;
+        // Columns: q (H·D) | k (KVH·D) | v (KVH·D), as GPT-2's c_attn when KVH = H.
+        const ld = HD + 2 * kvd;
+        const layout: AttentionLayout = {
+          B, S, heads: H, kvHeads: KVH, headDim: D, ldq: ld, ldk: ld, ldv: ld, qOffset: 0, kOffset: HD, vOffset: HD + kvd,
+        };
+        const ref: AttnLayoutRef = { B, S, H, KVH, D, ldq: ld, ldk: ld, ldv: ld, qOff: 0, kOff: HD, vOff: HD + kvd };
+        const qkv = randn(B * S * ld, H * 13 + KVH, 1.5);
+        const dout = randn(B * S * HD, 21);
+        const tqkv = rt.tensor([B * S, ld], 'qkv', qkv);
+        const to = rt.tensor([B * S, HD], 'o');
+        const tp = rt.tensor([B, H, S, S], 'p');
+        const tdo = rt.tensor([B * S, HD], 'dout', dout);
+        const tds = rt.tensor([B, H, S, S], 'ds');
+        const tdqkv = filled(rt, B * S * ld, 'dqkv');
+        await checked(rt, () => {
+          attentionForward(rt, layout, tqkv, tqkv, tqkv, to, tp);
+          attentionBackward(rt, layout, tqkv, tqkv, tqkv, tp, tdo, { dq: tdqkv, dk: tdqkv, dv: tdqkv, ds: tds });
+        });
+        const fwd = attentionFwdRef(qkv, qkv, qkv, ref);
+        expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
+        expect(relErr(causal(await rt.read(tp), B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
+        const bwd = attentionBwdRef(qkv, qkv, qkv, dout, ref);
+        const expected = new Float64Array(qkv.length);
+        for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i] + bwd.dk[i] + bwd.dv[i];
+        // Every column of dqkv is written (no sentinel survives).
+        expect(relErr(await rt.read(tdqkv), expected)).toBeLessThan(1e-5);
+        rt.release(tqkv, to, tp, tdo, tds, tdqkv);
       });
-      const fwd = attentionFwdRef(qkv, qkv, qkv, ref);
-      expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
-      expect(relErr(causal(await rt.read(tp), B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
-      const bwd = attentionBwdRef(qkv, qkv, qkv, dout, ref);
-      const expected = new Float64Array(qkv.length);
-      for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i] + bwd.dk[i] + bwd.dv[i];
-      // Every column of dqkv is written (no sentinel survives).
-      expect(relErr(await rt.read(tdqkv), expected)).toBeLessThan(1e-5);
-      rt.release(tqkv, to, tp, tdo, tds, tdqkv);
-    });
-  }
+    }
+  });
 
   describe('analytic backward matches finite differences of the forward', () => {
     for (const c of [cases[0], cases[1], cases[7]]) {

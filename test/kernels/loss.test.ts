@@ -5,6 +5,7 @@ import type { Tensor } from '../../src/gpu/tensor';
 import { checked, useGpu } from '../helpers/gpu';
 import { finiteDiff, randn, relErr, rng } from '../helpers/ref';
 import { crossEntropyRef, toF64 } from '../helpers/ref-ops';
+import { describeReducePaths } from './reduce-paths';
 
 const gpu = useGpu();
 
@@ -29,57 +30,59 @@ function countOf(targets: Int32Array): number {
 }
 
 describe('crossEntropy', () => {
-  const shapes: [number, number, number[]][] = [
-    [1, 1, []], [1, 67, []], [3, 5, [1]], [4, 67, [2]], [70, 13, [3, 40, 69]], [2, 300, []], [5, 64, [0]],
-  ];
-  for (const [T, V, ignore] of shapes) {
-    for (const writeGrad of [false, true]) {
-      it(`T=${T} V=${V} ignored=${ignore.length}${writeGrad ? ' with gradient' : ''}`, async () => {
-        const rt = gpu();
-        const logits = randn(T * V, T * V + 1, 4);
-        const targets = makeTargets(T, V, T + V, ignore);
-        const invCount = 1 / Math.max(1, countOf(targets));
-        const tl = rt.tensor([T, V], 'logits', logits);
-        const tt = targetsTensor(rt, targets);
-        const tloss = rt.tensor([T], 'losses', new Float32Array(T).fill(Number.NaN));
-        await checked(rt, () => crossEntropy(rt, { logits: tl, targets: tt, losses: tloss, T, V, invCount, writeGrad }));
-        const ref = crossEntropyRef(logits, targets, T, V, invCount);
-        const losses = await rt.read(tloss);
-        // V = 1: every loss is 0 (log 1) — compare absolutely.
-        expect(relErr(losses, ref.losses, 1)).toBeLessThan(1e-5);
-        for (const t of ignore) expect(losses[t]).toBe(0);
-        const after = await rt.read(tl);
-        if (writeGrad) {
-          expect(relErr(after, ref.grad, 1e-3)).toBeLessThan(1e-5);
-          for (const t of ignore) for (let c = 0; c < V; c++) expect(after[t * V + c]).toBe(0);
-        } else {
-          expect(Array.from(after)).toEqual(Array.from(logits));
-        }
-        rt.release(tl, tt, tloss);
-      });
+  describeReducePaths(gpu, () => {
+    const shapes: [number, number, number[]][] = [
+      [1, 1, []], [1, 67, []], [3, 5, [1]], [4, 67, [2]], [70, 13, [3, 40, 69]], [2, 300, []], [5, 64, [0]],
+    ];
+    for (const [T, V, ignore] of shapes) {
+      for (const writeGrad of [false, true]) {
+        it(`T=${T} V=${V} ignored=${ignore.length}${writeGrad ? ' with gradient' : ''}`, async () => {
+          const rt = gpu();
+          const logits = randn(T * V, T * V + 1, 4);
+          const targets = makeTargets(T, V, T + V, ignore);
+          const invCount = 1 / Math.max(1, countOf(targets));
+          const tl = rt.tensor([T, V], 'logits', logits);
+          const tt = targetsTensor(rt, targets);
+          const tloss = rt.tensor([T], 'losses', new Float32Array(T).fill(Number.NaN));
+          await checked(rt, () => crossEntropy(rt, { logits: tl, targets: tt, losses: tloss, T, V, invCount, writeGrad }));
+          const ref = crossEntropyRef(logits, targets, T, V, invCount);
+          const losses = await rt.read(tloss);
+          // V = 1: every loss is 0 (log 1) — compare absolutely.
+          expect(relErr(losses, ref.losses, 1)).toBeLessThan(1e-5);
+          for (const t of ignore) expect(losses[t]).toBe(0);
+          const after = await rt.read(tl);
+          if (writeGrad) {
+            expect(relErr(after, ref.grad, 1e-3)).toBeLessThan(1e-5);
+            for (const t of ignore) for (let c = 0; c < V; c++) expect(after[t * V + c]).toBe(0);
+          } else {
+            expect(Array.from(after)).toEqual(Array.from(logits));
+          }
+          rt.release(tl, tt, tloss);
+        });
+      }
     }
-  }
 
-  it('is stable for large logits (±1e3)', async () => {
-    const rt = gpu();
-    const [T, V] = [3, 70];
-    const logits = randn(T * V, 8, 30);
-    for (let t = 0; t < T; t++) logits[t * V + ((t * 17) % V)] = t === 2 ? -1000 : 1000;
-    logits[V + 5] = 999; // a close second in row 1
-    const targets = new Int32Array([0, 5, 69]);
-    const tl = rt.tensor([T, V], 'logits', logits);
-    const tt = targetsTensor(rt, targets);
-    const tloss = rt.tensor([T], 'losses');
-    await checked(rt, () => crossEntropy(rt, { logits: tl, targets: tt, losses: tloss, T, V, invCount: 1 / 3, writeGrad: true }));
-    const ref = crossEntropyRef(logits, targets, T, V, 1 / 3);
-    const losses = await rt.read(tloss);
-    const grad = await rt.read(tl);
-    expect(losses.every(Number.isFinite) && grad.every(Number.isFinite)).toBe(true);
-    // Losses up to ~2000: still 1e-6 relative.
-    expect(relErr(losses, ref.losses)).toBeLessThan(1e-6);
-    // Softmax is exp(logit − max)/Σ, never exp(logit − lse): lse ≈ 1000 would round in f32.
-    expect(relErr(grad, ref.grad)).toBeLessThan(1e-5);
-    expect(Math.abs(grad[V + 5] - ref.grad[V + 5])).toBeLessThan(1e-5);
+    it('is stable for large logits (±1e3)', async () => {
+      const rt = gpu();
+      const [T, V] = [3, 70];
+      const logits = randn(T * V, 8, 30);
+      for (let t = 0; t < T; t++) logits[t * V + ((t * 17) % V)] = t === 2 ? -1000 : 1000;
+      logits[V + 5] = 999; // a close second in row 1
+      const targets = new Int32Array([0, 5, 69]);
+      const tl = rt.tensor([T, V], 'logits', logits);
+      const tt = targetsTensor(rt, targets);
+      const tloss = rt.tensor([T], 'losses');
+      await checked(rt, () => crossEntropy(rt, { logits: tl, targets: tt, losses: tloss, T, V, invCount: 1 / 3, writeGrad: true }));
+      const ref = crossEntropyRef(logits, targets, T, V, 1 / 3);
+      const losses = await rt.read(tloss);
+      const grad = await rt.read(tl);
+      expect(losses.every(Number.isFinite) && grad.every(Number.isFinite)).toBe(true);
+      // Losses up to ~2000: still 1e-6 relative.
+      expect(relErr(losses, ref.losses)).toBeLessThan(1e-6);
+      // Softmax is exp(logit − max)/Σ, never exp(logit − lse): lse ≈ 1000 would round in f32.
+      expect(relErr(grad, ref.grad)).toBeLessThan(1e-5);
+      expect(Math.abs(grad[V + 5] - ref.grad[V + 5])).toBeLessThan(1e-5);
+    });
   });
 
   it('gradient is (softmax − onehot)·invCount: finite differences of the mean loss', () => {

@@ -14,10 +14,12 @@ const shapes: [number, number, number][] = [
 describe('matmul', () => {
   for (const [M, N, K] of shapes) {
     for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-      // The square 64×64 tile, the narrow 64×16 tile, and the narrow tile on the transposed
-      // problem (taken without a bias when M < N: C is stored back transposed).
+      // The square 64×64 tile, the narrow 64×16 tile, the narrow tile on the transposed problem
+      // (taken without a bias when M < N: C is stored back transposed), and the barrier-free
+      // direct kernel of CPU adapters.
       for (const [scalar, tile, withBias] of [
         [false, 'square', true], [true, 'square', true], [false, 'narrow', true], [true, 'narrow', false], [false, 'narrow', false],
+        [false, 'direct', true], [true, 'direct', true], [false, 'direct', false],
       ] as const) {
         it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB} ${tile}${scalar ? ' scalar' : ''}${withBias ? ' bias' : ''}`, async () => {
           const rt = gpu();
@@ -45,14 +47,14 @@ describe('matmul', () => {
   // The low-rank epilogue: C = alpha·op(A)op(B) + beta·C + bias + s·U·Q, at ranks 1, under one
   // chunk, exactly one chunk and over two chunks of 16, with Q stored either way.
   for (const [M, N, K, R] of [[1, 1, 1, 1], [5, 67, 13, 8], [70, 65, 33, 16], [130, 96, 20, 33], [64, 64, 64, 3]] as const) {
-    for (const transQ of [false, true]) {
-      it(`low-rank epilogue M=${M} N=${N} K=${K} R=${R} transQ=${transQ}`, async () => {
+    for (const [transQ, tile] of [[false, 'square'], [true, 'square'], [false, 'direct'], [true, 'direct']] as const) {
+      it(`low-rank epilogue M=${M} N=${N} K=${K} R=${R} transQ=${transQ} ${tile}`, async () => {
         const rt = gpu();
         const a = randn(M * K, 11), b = randn(N * K, 12), u = randn(M * R, 13), q = randn(R * N, 14);
         const c0 = randn(M * N, 15), bias = randn(N, 16);
         const [ta, tb, tu, tq, tc, tbias] = [a, b, u, q, c0, bias].map((d, i) => rt.tensor([d.length], `t${i}`, d));
         await checked(rt, () => matmul(rt, {
-          a: ta, b: tb, c: tc, M, N, K, transB: true, alpha: 0.5, beta: 1, bias: tbias,
+          a: ta, b: tb, c: tc, M, N, K, transB: true, alpha: 0.5, beta: 1, bias: tbias, tile,
           lowRank: { u: tu, q: tq, rank: R, scale: 1.5, transQ },
         }));
         const got = await rt.read(tc);

@@ -3,6 +3,7 @@ import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } 
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
 import { layernormBwdRef, layernormFwdRef, rmsnormBwdRef, rmsnormFwdRef, toF64 } from '../helpers/ref-ops';
+import { describeReducePaths } from './reduce-paths';
 
 const gpu = useGpu();
 
@@ -18,38 +19,40 @@ function offsetRows(x: Float32Array, C: number): Float32Array {
 }
 
 describe('rmsnorm', () => {
-  for (const [T, C] of shapes) {
-    for (const resid of [false, true]) {
-      it(`forward + backward T=${T} C=${C}${resid ? ' with dres' : ''}`, async () => {
-        const rt = gpu();
-        const x = offsetRows(randn(T * C, T * 7 + C), C);
-        const w = randn(C, C + 1, 1.5);
-        const dy = randn(T * C, T + 3 * C);
-        const dres = randn(T * C, 99 + T);
-        const tx = rt.tensor([T, C], 'x', x);
-        const tw = rt.tensor([C], 'w', w);
-        const ty = rt.tensor([T, C], 'y');
-        const tr = rt.tensor([T], 'rstd');
-        const tdy = rt.tensor([T, C], 'dy', dy);
-        const tdx = rt.tensor([T, C], 'dx');
-        const tdres = rt.tensor([T, C], 'dres', dres);
-        await checked(rt, () => {
-          rmsnormForward(rt, tx, tw, ty, tr, T, C, EPS);
-          rmsnormBackward(rt, tx, tw, tr, tdy, tdx, T, C, resid ? tdres : undefined);
+  describeReducePaths(gpu, () => {
+    for (const [T, C] of shapes) {
+      for (const resid of [false, true]) {
+        it(`forward + backward T=${T} C=${C}${resid ? ' with dres' : ''}`, async () => {
+          const rt = gpu();
+          const x = offsetRows(randn(T * C, T * 7 + C), C);
+          const w = randn(C, C + 1, 1.5);
+          const dy = randn(T * C, T + 3 * C);
+          const dres = randn(T * C, 99 + T);
+          const tx = rt.tensor([T, C], 'x', x);
+          const tw = rt.tensor([C], 'w', w);
+          const ty = rt.tensor([T, C], 'y');
+          const tr = rt.tensor([T], 'rstd');
+          const tdy = rt.tensor([T, C], 'dy', dy);
+          const tdx = rt.tensor([T, C], 'dx');
+          const tdres = rt.tensor([T, C], 'dres', dres);
+          await checked(rt, () => {
+            rmsnormForward(rt, tx, tw, ty, tr, T, C, EPS);
+            rmsnormBackward(rt, tx, tw, tr, tdy, tdx, T, C, resid ? tdres : undefined);
+          });
+          const ref = rmsnormFwdRef(x, w, T, C, EPS);
+          expect(relErr(await rt.read(ty), ref.y)).toBeLessThan(1e-5);
+          expect(relErr(await rt.read(tr), ref.rstd)).toBeLessThan(1e-5);
+          const dxRef = rmsnormBwdRef(x, w, dy, T, C, EPS, resid ? dres : undefined);
+          // With C = 1 the two terms of dx cancel to r·w·dy·eps/(x² + eps): measure the error
+          // against the size of the terms there, as f32 cannot do better.
+          let floor = 1e-12;
+          if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t] * w[0] * dy[t]));
+          expect(relErr(await rt.read(tdx), dxRef, floor)).toBeLessThan(1e-5);
+          rt.release(tx, tw, ty, tr, tdy, tdx, tdres);
         });
-        const ref = rmsnormFwdRef(x, w, T, C, EPS);
-        expect(relErr(await rt.read(ty), ref.y)).toBeLessThan(1e-5);
-        expect(relErr(await rt.read(tr), ref.rstd)).toBeLessThan(1e-5);
-        const dxRef = rmsnormBwdRef(x, w, dy, T, C, EPS, resid ? dres : undefined);
-        // With C = 1 the two terms of dx cancel to r·w·dy·eps/(x² + eps): measure the error
-        // against the size of the terms there, as f32 cannot do better.
-        let floor = 1e-12;
-        if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t] * w[0] * dy[t]));
-        expect(relErr(await rt.read(tdx), dxRef, floor)).toBeLessThan(1e-5);
-        rt.release(tx, tw, ty, tr, tdy, tdx, tdres);
-      });
+      }
     }
-  }
+  });
 
   for (const [T, C] of [[1, 1], [2, 7], [3, 70]] as const) {
     it(`analytic backward matches finite differences T=${T} C=${C}`, () => {
@@ -67,46 +70,48 @@ describe('rmsnorm', () => {
 });
 
 describe('layernorm', () => {
-  for (const [T, C] of shapes) {
-    for (const resid of [false, true]) {
-      it(`forward + backward T=${T} C=${C}${resid ? ' with dres' : ''}`, async () => {
-        const rt = gpu();
-        const x = offsetRows(randn(T * C, T * 11 + C), C);
-        const w = randn(C, C + 2, 1.5);
-        const b = randn(C, C + 3);
-        const dy = randn(T * C, T + 5 * C);
-        const dres = randn(T * C, 77 + T);
-        const tx = rt.tensor([T, C], 'x', x);
-        const tw = rt.tensor([C], 'w', w);
-        const tb = rt.tensor([C], 'b', b);
-        const ty = rt.tensor([T, C], 'y');
-        const ts = rt.tensor([T, 2], 'stats');
-        const tdy = rt.tensor([T, C], 'dy', dy);
-        const tdx = rt.tensor([T, C], 'dx');
-        const tdres = rt.tensor([T, C], 'dres', dres);
-        await checked(rt, () => {
-          layernormForward(rt, tx, tw, tb, ty, ts, T, C, EPS);
-          layernormBackward(rt, tx, tw, ts, tdy, tdx, T, C, resid ? tdres : undefined);
+  describeReducePaths(gpu, () => {
+    for (const [T, C] of shapes) {
+      for (const resid of [false, true]) {
+        it(`forward + backward T=${T} C=${C}${resid ? ' with dres' : ''}`, async () => {
+          const rt = gpu();
+          const x = offsetRows(randn(T * C, T * 11 + C), C);
+          const w = randn(C, C + 2, 1.5);
+          const b = randn(C, C + 3);
+          const dy = randn(T * C, T + 5 * C);
+          const dres = randn(T * C, 77 + T);
+          const tx = rt.tensor([T, C], 'x', x);
+          const tw = rt.tensor([C], 'w', w);
+          const tb = rt.tensor([C], 'b', b);
+          const ty = rt.tensor([T, C], 'y');
+          const ts = rt.tensor([T, 2], 'stats');
+          const tdy = rt.tensor([T, C], 'dy', dy);
+          const tdx = rt.tensor([T, C], 'dx');
+          const tdres = rt.tensor([T, C], 'dres', dres);
+          await checked(rt, () => {
+            layernormForward(rt, tx, tw, tb, ty, ts, T, C, EPS);
+            layernormBackward(rt, tx, tw, ts, tdy, tdx, T, C, resid ? tdres : undefined);
+          });
+          const ref = layernormFwdRef(x, w, b, T, C, EPS);
+          expect(relErr(await rt.read(ty), ref.y)).toBeLessThan(1e-5);
+          const stats = await rt.read(ts);
+          const mean = stats.filter((_, i) => i % 2 === 0);
+          const rstd = stats.filter((_, i) => i % 2 === 1);
+          expect(relErr(mean, ref.mean)).toBeLessThan(1e-5);
+          expect(relErr(rstd, ref.rstd)).toBeLessThan(1e-5);
+          const dxRef = layernormBwdRef(x, w, dy, T, C, EPS, resid ? dres : undefined);
+          const dx = await rt.read(tdx);
+          if (C === 1) {
+            // d layernorm/dx is 0 for a single column; only the residual survives.
+            expect(relErr(dx, resid ? dres : new Float32Array(T), 1)).toBeLessThan(1e-5);
+          } else {
+            expect(relErr(dx, dxRef)).toBeLessThan(1e-5);
+          }
+          rt.release(tx, tw, tb, ty, ts, tdy, tdx, tdres);
         });
-        const ref = layernormFwdRef(x, w, b, T, C, EPS);
-        expect(relErr(await rt.read(ty), ref.y)).toBeLessThan(1e-5);
-        const stats = await rt.read(ts);
-        const mean = stats.filter((_, i) => i % 2 === 0);
-        const rstd = stats.filter((_, i) => i % 2 === 1);
-        expect(relErr(mean, ref.mean)).toBeLessThan(1e-5);
-        expect(relErr(rstd, ref.rstd)).toBeLessThan(1e-5);
-        const dxRef = layernormBwdRef(x, w, dy, T, C, EPS, resid ? dres : undefined);
-        const dx = await rt.read(tdx);
-        if (C === 1) {
-          // d layernorm/dx is 0 for a single column; only the residual survives.
-          expect(relErr(dx, resid ? dres : new Float32Array(T), 1)).toBeLessThan(1e-5);
-        } else {
-          expect(relErr(dx, dxRef)).toBeLessThan(1e-5);
-        }
-        rt.release(tx, tw, tb, ty, ts, tdy, tdx, tdres);
-      });
+      }
     }
-  }
+  });
 
   for (const [T, C] of [[1, 2], [2, 7], [3, 70]] as const) {
     it(`analytic backward matches finite differences T=${T} C=${C}`, () => {

@@ -2,7 +2,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { BufferPool } from '../../src/gpu/buffer-pool';
 import { defineKernel, packUniforms } from '../../src/gpu/kernel';
 import { grid } from '../../src/gpu/runtime';
+import { isCpuAdapter } from '../../src/gpu/device';
 import { add } from '../../src/kernels/elementwise';
+import { directWorkgroups } from '../../src/kernels/matmul';
 import { reduceSum } from '../../src/kernels/loss';
 import { rmsnormBackward, rmsnormForward } from '../../src/kernels/norms';
 import { checked, useGpu } from '../helpers/gpu';
@@ -48,6 +50,41 @@ describe('pipeline cache', () => {
       expect(spy).toHaveBeenCalledTimes(4);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('keeps the subgroup variant of common_reduce.wgsl and the fallback apart', async (ctx) => {
+    const rt = gpu();
+    const byDefault = rt.useSubgroups;
+    expect(byDefault).toBe(rt.device.features.has('subgroups') && !rt.info.cpuAdapter);
+    if (!rt.device.features.has('subgroups')) {
+      expect(() => (rt.useSubgroups = true)).toThrow(/subgroups/);
+      ctx.skip("the device lacks 'subgroups'");
+    }
+    const kernel = defineKernel({
+      name: 'row-sum-squares-by-hand', shaders: ['common_reduce.wgsl', 'row_sum_squares.wgsl'], entryPoint: 'main',
+      bindings: ['read', 'storage'], uniforms: [['out_features', 'u32'], ['in_features', 'u32']],
+    });
+    const modules = vi.spyOn(rt.device, 'createShaderModule');
+    const w = rt.tensor([2, 3], 'w', new Float32Array([1, 2, 3, 4, 5, 6]));
+    const out = rt.tensor([2], 'out');
+    try {
+      for (const on of [true, false, true, false]) {
+        rt.useSubgroups = on;
+        expect(rt.moduleFiles(kernel)[0]).toBe(on ? 'common_reduce_subgroups.wgsl' : 'common_reduce.wgsl');
+        await checked(rt, () => rt.dispatch(kernel, { bind: [w, out], uniforms: { out_features: 2, in_features: 3 }, workgroups: [2] }));
+        expect(Array.from(await rt.read(out))).toEqual([14, 77]);
+      }
+      // One module per variant; only the subgroup one enables the extension, as its first line.
+      const codes = modules.mock.calls.map(([d]) => d.code);
+      expect(codes).toHaveLength(2);
+      expect(codes[0]).toMatch(/^enable subgroups;\n/);
+      expect(codes[0]).toContain('subgroupAdd');
+      expect(codes[1]).not.toContain('subgroup');
+    } finally {
+      modules.mockRestore();
+      rt.useSubgroups = byDefault;
+      rt.release(w, out);
     }
   });
 });
@@ -261,5 +298,35 @@ describe('recording order', () => {
     expect(z.buffer).toBe(t.buffer);
     expect(Array.from(await rt.read(z))).toEqual(new Array(8).fill(0));
     rt.release(z);
+  });
+});
+
+describe('CPU adapters', () => {
+  const adapter = (info: Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean }) => ({ info }) as unknown as GPUAdapter;
+
+  it('are told apart from GPUs by the names they report, or by calling themselves a fallback', () => {
+    expect(isCpuAdapter(adapter({ vendor: 'google', architecture: 'swiftshader' }))).toBe(true);
+    expect(isCpuAdapter(adapter({ vendor: 'mesa', description: 'llvmpipe (LLVM 19.1.7, 256 bits)' }))).toBe(true);
+    expect(isCpuAdapter(adapter({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver (WARP)' }))).toBe(true);
+    expect(isCpuAdapter(adapter({ vendor: 'x', isFallbackAdapter: true }))).toBe(true);
+    expect(isCpuAdapter(adapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }))).toBe(false);
+    expect(isCpuAdapter(adapter({ vendor: 'apple', architecture: 'metal-3' }))).toBe(false);
+    expect(isCpuAdapter(adapter({}))).toBe(false);
+  });
+
+  it('get the direct matmul and the workgroup-memory reductions by default', (ctx) => {
+    const rt = gpu();
+    if (!/swiftshader/i.test(rt.info.description)) ctx.skip('not on SwiftShader');
+    expect(rt.info.cpuAdapter).toBe(true);
+    expect(rt.useSubgroups).toBe(false);
+  });
+
+  it('the direct matmul deals its 4×4 blocks out 64 per workgroup, in two dimensions past 65535 workgroups', () => {
+    expect(directWorkgroups(1, 1)).toEqual([1, 1]);
+    expect(directWorkgroups(512, 8)).toEqual([4, 1]); // 128 × 2 blocks
+    expect(directWorkgroups(4096, 4096)).toEqual([16384, 1]);
+    const [x, y] = directWorkgroups(65536, 65536);
+    expect(x).toBe(65535);
+    expect(x * y * 64).toBeGreaterThanOrEqual((65536 / 4) ** 2);
   });
 });

@@ -1,0 +1,145 @@
+// The matmul of matmul_common.wgsl (prepended with it) for CPU adapters (SwiftShader, llvmpipe):
+// no workgroup memory and no barriers. Each invocation computes one 4×4 block of C from
+// operands read straight from storage, four k at a time, as one 4×4 matrix product.
+// Why: on a CPU, "workgroup memory" is ordinary RAM behind the same caches as storage, so the
+// tiled kernel's staging copy buys nothing, and every workgroupBarrier() switches between the
+// fibres that emulate the workgroup's invocations. Measured on SwiftShader: 1.7–1.9× the
+// tiled kernel at the shapes of a training step (bench/node-bench.ts prints both).
+// Blocks are numbered row-major over C (4×4 blocks, n fastest) and dealt out 64 per workgroup,
+// so narrow products (N or M = an adapter's rank) waste no invocations.
+// LOW_RANK adds lowrank_scale·U·Q after alpha·op(A)op(B), like the tiled kernel's epilogue.
+
+const BLOCK: u32 = 4u;
+const INVOCATIONS: u32 = 64u;
+
+// Operand chunks as 4×4 matrices, so that one k-chunk's contribution is one matrix product:
+// At's column k holds A[m0..m0+3, k0+k] and Bm's column j holds B[k0..k0+3, n0+j], and
+// (At · Bm)[j][i] = Σ_k A[m0+i, k0+k] B[k0+k, n0+j]. A value that lies past M (or N) only ever
+// meets outputs past M (or N), which are never stored, so full chunks load rows past the edge
+// from the last row instead of masking: only the k edge must read as zero.
+
+/** Start of row m0+i of A [M,K] (clamped to the last row). */
+fn rowA(m0: u32, i: u32) -> u32 { return params.a_offset + min(m0 + i, params.M - 1u) * params.lda; }
+
+/** Start of row n0+j of B stored [N,K] (clamped to the last row). */
+fn rowB(n0: u32, j: u32) -> u32 { return params.b_offset + min(n0 + j, params.N - 1u) * params.ldb; }
+
+/** At for a chunk whose four k lie inside K. */
+fn loadAtFull(m0: u32, k0: u32) -> mat4x4<f32> {
+  if (TRANS_A) {
+    // A is [K,M]: row k0+k is contiguous along m, and is column k of At as loaded.
+    let base = params.a_offset + k0 * params.lda + m0;
+    let ld = params.lda;
+    return mat4x4<f32>(loadA4Full(base), loadA4Full(base + ld), loadA4Full(base + 2u * ld), loadA4Full(base + 3u * ld));
+  }
+  // A is [M,K]: row m0+i is contiguous along k.
+  return transpose(mat4x4<f32>(
+    loadA4Full(rowA(m0, 0u) + k0), loadA4Full(rowA(m0, 1u) + k0), loadA4Full(rowA(m0, 2u) + k0), loadA4Full(rowA(m0, 3u) + k0)));
+}
+
+/** At for the last, partial chunk: n = K − k0 (1..3) valid k, the rest zero. */
+fn loadAtTail(m0: u32, k0: u32, n: u32) -> mat4x4<f32> {
+  if (TRANS_A) {
+    let cols = avail(m0, params.M, true);
+    let base = params.a_offset + k0 * params.lda + m0;
+    let ld = params.lda;
+    return mat4x4<f32>(
+      loadA4(base, cols), loadA4(base + ld, select(0u, cols, n > 1u)), loadA4(base + 2u * ld, select(0u, cols, n > 2u)), vec4<f32>(0.0));
+  }
+  return transpose(mat4x4<f32>(
+    loadA4(rowA(m0, 0u) + k0, n), loadA4(rowA(m0, 1u) + k0, n), loadA4(rowA(m0, 2u) + k0, n), loadA4(rowA(m0, 3u) + k0, n)));
+}
+
+/** Bm for a chunk whose four k lie inside K. */
+fn loadBmFull(n0: u32, k0: u32) -> mat4x4<f32> {
+  if (TRANS_B) {
+    // B is [N,K]: row n0+j is contiguous along k, and is column j of Bm as loaded.
+    return mat4x4<f32>(
+      loadB4Full(rowB(n0, 0u) + k0), loadB4Full(rowB(n0, 1u) + k0), loadB4Full(rowB(n0, 2u) + k0), loadB4Full(rowB(n0, 3u) + k0));
+  }
+  // B is [K,N]: row k0+k is contiguous along n.
+  let base = params.b_offset + k0 * params.ldb + n0;
+  let ld = params.ldb;
+  return transpose(mat4x4<f32>(loadB4Full(base), loadB4Full(base + ld), loadB4Full(base + 2u * ld), loadB4Full(base + 3u * ld)));
+}
+
+/** Bm for the last, partial chunk: n = K − k0 (1..3) valid k, the rest zero. */
+fn loadBmTail(n0: u32, k0: u32, n: u32) -> mat4x4<f32> {
+  if (TRANS_B) {
+    return mat4x4<f32>(
+      loadB4(rowB(n0, 0u) + k0, n), loadB4(rowB(n0, 1u) + k0, n), loadB4(rowB(n0, 2u) + k0, n), loadB4(rowB(n0, 3u) + k0, n));
+  }
+  let cols = avail(n0, params.N, true);
+  let base = params.b_offset + k0 * params.ldb + n0;
+  let ld = params.ldb;
+  return transpose(mat4x4<f32>(
+    loadB4(base, cols), loadB4(base + ld, select(0u, cols, n > 1u)), loadB4(base + 2u * ld, select(0u, cols, n > 2u)), vec4<f32>(0.0)));
+}
+
+/** lowrank_scale · U[m0.., r0..r0+3] in the layout of loadAt, zero past the edges. */
+fn loadUt(m0: u32, r0: u32) -> mat4x4<f32> {
+  var cols: array<vec4<f32>, 4>;
+  for (var k = 0u; k < 4u; k++) {
+    for (var i = 0u; i < 4u; i++) {
+      let gm = m0 + i;
+      let gr = r0 + k;
+      if (gm < params.M && gr < params.R) { cols[k][i] = params.lowrank_scale * lowrank_u[gm * params.ldu + gr]; }
+    }
+  }
+  return mat4x4<f32>(cols[0], cols[1], cols[2], cols[3]);
+}
+
+/** Q[r0..r0+3, n0..] in the layout of loadBm, zero past the edges. */
+fn loadQm(n0: u32, r0: u32) -> mat4x4<f32> {
+  var cols: array<vec4<f32>, 4>;
+  for (var j = 0u; j < 4u; j++) {
+    for (var k = 0u; k < 4u; k++) {
+      let gn = n0 + j;
+      let gr = r0 + k;
+      if (gn < params.N && gr < params.R) {
+        cols[j][k] = lowrank_q[params.q_offset + select(gr * params.ldq + gn, gn * params.ldq + gr, TRANS_Q)];
+      }
+    }
+  }
+  return mat4x4<f32>(cols[0], cols[1], cols[2], cols[3]);
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lix: u32) {
+  let blocksN = (params.N + BLOCK - 1u) / BLOCK;
+  let blocksM = (params.M + BLOCK - 1u) / BLOCK;
+  let block = (wid.y * groups.x + wid.x) * INVOCATIONS + lix;
+  if (block >= blocksM * blocksN) { return; }
+  let m0 = (block / blocksN) * BLOCK;
+  let n0 = (block % blocksN) * BLOCK;
+
+  // acc[j][i] = C[m0+i, n0+j]
+  var acc = mat4x4<f32>();
+  let kFull = params.K & ~3u;
+  for (var k0 = 0u; k0 < kFull; k0 += BLOCK) {
+    acc += loadAtFull(m0, k0) * loadBmFull(n0, k0);
+  }
+  if (kFull < params.K) {
+    let n = params.K - kFull;
+    acc += loadAtTail(m0, kFull, n) * loadBmTail(n0, kFull, n);
+  }
+  var scale = params.alpha;
+  if (LOW_RANK) {
+    acc *= params.alpha;
+    scale = 1.0;
+    for (var r0 = 0u; r0 < params.R; r0 += BLOCK) {
+      acc += loadUt(m0, r0) * loadQm(n0, r0);
+    }
+  }
+
+  for (var i = 0u; i < BLOCK; i++) {
+    let m = m0 + i;
+    if (m >= params.M) { break; }
+    for (var j = 0u; j < BLOCK; j++) {
+      let n = n0 + j;
+      if (n >= params.N) { break; }
+      epilogue(params.c_offset + m * params.ldc + n, n, acc[j][i], scale);
+    }
+  }
+}

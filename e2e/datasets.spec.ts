@@ -20,18 +20,18 @@ test.describe('dataset formats', () => {
     await page.goto('/');
     await expect(page.getByTestId('model-name')).toHaveText('kjv-tiny');
     await page.getByTestId('sample-dataset').selectOption('pirate-instructions.jsonl');
-    await expect(page.getByTestId('dataset-examples')).toHaveText('40');
+    await expect(page.getByTestId('dataset-examples')).toHaveText('120');
     await expect(page.getByTestId('bad-rows')).toHaveText('0 bad rows');
     // The sequence length was raised so that every instruction and its answer fit in kjv-tiny's 128 positions.
     await expect(page.getByTestId('seq-len')).toHaveValue('128');
-    expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(30);
+    expect(Number(await page.getByTestId('train-sequences').textContent())).toBeGreaterThan(100);
     const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
     await expect(first).toContainText('Say hello to a new friend.');
     await expect(first).toContainText('Ahoy there, matey!');
     await screenshot(page, '12-sample-dataset', 'dataset-panel');
-    await page.getByTestId('sample-dataset').selectOption('proverbs.txt');
-    await expect(page.getByTestId('dataset-examples')).toHaveText('60');
-    await expect(page.getByTestId('dataset-preview')).toContainText('A patient kettle boils the sweetest tea.');
+    await page.getByTestId('sample-dataset').selectOption('ships-log.txt');
+    await expect(page.getByTestId('dataset-examples')).toHaveText('240');
+    await expect(page.getByTestId('dataset-preview')).toContainText('Day 1. Wind south-east, a gentle breeze');
     expect(watch.foreignRequests).toEqual([]);
     expect(watch.consoleErrors).toEqual([]);
   });

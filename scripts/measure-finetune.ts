@@ -57,10 +57,9 @@ const plain = (text: string): Prompt => ({ shown: text, text });
 /** Pirate rows are Alpaca instructions: the studio trains on alpacaPrompt(instruction, input) + output. */
 const instruction = (text: string): Prompt => ({ shown: text, text: alpacaPrompt(text, '') });
 
-/** Proverb-like openings, and instructions that are not in the pirate dataset. */
+/** Log-entry openings, and instructions that are not in the pirate dataset. */
 const SAMPLES: readonly SampleSpec[] = [
   { file: 'ships-log.txt', prompts: [plain('Day 7.'), plain('Wind'), plain('The captain')] },
-  { file: 'proverbs.txt', prompts: [plain('A wise'), plain('The old'), plain('Do not')] },
   {
     file: 'pirate-instructions.jsonl',
     prompts: [instruction('Describe a horse.'), instruction('Explain how to bake bread.'), instruction('Thank your teacher.')],

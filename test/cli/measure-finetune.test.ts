@@ -14,7 +14,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'measure-finetune-'));
 
 /** A random-initialised one-layer Llama whose BPE tokenizer was trained on the sample datasets. */
 function writeTinyModel(dir: string): void {
-  const corpus = ['proverbs.txt', 'pirate-instructions.jsonl'].map((f) => readFileSync(join(SAMPLES, f), 'utf8')).join('\n');
+  const corpus = ['ships-log.txt', 'pirate-instructions.jsonl'].map((f) => readFileSync(join(SAMPLES, f), 'utf8')).join('\n');
   const config = {
     model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2,
     num_key_value_heads: 1, intermediate_size: 32, vocab_size: VOCAB, max_position_embeddings: 48, rms_norm_eps: 1e-5,
@@ -55,13 +55,13 @@ describe('measure-finetune', () => {
 
   it('trains on the chosen samples with the studio pipeline and writes finite losses and generations', async () => {
     const out = join(tmp(), 'results', 'finetune.json');
-    const only = ['--only', 'proverbs.txt,pirate-instructions.jsonl'];
+    const only = ['--only', 'ships-log.txt,pirate-instructions.jsonl'];
     const r = await measure(['--model', model, '--steps', '2', '--new-tokens', '2', ...only, '--out', out]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\| proverbs\.txt \| txt/);
+    expect(r.stdout).toMatch(/\| ships-log\.txt \| txt/);
     const report = JSON.parse(readFileSync(out, 'utf8')) as FinetuneReport;
     expect(report.steps).toBe(2);
-    expect(report.datasets.map((d) => d.file)).toEqual(['proverbs.txt', 'pirate-instructions.jsonl']);
+    expect(report.datasets.map((d) => d.file)).toEqual(['ships-log.txt', 'pirate-instructions.jsonl']);
     for (const d of report.datasets) {
       expect(d.settings).toMatchObject({ method: 'lora', rank: 8, steps: 2, seed: 42, targets: ['q_proj', 'v_proj'] });
       expect(d.trainSequences).toBeGreaterThan(0);
@@ -87,9 +87,9 @@ describe('measure-finetune', () => {
   it('an empty dataset is one line on stderr and exit code 2', async () => {
     const samples = tmp();
     mkdirSync(samples, { recursive: true });
-    writeFileSync(join(samples, 'proverbs.txt'), '\n\n');
-    const r = await measure(['--model', model, '--samples', samples, '--only', 'proverbs.txt', '--out', join(tmp(), 'finetune.json')]);
+    writeFileSync(join(samples, 'ships-log.txt'), '\n\n');
+    const r = await measure(['--model', model, '--samples', samples, '--only', 'ships-log.txt', '--out', join(tmp(), 'finetune.json')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^error: .*proverbs\.txt: the file has no examples\n$/);
+    expect(r.stderr).toMatch(/^error: .*ships-log\.txt: the file has no examples\n$/);
   });
 });

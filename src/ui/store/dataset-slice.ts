@@ -6,10 +6,9 @@ import type { StudioState } from './store';
 /** The datasets in public/samples (see its README for sources and licence). */
 export const SAMPLE_DATASETS: readonly { file: string; label: string; seqLen: number }[] = [
   { file: 'ships-log.txt', label: "A sailing ship's log (plain text, 240 entries)", seqLen: 64 },
-  { file: 'proverbs.txt', label: 'Invented proverbs (plain text, 60 paragraphs)', seqLen: 64 },
   // With kjv-tiny's BPE the longest row (Alpaca template included) fits in 128 tokens; with a
   // byte-level vocabulary it would need ~210, and the cap below keeps it within the model.
-  { file: 'pirate-instructions.jsonl', label: 'Answer like a pirate (Alpaca instructions, 40 rows)', seqLen: 128 },
+  { file: 'pirate-instructions.jsonl', label: 'Answer like a pirate (Alpaca instructions, 120 rows)', seqLen: 128 },
 ];
 
 /**

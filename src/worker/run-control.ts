@@ -2,7 +2,7 @@ import type { StudioEvent } from './protocol';
 
 /**
  * Pause, resume and stop for a training loop in the worker: the page's messages flip the flags,
- * and the loop awaits between steps while paused (so a pause takes effect within one step).
+ * and the loop awaits between steps while paused (so a pause takes effect between steps).
  */
 export class RunControl {
   paused = false;

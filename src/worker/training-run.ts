@@ -1,7 +1,8 @@
 /**
  * One training run inside the worker: AdamW with gradient accumulation, the LR schedule,
  * validation loss and update statistics every `evalEvery` steps, and pause/resume/stop that
- * take effect between optimizer steps (so within one step of the click).
+ * take effect between optimizer steps: the step running at the click and the one already queued
+ * behind it (see run()) finish, and nothing after them starts.
  */
 import { RunControl } from './run-control';
 import type { Adapter } from '../adapters/types';

@@ -3,7 +3,7 @@
 // operands read straight from storage, four k at a time, as one 4×4 matrix product.
 // Why: on a CPU, "workgroup memory" is ordinary RAM behind the same caches as storage, so the
 // tiled kernel's staging copy buys nothing, and every workgroupBarrier() switches between the
-// fibres that emulate the workgroup's invocations. Measured on SwiftShader: 1.7–1.9× the
+// fibres that emulate the workgroup's invocations. Measured on SwiftShader: 1.2–2.6× the
 // tiled kernel at the shapes of a training step (bench/node-bench.ts prints both).
 // Blocks are numbered row-major over C (4×4 blocks, n fastest) and dealt out 64 per workgroup,
 // so narrow products (N or M = an adapter's rank) waste no invocations.

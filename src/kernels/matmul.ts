@@ -1,5 +1,5 @@
 import { defineKernel } from '../gpu/kernel';
-import type { GpuRuntime } from '../gpu/runtime';
+import { grid, type GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 
 const uniforms = [
@@ -74,7 +74,6 @@ const TILE_M = 64;
 /** matmul_direct.wgsl: one 4×4 block of C per invocation, 64 invocations per workgroup. */
 const DIRECT_BLOCK = 4;
 const DIRECT_INVOCATIONS = 64;
-const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 const SQUARE_TILE_N = 64;
 const NARROW_TILE_N = 16;
 
@@ -124,12 +123,10 @@ function kernelFor(tile: Tile, vec4: boolean) {
   return vec4 ? matmulNarrowVec4 : matmulNarrowScalar;
 }
 
-/** The direct kernel deals 4×4 blocks out 64 per workgroup, in two dimensions past the per-dimension limit. */
+/** The direct kernel deals 4×4 blocks out 64 per workgroup, on the runtime's 2-D grid past 65535 workgroups. */
 export function directWorkgroups(M: number, N: number): [number, number] {
   const blocks = Math.ceil(M / DIRECT_BLOCK) * Math.ceil(N / DIRECT_BLOCK);
-  const groups = Math.ceil(blocks / DIRECT_INVOCATIONS);
-  const x = Math.min(groups, MAX_WORKGROUPS_PER_DIMENSION);
-  return [x, Math.ceil(groups / x)];
+  return grid(Math.ceil(blocks / DIRECT_INVOCATIONS));
 }
 
 function workgroupsFor(tile: Tile, M: number, N: number): [number, number] {

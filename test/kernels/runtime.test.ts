@@ -326,7 +326,7 @@ describe('CPU adapters', () => {
     expect(directWorkgroups(512, 8)).toEqual([4, 1]); // 128 × 2 blocks
     expect(directWorkgroups(4096, 4096)).toEqual([16384, 1]);
     const [x, y] = directWorkgroups(65536, 65536);
-    expect(x).toBe(65535);
+    expect(x).toBeLessThanOrEqual(65535);
     expect(x * y * 64).toBeGreaterThanOrEqual((65536 / 4) ** 2);
   });
 });

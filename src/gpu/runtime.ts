@@ -90,7 +90,7 @@ export class GpuRuntime {
    * Whether kernels get the subgroup variants of SUBGROUP_VARIANTS; on by default where a GPU
    * has the 'subgroups' feature. Off by default on CPU adapters: SwiftShader's subgroups are 4
    * lanes emulated in software, and there the llama-dora fixture's parameters after AdamW land
-   * at 1.1–2.2e-4 of the 1e-4 tolerance with them (one lora_B gradient element of 9e-8, 6e-7 of
+   * at 1.1–2.2e-4 of the 1e-4 tolerance with them (one lora_B gradient element of 9e-8, 1.8e-6 of
    * the tensor's largest, is float32 rounding noise whose size depends on the summation order,
    * and AdamW with eps 1e-8 makes it a near-full step). Set it to force either path (tests run
    * both; benchmarks compare them); it cannot be turned on without the feature.

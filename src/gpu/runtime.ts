@@ -65,6 +65,13 @@ export class GpuRuntime {
   /** Per-kernel GPU times while attached (`enableProfiling`); null in normal runs. */
   profiler: KernelProfiler | null = null;
   private subgroups: boolean;
+  /**
+   * Row kernels (attention, RMSNorm) run one row block per invocation with no workgroup memory
+   * and no barriers, folding their sums in the 64-thread tree's order so the results are
+   * bit-identical (the '*_serial.wgsl' kernels). On by default on CPU adapters, where every
+   * barrier switches between the fibres that emulate a workgroup's threads; tests force both.
+   */
+  serialRows: boolean;
 
   constructor(
     /**
@@ -84,6 +91,7 @@ export class GpuRuntime {
     });
     this.dummy = this.pool.acquire(16);
     this.subgroups = device.features.has('subgroups') && !info.cpuAdapter;
+    this.serialRows = info.cpuAdapter;
   }
 
   /**

@@ -1,11 +1,17 @@
 import { defineKernel } from '../gpu/kernel';
-import type { GpuRuntime } from '../gpu/runtime';
+import { grid, type GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 
 const layoutUniforms = [
   ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
   ['ldq', 'u32'], ['ldk', 'u32'], ['ldv', 'u32'], ['ldo', 'u32'],
   ['q_off', 'u32'], ['k_off', 'u32'], ['v_off', 'u32'], ['scale', 'f32'],
+  ['B', 'u32'],
+] as const;
+const kvUniforms = [
+  ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
+  ['ldx', 'u32'], ['x_off', 'u32'], ['ldout', 'u32'], ['out_off', 'u32'], ['alpha', 'f32'],
+  ['B', 'u32'],
 ] as const;
 
 const forwardKernel = defineKernel({
@@ -18,12 +24,30 @@ const backwardQKernel = defineKernel({
 });
 const backwardKVKernel = defineKernel({
   name: 'attention-backward-kv', shaders: ['attention_backward_kv.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'],
-  uniforms: [
-    ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
-    ['ldx', 'u32'], ['x_off', 'u32'], ['ldout', 'u32'], ['out_off', 'u32'], ['alpha', 'f32'],
-  ],
+  bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
 });
+
+// The serial kernels for CPU adapters (GpuRuntime.serialRows), bit-identical to the ones above.
+const SERIAL_COMMON = ['common_reduce_serial.wgsl', 'common_attention.wgsl', 'common_attention_serial.wgsl'];
+const forwardSerialKernel = defineKernel({
+  name: 'attention-forward-serial', shaders: [...SERIAL_COMMON, 'attention_forward_serial.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
+});
+const backwardQSerialKernel = defineKernel({
+  name: 'attention-backward-q-serial', shaders: [...SERIAL_COMMON, 'attention_backward_q_serial.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage', 'read'], uniforms: layoutUniforms,
+});
+const backwardKVSerialKernel = defineKernel({
+  name: 'attention-backward-kv-serial', shaders: ['common_reduce_serial.wgsl', 'attention_backward_kv_serial.wgsl'],
+  entryPoint: 'main', bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
+});
+/** Rows per serial invocation and invocations per workgroup (common_attention_serial.wgsl). */
+const SERIAL_ROWS = 4;
+const SERIAL_WG = 16;
+
+function serialGroups(S: number, heads: number, B: number): [number, number] {
+  return grid(Math.ceil((Math.ceil(S / SERIAL_ROWS) * heads * B) / SERIAL_WG));
+}
 
 /**
  * Where Q, K and V live: rows of [B·S, ld] at a column offset. Llama has three buffers; GPT-2
@@ -47,7 +71,7 @@ function layoutUniformValues(l: AttentionLayout): Record<string, number> {
   return {
     S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim,
     ldq: l.ldq, ldk: l.ldk, ldv: l.ldv, ldo: l.heads * l.headDim,
-    q_off: l.qOffset, k_off: l.kOffset, v_off: l.vOffset, scale: 1 / Math.sqrt(l.headDim),
+    q_off: l.qOffset, k_off: l.kOffset, v_off: l.vOffset, scale: 1 / Math.sqrt(l.headDim), B: l.B,
   };
 }
 
@@ -55,8 +79,10 @@ function layoutUniformValues(l: AttentionLayout): Record<string, number> {
 export function attentionForward(
   rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, o: Tensor, p: Tensor,
 ): void {
-  rt.dispatch(forwardKernel, {
-    bind: [q, k, v, o, p], uniforms: layoutUniformValues(l), workgroups: [l.S, l.heads, l.B],
+  const serial = rt.serialRows;
+  rt.dispatch(serial ? forwardSerialKernel : forwardKernel, {
+    bind: [q, k, v, o, p], uniforms: layoutUniformValues(l),
+    workgroups: serial ? serialGroups(l.S, l.heads, l.B) : [l.S, l.heads, l.B],
   });
 }
 
@@ -76,16 +102,26 @@ export function attentionBackward(
   rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, p: Tensor, dout: Tensor, g: AttentionGrads,
 ): void {
   const u = layoutUniformValues(l);
-  rt.dispatch(backwardQKernel, { bind: [k, v, p, dout, g.ds, g.dq], uniforms: u, workgroups: [l.S, l.heads, l.B] });
-  const common = { S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim };
-  rt.dispatch(backwardKVKernel, {
+  const serial = rt.serialRows;
+  if (serial) {
+    // Role order of common_attention_serial.wgsl: A = dO, Bk = V, X = K, out = dQ, W = dS, then P.
+    rt.dispatch(backwardQSerialKernel, {
+      bind: [dout, v, k, g.dq, g.ds, p], uniforms: u, workgroups: serialGroups(l.S, l.heads, l.B),
+    });
+  } else {
+    rt.dispatch(backwardQKernel, { bind: [k, v, p, dout, g.ds, g.dq], uniforms: u, workgroups: [l.S, l.heads, l.B] });
+  }
+  const kv = serial ? backwardKVSerialKernel : backwardKVKernel;
+  const workgroups = serial ? serialGroups(l.S, l.kvHeads, l.B) : [l.S, l.kvHeads, l.B] as const;
+  const common = { S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim, B: l.B };
+  rt.dispatch(kv, {
     bind: [g.ds, q, g.dk],
     uniforms: { ...common, ldx: l.ldq, x_off: l.qOffset, ldout: l.ldk, out_off: l.kOffset, alpha: u.scale },
-    workgroups: [l.S, l.kvHeads, l.B],
+    workgroups,
   });
-  rt.dispatch(backwardKVKernel, {
+  rt.dispatch(kv, {
     bind: [p, dout, g.dv],
     uniforms: { ...common, ldx: l.heads * l.headDim, x_off: 0, ldout: l.ldv, out_off: l.vOffset, alpha: 1 },
-    workgroups: [l.S, l.kvHeads, l.B],
+    workgroups,
   });
 }

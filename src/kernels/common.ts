@@ -9,3 +9,8 @@ export function elementGroups(n: number): [number, number] {
 export function rowGroups(rows: number): [number, number] {
   return grid(rows);
 }
+
+/** Workgroups for one row per invocation, 64 invocations a group (see serialIndex in common_reduce_serial.wgsl). */
+export function serialRowGroups(rows: number): [number, number] {
+  return grid(Math.ceil(rows / 64));
+}

@@ -143,6 +143,54 @@ describe('attention', () => {
         rt.release(tqkv, to, tp, tdo, tds, tdqkv);
       });
     }
+  }, { serial: true });
+
+  describe('serial kernels (CPU adapters) equal the workgroup kernels bit for bit', () => {
+    // S = 130: lane partials of two and three terms, and a last query block of two rows; D = 66:
+    // a last d-chunk of two; GQA with two batches; q/k/v at offsets in wider buffers.
+    const shapes: Case[] = [
+      { name: 'S=130 GQA 4/2, B=2', B: 2, S: 130, H: 4, KVH: 2, D: 8 },
+      { name: 'D=66, odd S', B: 1, S: 9, H: 2, KVH: 1, D: 66 },
+      { name: 'one token, MQA', B: 3, S: 1, H: 3, KVH: 1, D: 5 },
+      { name: 'offsets', B: 2, S: 7, H: 4, KVH: 2, D: 3, pad: [2, 3] },
+    ];
+    for (const c of shapes) {
+      it(c.name, async () => {
+        const rt = gpu();
+        const L = layoutOf(c);
+        const rows = c.B * c.S;
+        const inputs = {
+          q: rt.tensor([rows * L.ref.ldq], 'q', randn(rows * L.ref.ldq, 31, 1.5)),
+          k: rt.tensor([rows * L.ref.ldk], 'k', randn(rows * L.ref.ldk, 32, 1.5)),
+          v: rt.tensor([rows * L.ref.ldv], 'v', randn(rows * L.ref.ldv, 33)),
+          dout: rt.tensor([rows * c.H * c.D], 'dout', randn(rows * c.H * c.D, 34)),
+        };
+        const run = async (serial: boolean) => {
+          rt.serialRows = serial;
+          const out = {
+            o: filled(rt, rows * c.H * c.D, 'o'), p: filled(rt, c.B * c.H * c.S * c.S, 'p'),
+            ds: filled(rt, c.B * c.H * c.S * c.S, 'ds'), dq: filled(rt, rows * L.ref.ldq, 'dq'),
+            dk: filled(rt, rows * L.ref.ldk, 'dk'), dv: filled(rt, rows * L.ref.ldv, 'dv'),
+          };
+          await checked(rt, () => {
+            attentionForward(rt, L.gpu, inputs.q, inputs.k, inputs.v, out.o, out.p);
+            attentionBackward(rt, L.gpu, inputs.q, inputs.k, inputs.v, out.p, inputs.dout, out);
+          });
+          const read: Record<string, Float32Array> = {};
+          for (const [key, t] of Object.entries(out)) read[key] = await rt.read(t);
+          rt.release(...Object.values(out));
+          return read;
+        };
+        try {
+          const workgroup = await run(false);
+          const serial = await run(true);
+          for (const key of Object.keys(workgroup)) expect(serial[key], key).toEqual(workgroup[key]);
+        } finally {
+          rt.serialRows = rt.info.cpuAdapter;
+          rt.release(...Object.values(inputs));
+        }
+      });
+    }
   });
 
   describe('analytic backward matches finite differences of the forward', () => {

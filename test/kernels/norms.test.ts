@@ -52,7 +52,7 @@ describe('rmsnorm', () => {
         });
       }
     }
-  });
+  }, { serial: true });
 
   for (const [T, C] of [[1, 1], [2, 7], [3, 70]] as const) {
     it(`analytic backward matches finite differences T=${T} C=${C}`, () => {
@@ -65,6 +65,38 @@ describe('rmsnorm', () => {
       // The residual path adds its gradient unchanged: L = Σ up·y + Σ dres·x.
       const fd2 = finiteDiff(x, (xx) => dot(up, rmsnormFwdRef(xx, w, T, C, EPS).y) + dot(dres, xx));
       expect(relErr(rmsnormBwdRef(x, w, up, T, C, EPS, dres), fd2)).toBeLessThan(1e-6);
+    });
+  }
+});
+
+describe('serial rmsnorm (CPU adapters) equals the workgroup kernel bit for bit', () => {
+  // C = 200: lane partials of three and four terms; C = 7: idle lanes; T = 70: a second workgroup.
+  for (const [T, C] of [[70, 200], [3, 7], [1, 1]] as const) {
+    it(`T=${T} C=${C}`, async () => {
+      const rt = gpu();
+      const x = rt.tensor([T, C], 'x', offsetRows(randn(T * C, 41 + C), C));
+      const w = rt.tensor([C], 'w', randn(C, 42, 1.5));
+      const dy = rt.tensor([T, C], 'dy', randn(T * C, 43));
+      const dres = rt.tensor([T, C], 'dres', randn(T * C, 44));
+      const run = async (serial: boolean) => {
+        rt.serialRows = serial;
+        const y = rt.tensor([T, C], 'y');
+        const rstd = rt.tensor([T], 'rstd');
+        const dx = rt.tensor([T, C], 'dx');
+        await checked(rt, () => {
+          rmsnormForward(rt, x, w, y, rstd, T, C, EPS);
+          rmsnormBackward(rt, x, w, rstd, dy, dx, T, C, dres);
+        });
+        const out = [await rt.read(y), await rt.read(rstd), await rt.read(dx)];
+        rt.release(y, rstd, dx);
+        return out;
+      };
+      try {
+        expect(await run(true)).toEqual(await run(false));
+      } finally {
+        rt.serialRows = rt.info.cpuAdapter;
+        rt.release(x, w, dy, dres);
+      }
     });
   }
 });

@@ -6,16 +6,21 @@ import type { GpuRuntime } from '../../src/gpu/runtime';
  * device has the 'subgroups' feature, and the workgroup-memory tree everywhere else. Tests of
  * the kernels that use them run `body` once per path. The subgroup leg is skipped, visibly,
  * only on a device without the feature (Dawn's SwiftShader has it, see reduce.test.ts).
+ * Kernels with serial variants (GpuRuntime.serialRows: one row per invocation, for CPU
+ * adapters) pass `{ serial: true }` for a third leg that runs those.
  */
-export function describeReducePaths(gpu: () => GpuRuntime, body: () => void): void {
-  describe.each([
-    { path: 'subgroups', on: true },
-    { path: 'fallback', on: false },
-  ])('$path', ({ on }) => {
+export function describeReducePaths(gpu: () => GpuRuntime, body: () => void, opts: { serial?: boolean } = {}): void {
+  const paths = [
+    { path: 'subgroups', subgroups: true, serial: false },
+    { path: 'fallback', subgroups: false, serial: false },
+    ...(opts.serial ? [{ path: 'serial', subgroups: false, serial: true }] : []),
+  ];
+  describe.each(paths)('$path', ({ subgroups, serial }) => {
     beforeEach((ctx) => {
       const rt = gpu();
-      if (on && !rt.device.features.has('subgroups')) ctx.skip("the device lacks 'subgroups'");
-      rt.useSubgroups = on;
+      if (subgroups && !rt.device.features.has('subgroups')) ctx.skip("the device lacks 'subgroups'");
+      rt.useSubgroups = subgroups;
+      rt.serialRows = serial;
     });
     body();
   });

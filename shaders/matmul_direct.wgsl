@@ -5,12 +5,18 @@
 // tiled kernel's staging copy buys nothing, and every workgroupBarrier() switches between the
 // fibres that emulate the workgroup's invocations. Measured on SwiftShader: 1.2–2.6× the
 // tiled kernel at the shapes of a training step (bench/node-bench.ts prints both).
-// Blocks are numbered row-major over C (4×4 blocks, n fastest) and dealt out 64 per workgroup,
-// so narrow products (N or M = an adapter's rank) waste no invocations.
+// WIDE makes the block 8×8, four 4×4 products per 4 values of k from two At and two Bm: half
+// the loads per multiply-add, measured 1.3–1.7× the 4×4 block at the shapes of a training step
+// (bench/node-bench.ts). Every element is still one 4×4 product per k-chunk added in k order,
+// so both block sizes give bit-identical results.
+// Blocks are numbered row-major over C (n fastest) and dealt out 64 per workgroup, so narrow
+// products (N or M = an adapter's rank) waste no invocations at the 4×4 block.
 // LOW_RANK adds lowrank_scale·U·Q after alpha·op(A)op(B), like the tiled kernel's epilogue.
 
 const BLOCK: u32 = 4u;
 const INVOCATIONS: u32 = 64u;
+/** 8×8 blocks (four 4×4 products sharing their loads) instead of 4×4. */
+override WIDE: bool = false;
 
 // Operand chunks as 4×4 matrices, so that one k-chunk's contribution is one matrix product:
 // At's column k holds A[m0..m0+3, k0+k] and Bm's column j holds B[k0..k0+3, n0+j], and
@@ -107,23 +113,58 @@ fn loadQm(n0: u32, r0: u32) -> mat4x4<f32> {
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lix: u32) {
-  let blocksN = (params.N + BLOCK - 1u) / BLOCK;
-  let blocksM = (params.M + BLOCK - 1u) / BLOCK;
+  let size = select(BLOCK, 2u * BLOCK, WIDE);
+  let blocksN = (params.N + size - 1u) / size;
+  let blocksM = (params.M + size - 1u) / size;
   let block = (wid.y * groups.x + wid.x) * INVOCATIONS + lix;
   if (block >= blocksM * blocksN) { return; }
-  let m0 = (block / blocksN) * BLOCK;
-  let n0 = (block % blocksN) * BLOCK;
-
-  // acc[j][i] = C[m0+i, n0+j]
-  var acc = mat4x4<f32>();
+  // The block's four 4×4 quarters start at rows m0, m1 and columns n0, n1 (only m0, n0 used
+  // without WIDE); accRC[j][i] = C[mR+i, nC+j].
+  let m0 = (block / blocksN) * size;
+  let n0 = (block % blocksN) * size;
+  let m1 = m0 + BLOCK;
+  let n1 = n0 + BLOCK;
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
   let kFull = params.K & ~3u;
   for (var k0 = 0u; k0 < kFull; k0 += BLOCK) {
-    acc += loadAtFull(m0, k0) * loadBmFull(n0, k0);
+    let a0 = loadAtFull(m0, k0);
+    let b0 = loadBmFull(n0, k0);
+    acc00 += a0 * b0;
+    if (WIDE) {
+      let a1 = loadAtFull(m1, k0);
+      let b1 = loadBmFull(n1, k0);
+      acc01 += a0 * b1;
+      acc10 += a1 * b0;
+      acc11 += a1 * b1;
+    }
   }
   if (kFull < params.K) {
     let n = params.K - kFull;
-    acc += loadAtTail(m0, kFull, n) * loadBmTail(n0, kFull, n);
+    let a0 = loadAtTail(m0, kFull, n);
+    let b0 = loadBmTail(n0, kFull, n);
+    acc00 += a0 * b0;
+    if (WIDE) {
+      let a1 = loadAtTail(m1, kFull, n);
+      let b1 = loadBmTail(n1, kFull, n);
+      acc01 += a0 * b1;
+      acc10 += a1 * b0;
+      acc11 += a1 * b1;
+    }
   }
+  storeBlock(m0, n0, acc00);
+  if (WIDE) {
+    storeBlock(m0, n1, acc01);
+    storeBlock(m1, n0, acc10);
+    storeBlock(m1, n1, acc11);
+  }
+}
+
+/** C[m0.., n0..] of one 4×4 quarter: alpha·acc (+ the low-rank term) through the epilogue. */
+fn storeBlock(m0: u32, n0: u32, product: mat4x4<f32>) {
+  var acc = product;
   var scale = params.alpha;
   if (LOW_RANK) {
     acc *= params.alpha;
@@ -132,7 +173,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
       acc += loadUt(m0, r0) * loadQm(n0, r0);
     }
   }
-
   for (var i = 0u; i < BLOCK; i++) {
     let m = m0 + i;
     if (m >= params.M) { break; }

@@ -50,10 +50,12 @@ export interface MatmulArgs {
   /** An adapter's low-rank path, added in the epilogue: C += scale · U Q. */
   readonly lowRank?: LowRankTerm;
   /**
-   * Kernel choice: 'auto' (default) takes the runtime's strategy (the barrier-free 'direct' kernel
-   * on a CPU adapter) and otherwise the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each.
+   * Kernel choice: 'auto' (default) takes the runtime's strategy (the barrier-free direct kernel
+   * on a CPU adapter, with 8×8 blocks where there are enough of them, see useWideBlocks) and
+   * otherwise the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each ('direct' is the
+   * 4×4 block, 'direct-wide' the 8×8).
    */
-  readonly tile?: 'auto' | 'square' | 'narrow' | 'direct';
+  readonly tile?: 'auto' | 'square' | 'narrow' | 'direct' | 'direct-wide';
 }
 
 /**
@@ -74,6 +76,12 @@ const TILE_M = 64;
 /** matmul_direct.wgsl: one 4×4 block of C per invocation, 64 invocations per workgroup. */
 const DIRECT_BLOCK = 4;
 const DIRECT_INVOCATIONS = 64;
+/**
+ * The 8×8 block needs this many blocks (16 workgroups) or more: fewer would leave CPU threads
+ * idle, as on the rank-wide products of an adapter, where the 4×4 block's four times as many
+ * invocations keep them busy.
+ */
+const WIDE_MIN_BLOCKS = 16 * DIRECT_INVOCATIONS;
 const SQUARE_TILE_N = 64;
 const NARROW_TILE_N = 16;
 
@@ -103,9 +111,10 @@ function transposed(q: Problem): Problem {
   };
 }
 
-function chooseTile(rt: GpuRuntime, p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' | 'direct' {
+function chooseTile(rt: GpuRuntime, p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' | 'direct' | 'direct-wide' {
   const tile = p.tile ?? 'auto';
-  if (tile === 'direct' || (tile === 'auto' && rt.info.cpuAdapter)) return 'direct';
+  if (tile === 'direct' || tile === 'direct-wide') return tile;
+  if (tile === 'auto' && rt.info.cpuAdapter) return useWideBlocks(p.M, p.N) ? 'direct-wide' : 'direct';
   if (tile === 'square' || p.lowRank) return 'square';
   // A bias is indexed by the output column, which the transposed problem would not see.
   const canSwap = p.bias === undefined;
@@ -117,20 +126,25 @@ function chooseTile(rt: GpuRuntime, p: MatmulArgs): 'square' | 'narrow-n' | 'nar
 
 type Tile = ReturnType<typeof chooseTile>;
 
+function useWideBlocks(M: number, N: number): boolean {
+  return Math.ceil(M / (2 * DIRECT_BLOCK)) * Math.ceil(N / (2 * DIRECT_BLOCK)) >= WIDE_MIN_BLOCKS;
+}
+
 function kernelFor(tile: Tile, vec4: boolean) {
-  if (tile === 'direct') return vec4 ? matmulDirectVec4 : matmulDirectScalar;
+  if (tile === 'direct' || tile === 'direct-wide') return vec4 ? matmulDirectVec4 : matmulDirectScalar;
   if (tile === 'square') return vec4 ? matmulVec4 : matmulScalar;
   return vec4 ? matmulNarrowVec4 : matmulNarrowScalar;
 }
 
-/** The direct kernel deals 4×4 blocks out 64 per workgroup, on the runtime's 2-D grid past 65535 workgroups. */
-export function directWorkgroups(M: number, N: number): [number, number] {
-  const blocks = Math.ceil(M / DIRECT_BLOCK) * Math.ceil(N / DIRECT_BLOCK);
+/** The direct kernel deals 4×4 (or 8×8) blocks out 64 per workgroup, on the runtime's 2-D grid past 65535 workgroups. */
+export function directWorkgroups(M: number, N: number, wide = false): [number, number] {
+  const size = wide ? 2 * DIRECT_BLOCK : DIRECT_BLOCK;
+  const blocks = Math.ceil(M / size) * Math.ceil(N / size);
   return grid(Math.ceil(blocks / DIRECT_INVOCATIONS));
 }
 
 function workgroupsFor(tile: Tile, M: number, N: number): [number, number] {
-  if (tile === 'direct') return directWorkgroups(M, N);
+  if (tile === 'direct' || tile === 'direct-wide') return directWorkgroups(M, N, tile === 'direct-wide');
   const tileN = tile === 'square' ? SQUARE_TILE_N : NARROW_TILE_N;
   return [Math.ceil(N / tileN), Math.ceil(M / TILE_M)];
 }
@@ -155,6 +169,7 @@ export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
     overrides: {
       TRANS_A: q.transA, TRANS_B: q.transB, HAS_BIAS: p.bias !== undefined,
       ...(narrow ? { TRANS_C: q.transC } : { LOW_RANK: lr !== undefined, TRANS_Q: lr?.transQ ?? false }),
+      ...(tile === 'direct' || tile === 'direct-wide' ? { WIDE: tile === 'direct-wide' } : {}),
     },
     workgroups: workgroupsFor(tile, q.M, q.N),
   });

@@ -16,10 +16,11 @@ describe('matmul', () => {
     for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
       // The square 64×64 tile, the narrow 64×16 tile, the narrow tile on the transposed problem
       // (taken without a bias when M < N: C is stored back transposed), and the barrier-free
-      // direct kernel of CPU adapters.
+      // direct kernel of CPU adapters with 4×4 and 8×8 blocks.
       for (const [scalar, tile, withBias] of [
         [false, 'square', true], [true, 'square', true], [false, 'narrow', true], [true, 'narrow', false], [false, 'narrow', false],
         [false, 'direct', true], [true, 'direct', true], [false, 'direct', false],
+        [false, 'direct-wide', true], [true, 'direct-wide', false],
       ] as const) {
         it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB} ${tile}${scalar ? ' scalar' : ''}${withBias ? ' bias' : ''}`, async () => {
           const rt = gpu();
@@ -47,7 +48,9 @@ describe('matmul', () => {
   // The low-rank epilogue: C = alpha·op(A)op(B) + beta·C + bias + s·U·Q, at ranks 1, under one
   // chunk, exactly one chunk and over two chunks of 16, with Q stored either way.
   for (const [M, N, K, R] of [[1, 1, 1, 1], [5, 67, 13, 8], [70, 65, 33, 16], [130, 96, 20, 33], [64, 64, 64, 3]] as const) {
-    for (const [transQ, tile] of [[false, 'square'], [true, 'square'], [false, 'direct'], [true, 'direct']] as const) {
+    for (const [transQ, tile] of [
+      [false, 'square'], [true, 'square'], [false, 'direct'], [true, 'direct'], [false, 'direct-wide'], [true, 'direct-wide'],
+    ] as const) {
       it(`low-rank epilogue M=${M} N=${N} K=${K} R=${R} transQ=${transQ} ${tile}`, async () => {
         const rt = gpu();
         const a = randn(M * K, 11), b = randn(N * K, 12), u = randn(M * R, 13), q = randn(R * N, 14);
@@ -66,6 +69,22 @@ describe('matmul', () => {
       });
     }
   }
+
+  it('the direct kernel gives the same bits with 4×4 and 8×8 blocks', async () => {
+    const rt = gpu();
+    const [M, N, K] = [70, 45, 37];
+    const ta = rt.tensor([M * K], 'a', randn(M * K, 21));
+    const tb = rt.tensor([N * K], 'b', randn(N * K, 22));
+    const results: Float32Array[] = [];
+    for (const tile of ['direct', 'direct-wide'] as const) {
+      const tc = rt.tensor([M * N], 'c');
+      await checked(rt, () => matmul(rt, { a: ta, b: tb, c: tc, M, N, K, transB: true, tile, scalar: true }));
+      results.push(await rt.read(tc));
+      rt.release(tc);
+    }
+    expect(results[1]).toEqual(results[0]);
+    rt.release(ta, tb);
+  });
 
   it('picks the narrow tile on the transposed problem with leading dimensions and offsets (dA of a VeRA slice)', async () => {
     const rt = gpu();

@@ -314,16 +314,18 @@ describe('CPU adapters', () => {
     expect(isCpuAdapter(adapter({}))).toBe(false);
   });
 
-  it('get the direct matmul and the workgroup-memory reductions by default', (ctx) => {
+  it('get the direct matmul, the workgroup-memory reductions and the serial row kernels by default', (ctx) => {
     const rt = gpu();
     if (!/swiftshader/i.test(rt.info.description)) ctx.skip('not on SwiftShader');
     expect(rt.info.cpuAdapter).toBe(true);
     expect(rt.useSubgroups).toBe(false);
+    expect(rt.serialRows).toBe(true);
   });
 
   it('the direct matmul deals its 4×4 blocks out 64 per workgroup, in two dimensions past 65535 workgroups', () => {
     expect(directWorkgroups(1, 1)).toEqual([1, 1]);
     expect(directWorkgroups(512, 8)).toEqual([4, 1]); // 128 × 2 blocks
+    expect(directWorkgroups(512, 512, true)).toEqual([64, 1]); // 64 × 64 blocks of 8×8
     expect(directWorkgroups(4096, 4096)).toEqual([16384, 1]);
     const [x, y] = directWorkgroups(65536, 65536);
     expect(x).toBeLessThanOrEqual(65535);

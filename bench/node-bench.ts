@@ -30,7 +30,7 @@ async function benchMatmul(rt: GpuRuntime): Promise<void> {
   const kernels = [
     ['auto', {}], ['tiled vec4', { tile: 'square' }], ['tiled scalar', { tile: 'square', scalar: true }],
     ['narrow vec4', { tile: 'narrow' }], ['direct vec4', { tile: 'direct' }], ['direct scalar', { tile: 'direct', scalar: true }],
-    ['direct 8×8', { tile: 'direct-wide' }],
+    ['direct 16×16', { tile: 'direct-wide' }],
   ] as const;
   console.log('shape'.padEnd(28), ...kernels.map(([name]) => name.padStart(14)), 'direct ÷ tiled'.padStart(15));
   for (const c of matmulCases(TOKENS, LLAMA_21M)) {

@@ -5,18 +5,20 @@
 // tiled kernel's staging copy buys nothing, and every workgroupBarrier() switches between the
 // fibres that emulate the workgroup's invocations. Measured on SwiftShader: 1.2–2.6× the
 // tiled kernel at the shapes of a training step (bench/node-bench.ts prints both).
-// WIDE makes the block 8×8, four 4×4 products per 4 values of k from two At and two Bm: half
-// the loads per multiply-add, measured 1.3–1.7× the 4×4 block at the shapes of a training step
-// (bench/node-bench.ts). Every element is still one 4×4 product per k-chunk added in k order,
-// so both block sizes give bit-identical results.
+// WIDE makes the block 16×16: per 4 values of k, four At and four Bm feed sixteen 4×4 products,
+// a quarter of the loads per multiply-add. Measured on SwiftShader at the shapes of a training
+// step (bench/node-bench.ts): 1.5–2.5× the 4×4 block, ahead of 8×8, 16×8 and 8×16 blocks.
+// Every element is still one 4×4 product per k-chunk added in k order, so all block sizes give
+// bit-identical results.
 // Blocks are numbered row-major over C (n fastest) and dealt out 64 per workgroup, so narrow
 // products (N or M = an adapter's rank) waste no invocations at the 4×4 block.
 // LOW_RANK adds lowrank_scale·U·Q after alpha·op(A)op(B), like the tiled kernel's epilogue.
 
 const BLOCK: u32 = 4u;
 const INVOCATIONS: u32 = 64u;
-/** 8×8 blocks (four 4×4 products sharing their loads) instead of 4×4. */
+/** 16×16 blocks (a 4×4 grid of 4×4 products sharing their loads) instead of 4×4. */
 override WIDE: bool = false;
+const WIDE_QUARTERS: u32 = 4u;
 
 // Operand chunks as 4×4 matrices, so that one k-chunk's contribution is one matrix product:
 // At's column k holds A[m0..m0+3, k0+k] and Bm's column j holds B[k0..k0+3, n0+j], and
@@ -110,56 +112,86 @@ fn loadQm(n0: u32, r0: u32) -> mat4x4<f32> {
   return mat4x4<f32>(cols[0], cols[1], cols[2], cols[3]);
 }
 
+/** Four 4×4 quarters side by side: one 4-row strip of a 16×16 block, c[q][j][i] = C[m+i, n+4q+j]. */
+struct Strip { c0: mat4x4<f32>, c1: mat4x4<f32>, c2: mat4x4<f32>, c3: mat4x4<f32> }
+
+/** The strip's products with one k-chunk: At (its rows) times the four column chunks. */
+fn accumulate(s: ptr<function, Strip>, at: mat4x4<f32>, b0: mat4x4<f32>, b1: mat4x4<f32>, b2: mat4x4<f32>, b3: mat4x4<f32>) {
+  (*s).c0 += at * b0;
+  (*s).c1 += at * b1;
+  (*s).c2 += at * b2;
+  (*s).c3 += at * b3;
+}
+
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lix: u32) {
-  let size = select(BLOCK, 2u * BLOCK, WIDE);
+  let size = select(BLOCK, WIDE_QUARTERS * BLOCK, WIDE);
   let blocksN = (params.N + size - 1u) / size;
   let blocksM = (params.M + size - 1u) / size;
   let block = (wid.y * groups.x + wid.x) * INVOCATIONS + lix;
   if (block >= blocksM * blocksN) { return; }
-  // The block's four 4×4 quarters start at rows m0, m1 and columns n0, n1 (only m0, n0 used
-  // without WIDE); accRC[j][i] = C[mR+i, nC+j].
   let m0 = (block / blocksN) * size;
   let n0 = (block % blocksN) * size;
-  let m1 = m0 + BLOCK;
-  let n1 = n0 + BLOCK;
-  var acc00 = mat4x4<f32>();
-  var acc01 = mat4x4<f32>();
-  var acc10 = mat4x4<f32>();
-  var acc11 = mat4x4<f32>();
+  if (WIDE) {
+    wideBlock(m0, n0);
+    return;
+  }
+  // acc[j][i] = C[m0+i, n0+j]
+  var acc = mat4x4<f32>();
   let kFull = params.K & ~3u;
   for (var k0 = 0u; k0 < kFull; k0 += BLOCK) {
-    let a0 = loadAtFull(m0, k0);
-    let b0 = loadBmFull(n0, k0);
-    acc00 += a0 * b0;
-    if (WIDE) {
-      let a1 = loadAtFull(m1, k0);
-      let b1 = loadBmFull(n1, k0);
-      acc01 += a0 * b1;
-      acc10 += a1 * b0;
-      acc11 += a1 * b1;
-    }
+    acc += loadAtFull(m0, k0) * loadBmFull(n0, k0);
   }
   if (kFull < params.K) {
     let n = params.K - kFull;
-    let a0 = loadAtTail(m0, kFull, n);
+    acc += loadAtTail(m0, kFull, n) * loadBmTail(n0, kFull, n);
+  }
+  storeBlock(m0, n0, acc);
+}
+
+/** The 16×16 block at (m0, n0) as four strips of four quarters. */
+fn wideBlock(m0: u32, n0: u32) {
+  var s0: Strip;
+  var s1: Strip;
+  var s2: Strip;
+  var s3: Strip;
+  let n1 = n0 + BLOCK;
+  let n2 = n0 + 2u * BLOCK;
+  let n3 = n0 + 3u * BLOCK;
+  let kFull = params.K & ~3u;
+  for (var k0 = 0u; k0 < kFull; k0 += BLOCK) {
+    let b0 = loadBmFull(n0, k0);
+    let b1 = loadBmFull(n1, k0);
+    let b2 = loadBmFull(n2, k0);
+    let b3 = loadBmFull(n3, k0);
+    accumulate(&s0, loadAtFull(m0, k0), b0, b1, b2, b3);
+    accumulate(&s1, loadAtFull(m0 + BLOCK, k0), b0, b1, b2, b3);
+    accumulate(&s2, loadAtFull(m0 + 2u * BLOCK, k0), b0, b1, b2, b3);
+    accumulate(&s3, loadAtFull(m0 + 3u * BLOCK, k0), b0, b1, b2, b3);
+  }
+  if (kFull < params.K) {
+    let n = params.K - kFull;
     let b0 = loadBmTail(n0, kFull, n);
-    acc00 += a0 * b0;
-    if (WIDE) {
-      let a1 = loadAtTail(m1, kFull, n);
-      let b1 = loadBmTail(n1, kFull, n);
-      acc01 += a0 * b1;
-      acc10 += a1 * b0;
-      acc11 += a1 * b1;
-    }
+    let b1 = loadBmTail(n1, kFull, n);
+    let b2 = loadBmTail(n2, kFull, n);
+    let b3 = loadBmTail(n3, kFull, n);
+    accumulate(&s0, loadAtTail(m0, kFull, n), b0, b1, b2, b3);
+    accumulate(&s1, loadAtTail(m0 + BLOCK, kFull, n), b0, b1, b2, b3);
+    accumulate(&s2, loadAtTail(m0 + 2u * BLOCK, kFull, n), b0, b1, b2, b3);
+    accumulate(&s3, loadAtTail(m0 + 3u * BLOCK, kFull, n), b0, b1, b2, b3);
   }
-  storeBlock(m0, n0, acc00);
-  if (WIDE) {
-    storeBlock(m0, n1, acc01);
-    storeBlock(m1, n0, acc10);
-    storeBlock(m1, n1, acc11);
-  }
+  storeStrip(m0, n0, s0);
+  storeStrip(m0 + BLOCK, n0, s1);
+  storeStrip(m0 + 2u * BLOCK, n0, s2);
+  storeStrip(m0 + 3u * BLOCK, n0, s3);
+}
+
+fn storeStrip(m: u32, n0: u32, s: Strip) {
+  storeBlock(m, n0, s.c0);
+  storeBlock(m, n0 + BLOCK, s.c1);
+  storeBlock(m, n0 + 2u * BLOCK, s.c2);
+  storeBlock(m, n0 + 3u * BLOCK, s.c3);
 }
 
 /** C[m0.., n0..] of one 4×4 quarter: alpha·acc (+ the low-rank term) through the epilogue. */

@@ -51,9 +51,9 @@ export interface MatmulArgs {
   readonly lowRank?: LowRankTerm;
   /**
    * Kernel choice: 'auto' (default) takes the runtime's strategy (the barrier-free direct kernel
-   * on a CPU adapter, with 8×8 blocks where there are enough of them, see useWideBlocks) and
+   * on a CPU adapter, with 16×16 blocks where there are enough of them, see useWideBlocks) and
    * otherwise the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each ('direct' is the
-   * 4×4 block, 'direct-wide' the 8×8).
+   * 4×4 block, 'direct-wide' the 16×16).
    */
   readonly tile?: 'auto' | 'square' | 'narrow' | 'direct' | 'direct-wide';
 }
@@ -76,12 +76,14 @@ const TILE_M = 64;
 /** matmul_direct.wgsl: one 4×4 block of C per invocation, 64 invocations per workgroup. */
 const DIRECT_BLOCK = 4;
 const DIRECT_INVOCATIONS = 64;
+/** matmul_direct.wgsl with WIDE: one 16×16 block per invocation. */
+const WIDE_BLOCK = 16;
 /**
- * The 8×8 block needs this many blocks (16 workgroups) or more: fewer would leave CPU threads
- * idle, as on the rank-wide products of an adapter, where the 4×4 block's four times as many
+ * The 16×16 block needs this many blocks (8 workgroups) or more: fewer would leave CPU threads
+ * idle, as on the rank-wide products of an adapter, where the 4×4 block's sixteen times as many
  * invocations keep them busy.
  */
-const WIDE_MIN_BLOCKS = 16 * DIRECT_INVOCATIONS;
+const WIDE_MIN_BLOCKS = 8 * DIRECT_INVOCATIONS;
 const SQUARE_TILE_N = 64;
 const NARROW_TILE_N = 16;
 
@@ -127,7 +129,7 @@ function chooseTile(rt: GpuRuntime, p: MatmulArgs): 'square' | 'narrow-n' | 'nar
 type Tile = ReturnType<typeof chooseTile>;
 
 function useWideBlocks(M: number, N: number): boolean {
-  return Math.ceil(M / (2 * DIRECT_BLOCK)) * Math.ceil(N / (2 * DIRECT_BLOCK)) >= WIDE_MIN_BLOCKS;
+  return Math.ceil(M / WIDE_BLOCK) * Math.ceil(N / WIDE_BLOCK) >= WIDE_MIN_BLOCKS;
 }
 
 function kernelFor(tile: Tile, vec4: boolean) {
@@ -136,9 +138,9 @@ function kernelFor(tile: Tile, vec4: boolean) {
   return vec4 ? matmulNarrowVec4 : matmulNarrowScalar;
 }
 
-/** The direct kernel deals 4×4 (or 8×8) blocks out 64 per workgroup, on the runtime's 2-D grid past 65535 workgroups. */
+/** The direct kernel deals 4×4 (or 16×16) blocks out 64 per workgroup, on the runtime's 2-D grid past 65535 workgroups. */
 export function directWorkgroups(M: number, N: number, wide = false): [number, number] {
-  const size = wide ? 2 * DIRECT_BLOCK : DIRECT_BLOCK;
+  const size = wide ? WIDE_BLOCK : DIRECT_BLOCK;
   const blocks = Math.ceil(M / size) * Math.ceil(N / size);
   return grid(Math.ceil(blocks / DIRECT_INVOCATIONS));
 }

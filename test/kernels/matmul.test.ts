@@ -16,7 +16,7 @@ describe('matmul', () => {
     for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
       // The square 64×64 tile, the narrow 64×16 tile, the narrow tile on the transposed problem
       // (taken without a bias when M < N: C is stored back transposed), and the barrier-free
-      // direct kernel of CPU adapters with 4×4 and 8×8 blocks.
+      // direct kernel of CPU adapters with 4×4 and 16×16 blocks.
       for (const [scalar, tile, withBias] of [
         [false, 'square', true], [true, 'square', true], [false, 'narrow', true], [true, 'narrow', false], [false, 'narrow', false],
         [false, 'direct', true], [true, 'direct', true], [false, 'direct', false],
@@ -70,7 +70,7 @@ describe('matmul', () => {
     }
   }
 
-  it('the direct kernel gives the same bits with 4×4 and 8×8 blocks', async () => {
+  it('the direct kernel gives the same bits with 4×4 and 16×16 blocks', async () => {
     const rt = gpu();
     const [M, N, K] = [70, 45, 37];
     const ta = rt.tensor([M * K], 'a', randn(M * K, 21));

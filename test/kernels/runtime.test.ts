@@ -325,7 +325,7 @@ describe('CPU adapters', () => {
   it('the direct matmul deals its 4×4 blocks out 64 per workgroup, in two dimensions past 65535 workgroups', () => {
     expect(directWorkgroups(1, 1)).toEqual([1, 1]);
     expect(directWorkgroups(512, 8)).toEqual([4, 1]); // 128 × 2 blocks
-    expect(directWorkgroups(512, 512, true)).toEqual([64, 1]); // 64 × 64 blocks of 8×8
+    expect(directWorkgroups(512, 512, true)).toEqual([16, 1]); // 32 × 32 blocks of 16×16
     expect(directWorkgroups(4096, 4096)).toEqual([16384, 1]);
     const [x, y] = directWorkgroups(65536, 65536);
     expect(x).toBeLessThanOrEqual(65535);

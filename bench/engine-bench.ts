@@ -4,14 +4,13 @@
  */
 import { createAdapter } from '../src/adapters/load';
 import type { Adapter } from '../src/adapters/types';
-import type { AdapterMethod } from '../src/formats/peft';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { matmul, type MatmulArgs } from '../src/kernels/matmul';
 import type { Transformer } from '../src/model/transformer';
 import type { DeviceBatch } from '../src/train/device-batch';
 import { recordLoss } from '../src/train/step';
 import { Trainer } from '../src/train/trainer';
-import { benchAdapterSpec, BENCH_HYPER, checkConstantProduct, MATMUL_FILL, type MatmulCase, matmulFlops, medianMs } from './common';
+import { benchAdapterSpec, BENCH_HYPER, checkConstantProduct, MATMUL_FILL, type MatmulCase, matmulFlops, median, medianMs } from './common';
 
 export interface MatmulTiming {
   /** Force the scalar-load kernel (the default picks vec4 loads when the shapes allow). */
@@ -34,34 +33,68 @@ export async function ourMatmulGflops(rt: GpuRuntime, c: MatmulCase, repeats: nu
   return matmulFlops(c) / (ms * 1e6);
 }
 
-/** Median ms of the frozen model's forward + backward (no adapter, no optimizer). */
-export async function frozenStepMs(rt: GpuRuntime, model: Transformer, batch: DeviceBatch, repeats: number): Promise<number> {
-  const lossOut = rt.tensor([1], 'loss');
-  const step = { training: true, seed: 0 };
-  const ms = await medianMs(() => recordLoss(rt, model, null, batch, step, { withGrad: true, lossOut }), () => rt.sync(), repeats);
-  rt.release(lossOut);
-  return ms;
-}
-
 /** Median ms of a full training step (forward, backward, clipping, AdamW) of a given adapter. */
 export async function trainerStepMs(
   rt: GpuRuntime, model: Transformer, adapter: Adapter, batch: DeviceBatch, repeats: number,
 ): Promise<number> {
   const trainer = new Trainer(rt, model, adapter, BENCH_HYPER);
-  const ms = await medianMs(() => {
-    trainer.recordGradients(batch);
-    trainer.recordUpdate(BENCH_HYPER.lr);
-  }, () => rt.sync(), repeats);
+  const ms = await medianMs(() => recordTrainerStep(trainer, batch), () => rt.sync(), repeats);
   trainer.destroy();
   return ms;
 }
 
-/** Median ms of a training step of a freshly initialised adapter of `method` on q, k, v, o. */
-export async function adapterStepMs(
-  rt: GpuRuntime, model: Transformer, method: AdapterMethod, batch: DeviceBatch, repeats: number, rank = 8,
-): Promise<number> {
-  const adapter = await createAdapter(rt, model, benchAdapterSpec(method, rank), 1);
-  const ms = await trainerStepMs(rt, model, adapter, batch, repeats);
-  adapter.destroy(rt);
-  return ms;
+export interface AdapterStepTimes {
+  readonly frozen: number;
+  readonly lora: number;
+  readonly dora: number;
+  readonly vera: number;
+}
+
+/**
+ * Median ms of the frozen forward + backward and of each adapter's full step, taken in rounds:
+ * each round times every one of the four once, in a rotating order, so that a slow spell of a
+ * shared CPU (SwiftShader) lands on all four instead of skewing one ratio.
+ */
+export async function adapterStepTimes(
+  rt: GpuRuntime, model: Transformer, batch: DeviceBatch, rounds: number, rank = 8,
+): Promise<AdapterStepTimes> {
+  const lossOut = rt.tensor([1], 'loss');
+  const step = { training: true, seed: 0 };
+  const methods = ['lora', 'dora', 'vera'] as const;
+  const adapters = await Promise.all(methods.map((m) => createAdapter(rt, model, benchAdapterSpec(m, rank), 1)));
+  const trainers = adapters.map((a) => new Trainer(rt, model, a, BENCH_HYPER));
+  const runs: Record<keyof AdapterStepTimes, () => void> = {
+    frozen: () => recordLoss(rt, model, null, batch, step, { withGrad: true, lossOut }),
+    lora: () => recordTrainerStep(trainers[0], batch),
+    dora: () => recordTrainerStep(trainers[1], batch),
+    vera: () => recordTrainerStep(trainers[2], batch),
+  };
+  const names = Object.keys(runs) as (keyof AdapterStepTimes)[];
+  const times: Record<string, number[]> = { frozen: [], lora: [], dora: [], vera: [] };
+  try {
+    for (const name of names) {
+      runs[name]();
+      await rt.sync();
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(round + i) % names.length];
+        const t0 = performance.now();
+        runs[name]();
+        await rt.sync();
+        times[name].push(performance.now() - t0);
+      }
+    }
+    return { frozen: median(times.frozen), lora: median(times.lora), dora: median(times.dora), vera: median(times.vera) };
+  } finally {
+    for (const t of trainers) t.destroy();
+    for (const a of adapters) a.destroy(rt);
+    rt.release(lossOut);
+  }
+}
+
+/** One full training step, recorded: forward, backward, clipping, AdamW. */
+function recordTrainerStep(trainer: Trainer, batch: DeviceBatch): void {
+  trainer.recordGradients(batch);
+  trainer.recordUpdate(BENCH_HYPER.lr);
 }

@@ -12,7 +12,7 @@ import type { GpuRuntime } from '../src/gpu/runtime';
 import { Transformer } from '../src/model/transformer';
 import { releaseBatch, uploadBatch } from '../src/train/device-batch';
 import { benchTokenIds, LLAMA_21M, matmulCases } from './common';
-import { adapterStepMs, frozenStepMs, ourMatmulGflops } from './engine-bench';
+import { adapterStepTimes, ourMatmulGflops } from './engine-bench';
 import { syntheticLlama } from './synthetic-model';
 
 function flag(name: string, fallback: number): number {
@@ -48,15 +48,13 @@ async function benchSteps(rt: GpuRuntime): Promise<void> {
   const S = STEP_SEQ;
   const ids = benchTokenIds(S, LLAMA_21M.vocab);
   const batch = uploadBatch(rt, { inputIds: ids, labels: ids, batch: 1, seq: S });
-  console.log(`\ntraining step, ${(model.parameterCount / 1e6).toFixed(1)}M-parameter Llama, batch 1 × ${S} tokens, rank 8 on q,k,v,o (median of ${REPEATS})`);
-  const frozen = await frozenStepMs(rt, model, batch, REPEATS);
-  console.log('frozen model forward + backward'.padEnd(36), `${frozen.toFixed(0).padStart(7)} ms`, '  1.00×');
-  const times: Record<string, number> = {};
+  console.log(`\ntraining step, ${(model.parameterCount / 1e6).toFixed(1)}M-parameter Llama, batch 1 × ${S} tokens, rank 8 on q,k,v,o (median of ${2 * REPEATS + 1} interleaved rounds)`);
+  const t = await adapterStepTimes(rt, model, batch, 2 * REPEATS + 1);
+  console.log('frozen model forward + backward'.padEnd(36), `${t.frozen.toFixed(0).padStart(7)} ms`, '  1.00×');
   for (const method of ['lora', 'dora', 'vera'] as const) {
-    const ms = await adapterStepMs(rt, model, method, batch, REPEATS);
-    times[method] = ms;
-    const vsLora = method === 'lora' ? '' : `   (${(ms / times.lora).toFixed(2)}× LoRA)`;
-    console.log(`${method.toUpperCase()} step (fwd + bwd + AdamW)`.padEnd(36), `${ms.toFixed(0).padStart(7)} ms`, `  ${(ms / frozen).toFixed(2)}×${vsLora}`);
+    const ms = t[method];
+    const vsLora = method === 'lora' ? '' : `   (${(ms / t.lora).toFixed(2)}× LoRA)`;
+    console.log(`${method.toUpperCase()} step (fwd + bwd + AdamW)`.padEnd(36), `${ms.toFixed(0).padStart(7)} ms`, `  ${(ms / t.frozen).toFixed(2)}×${vsLora}`);
   }
   console.log(`peak GPU buffer bytes from the pool: ${(rt.pool.peakBytes / 2 ** 20).toFixed(1)} MiB`);
   releaseBatch(rt, batch);

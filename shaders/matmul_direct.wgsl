@@ -86,6 +86,16 @@ fn loadBmTail(n0: u32, k0: u32, n: u32) -> mat4x4<f32> {
 
 /** lowrank_scale · U[m0.., r0..r0+3] in the layout of loadAt, zero past the edges. */
 fn loadUt(m0: u32, r0: u32) -> mat4x4<f32> {
+  if (r0 + BLOCK <= params.R) {
+    // A whole chunk of rank: rows past M repeat the last (they only meet outputs never stored).
+    var rows: array<u32, 4>;
+    for (var i = 0u; i < 4u; i++) { rows[i] = min(m0 + i, params.M - 1u) * params.ldu + r0; }
+    return params.lowrank_scale * mat4x4<f32>(
+      vec4<f32>(lowrank_u[rows[0]], lowrank_u[rows[1]], lowrank_u[rows[2]], lowrank_u[rows[3]]),
+      vec4<f32>(lowrank_u[rows[0] + 1u], lowrank_u[rows[1] + 1u], lowrank_u[rows[2] + 1u], lowrank_u[rows[3] + 1u]),
+      vec4<f32>(lowrank_u[rows[0] + 2u], lowrank_u[rows[1] + 2u], lowrank_u[rows[2] + 2u], lowrank_u[rows[3] + 2u]),
+      vec4<f32>(lowrank_u[rows[0] + 3u], lowrank_u[rows[1] + 3u], lowrank_u[rows[2] + 3u], lowrank_u[rows[3] + 3u]));
+  }
   var cols: array<vec4<f32>, 4>;
   for (var k = 0u; k < 4u; k++) {
     for (var i = 0u; i < 4u; i++) {
@@ -99,6 +109,17 @@ fn loadUt(m0: u32, r0: u32) -> mat4x4<f32> {
 
 /** Q[r0..r0+3, n0..] in the layout of loadBm, zero past the edges. */
 fn loadQm(n0: u32, r0: u32) -> mat4x4<f32> {
+  if (r0 + BLOCK <= params.R) {
+    // A whole chunk of rank: columns past N repeat the last (they only meet outputs never stored).
+    var cols: array<vec4<f32>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+      let gn = min(n0 + j, params.N - 1u);
+      let at = params.q_offset + select(r0 * params.ldq + gn, gn * params.ldq + r0, TRANS_Q);
+      let step = select(params.ldq, 1u, TRANS_Q);
+      cols[j] = vec4<f32>(lowrank_q[at], lowrank_q[at + step], lowrank_q[at + 2u * step], lowrank_q[at + 3u * step]);
+    }
+    return mat4x4<f32>(cols[0], cols[1], cols[2], cols[3]);
+  }
   var cols: array<vec4<f32>, 4>;
   for (var j = 0u; j < 4u; j++) {
     for (var k = 0u; k < 4u; k++) {
@@ -147,6 +168,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     let n = params.K - kFull;
     acc += loadAtTail(m0, kFull, n) * loadBmTail(n0, kFull, n);
   }
+  if (LOW_RANK) {
+    acc *= params.alpha;
+    for (var r0 = 0u; r0 < params.R; r0 += BLOCK) { acc += loadUt(m0, r0) * loadQm(n0, r0); }
+  }
   storeBlock(m0, n0, acc);
 }
 
@@ -181,10 +206,35 @@ fn wideBlock(m0: u32, n0: u32) {
     accumulate(&s2, loadAtTail(m0 + 2u * BLOCK, kFull, n), b0, b1, b2, b3);
     accumulate(&s3, loadAtTail(m0 + 3u * BLOCK, kFull, n), b0, b1, b2, b3);
   }
+  if (LOW_RANK) {
+    // alpha·acc + U Q as in the 4×4 path (same operations per element), each chunk of U and
+    // Q loaded once for the block instead of once per quarter.
+    scaleStrip(&s0);
+    scaleStrip(&s1);
+    scaleStrip(&s2);
+    scaleStrip(&s3);
+    for (var r0 = 0u; r0 < params.R; r0 += BLOCK) {
+      let q0 = loadQm(n0, r0);
+      let q1 = loadQm(n1, r0);
+      let q2 = loadQm(n2, r0);
+      let q3 = loadQm(n3, r0);
+      accumulate(&s0, loadUt(m0, r0), q0, q1, q2, q3);
+      accumulate(&s1, loadUt(m0 + BLOCK, r0), q0, q1, q2, q3);
+      accumulate(&s2, loadUt(m0 + 2u * BLOCK, r0), q0, q1, q2, q3);
+      accumulate(&s3, loadUt(m0 + 3u * BLOCK, r0), q0, q1, q2, q3);
+    }
+  }
   storeStrip(m0, n0, s0);
   storeStrip(m0 + BLOCK, n0, s1);
   storeStrip(m0 + 2u * BLOCK, n0, s2);
   storeStrip(m0 + 3u * BLOCK, n0, s3);
+}
+
+fn scaleStrip(s: ptr<function, Strip>) {
+  (*s).c0 *= params.alpha;
+  (*s).c1 *= params.alpha;
+  (*s).c2 *= params.alpha;
+  (*s).c3 *= params.alpha;
 }
 
 fn storeStrip(m: u32, n0: u32, s: Strip) {
@@ -194,17 +244,12 @@ fn storeStrip(m: u32, n0: u32, s: Strip) {
   storeBlock(m, n0 + 3u * BLOCK, s.c3);
 }
 
-/** C[m0.., n0..] of one 4×4 quarter: alpha·acc (+ the low-rank term) through the epilogue. */
-fn storeBlock(m0: u32, n0: u32, product: mat4x4<f32>) {
-  var acc = product;
-  var scale = params.alpha;
-  if (LOW_RANK) {
-    acc *= params.alpha;
-    scale = 1.0;
-    for (var r0 = 0u; r0 < params.R; r0 += BLOCK) {
-      acc += loadUt(m0, r0) * loadQm(n0, r0);
-    }
-  }
+/**
+ * C[m0.., n0..] of one 4×4 quarter through the epilogue: alpha·acc, or acc as it stands with
+ * LOW_RANK, where alpha was applied before the low-rank term was added.
+ */
+fn storeBlock(m0: u32, n0: u32, acc: mat4x4<f32>) {
+  let scale = select(params.alpha, 1.0, LOW_RANK);
   for (var i = 0u; i < BLOCK; i++) {
     let m = m0 + i;
     if (m >= params.M) { break; }

@@ -70,21 +70,29 @@ describe('matmul', () => {
     }
   }
 
-  it('the direct kernel gives the same bits with 4×4 and 16×16 blocks', async () => {
-    const rt = gpu();
-    const [M, N, K] = [70, 45, 37];
-    const ta = rt.tensor([M * K], 'a', randn(M * K, 21));
-    const tb = rt.tensor([N * K], 'b', randn(N * K, 22));
-    const results: Float32Array[] = [];
-    for (const tile of ['direct', 'direct-wide'] as const) {
-      const tc = rt.tensor([M * N], 'c');
-      await checked(rt, () => matmul(rt, { a: ta, b: tb, c: tc, M, N, K, transB: true, tile, scalar: true }));
-      results.push(await rt.read(tc));
-      rt.release(tc);
-    }
-    expect(results[1]).toEqual(results[0]);
-    rt.release(ta, tb);
-  });
+  // With and without the low-rank epilogue (rank 6: a whole chunk of 4 and a partial one).
+  for (const lowRank of [undefined, { transQ: false }, { transQ: true }] as const) {
+    it(`the direct kernel gives the same bits with 4×4 and 16×16 blocks${lowRank ? `, low-rank transQ=${lowRank.transQ}` : ''}`, async () => {
+      const rt = gpu();
+      const [M, N, K, R] = [70, 45, 37, 6];
+      const ta = rt.tensor([M * K], 'a', randn(M * K, 21));
+      const tb = rt.tensor([N * K], 'b', randn(N * K, 22));
+      const tu = rt.tensor([M * R], 'u', randn(M * R, 23));
+      const tq = rt.tensor([R * N], 'q', randn(R * N, 24));
+      const results: Float32Array[] = [];
+      for (const tile of ['direct', 'direct-wide'] as const) {
+        const tc = rt.tensor([M * N], 'c');
+        await checked(rt, () => matmul(rt, {
+          a: ta, b: tb, c: tc, M, N, K, transB: true, tile, scalar: true, alpha: 0.7,
+          lowRank: lowRank && { u: tu, q: tq, rank: R, scale: 1.3, transQ: lowRank.transQ },
+        }));
+        results.push(await rt.read(tc));
+        rt.release(tc);
+      }
+      expect(results[1]).toEqual(results[0]);
+      rt.release(ta, tb, tu, tq);
+    });
+  }
 
   it('picks the narrow tile on the transposed problem with leading dimensions and offsets (dA of a VeRA slice)', async () => {
     const rt = gpu();

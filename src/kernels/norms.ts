@@ -20,6 +20,14 @@ const rmsBackwardSerial = defineKernel({
   name: 'rmsnorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_backward_serial.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
 });
+const lnForwardSerial = defineKernel({
+  name: 'layernorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_forward_serial.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
+});
+const lnBackwardSerial = defineKernel({
+  name: 'layernorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_backward_serial.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
+});
 const lnForward = defineKernel({
   name: 'layernorm-forward', shaders: ['common_reduce.wgsl', 'layernorm_forward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
@@ -52,14 +60,18 @@ export function rmsnormBackward(
 export function layernormForward(
   rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor, y: Tensor, stats: Tensor, T: number, C: number, eps: number,
 ): void {
-  rt.dispatch(lnForward, { bind: [x, w, b, y, stats], uniforms: { T, C, eps }, workgroups: rowGroups(T) });
+  const serial = rt.serialRows;
+  rt.dispatch(serial ? lnForwardSerial : lnForward, {
+    bind: [x, w, b, y, stats], uniforms: { T, C, eps }, workgroups: serial ? serialRowGroups(T) : rowGroups(T),
+  });
 }
 
 export function layernormBackward(
   rt: GpuRuntime, x: Tensor, w: Tensor, stats: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor,
 ): void {
-  rt.dispatch(lnBackward, {
+  const serial = rt.serialRows;
+  rt.dispatch(serial ? lnBackwardSerial : lnBackward, {
     bind: [x, w, stats, dy, dres ?? rt.unused, dx], uniforms: { T, C },
-    overrides: { HAS_RESID: dres !== undefined }, workgroups: rowGroups(T),
+    overrides: { HAS_RESID: dres !== undefined }, workgroups: serial ? serialRowGroups(T) : rowGroups(T),
   });
 }

@@ -69,35 +69,43 @@ describe('rmsnorm', () => {
   }
 });
 
-describe('serial rmsnorm (CPU adapters) equals the workgroup kernel bit for bit', () => {
+describe('serial norms (CPU adapters) equal the workgroup kernels bit for bit', () => {
   // C = 200: lane partials of three and four terms; C = 7: idle lanes; T = 70: a second workgroup.
-  for (const [T, C] of [[70, 200], [3, 7], [1, 1]] as const) {
-    it(`T=${T} C=${C}`, async () => {
-      const rt = gpu();
-      const x = rt.tensor([T, C], 'x', offsetRows(randn(T * C, 41 + C), C));
-      const w = rt.tensor([C], 'w', randn(C, 42, 1.5));
-      const dy = rt.tensor([T, C], 'dy', randn(T * C, 43));
-      const dres = rt.tensor([T, C], 'dres', randn(T * C, 44));
-      const run = async (serial: boolean) => {
-        rt.serialRows = serial;
-        const y = rt.tensor([T, C], 'y');
-        const rstd = rt.tensor([T], 'rstd');
-        const dx = rt.tensor([T, C], 'dx');
-        await checked(rt, () => {
-          rmsnormForward(rt, x, w, y, rstd, T, C, EPS);
-          rmsnormBackward(rt, x, w, rstd, dy, dx, T, C, dres);
-        });
-        const out = [await rt.read(y), await rt.read(rstd), await rt.read(dx)];
-        rt.release(y, rstd, dx);
-        return out;
-      };
-      try {
-        expect(await run(true)).toEqual(await run(false));
-      } finally {
-        rt.serialRows = rt.info.cpuAdapter;
-        rt.release(x, w, dy, dres);
-      }
-    });
+  for (const norm of ['rmsnorm', 'layernorm'] as const) {
+    for (const [T, C] of [[70, 200], [3, 7], [1, 1]] as const) {
+      it(`${norm} T=${T} C=${C}`, async () => {
+        const rt = gpu();
+        const x = rt.tensor([T, C], 'x', offsetRows(randn(T * C, 41 + C), C));
+        const w = rt.tensor([C], 'w', randn(C, 42, 1.5));
+        const b = rt.tensor([C], 'b', randn(C, 45));
+        const dy = rt.tensor([T, C], 'dy', randn(T * C, 43));
+        const dres = rt.tensor([T, C], 'dres', randn(T * C, 44));
+        const run = async (serial: boolean) => {
+          rt.serialRows = serial;
+          const y = rt.tensor([T, C], 'y');
+          const stats = rt.zeros([T, 2], 'stats');
+          const dx = rt.tensor([T, C], 'dx');
+          await checked(rt, () => {
+            if (norm === 'rmsnorm') {
+              rmsnormForward(rt, x, w, y, stats, T, C, EPS);
+              rmsnormBackward(rt, x, w, stats, dy, dx, T, C, dres);
+            } else {
+              layernormForward(rt, x, w, b, y, stats, T, C, EPS);
+              layernormBackward(rt, x, w, stats, dy, dx, T, C, dres);
+            }
+          });
+          const out = [await rt.read(y), await rt.read(stats), await rt.read(dx)];
+          rt.release(y, stats, dx);
+          return out;
+        };
+        try {
+          expect(await run(true)).toEqual(await run(false));
+        } finally {
+          rt.serialRows = rt.info.cpuAdapter;
+          rt.release(x, w, b, dy, dres);
+        }
+      });
+    }
   }
 });
 
@@ -143,7 +151,7 @@ describe('layernorm', () => {
         });
       }
     }
-  });
+  }, { serial: true });
 
   for (const [T, C] of [[1, 2], [2, 7], [3, 70]] as const) {
     it(`analytic backward matches finite differences T=${T} C=${C}`, () => {

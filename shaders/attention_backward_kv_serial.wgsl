@@ -3,17 +3,6 @@
 //   out_j = alpha · Σ_{h in group g} Σ_{i ≥ j} W[b, h, i, j] · X_i
 // summed over heads, then over i, in order, as the workgroup kernel does; one row X_i serves the
 // four keys. Invocations are numbered (key block, batch, kv head) with the kv head fastest.
-struct Params {
-  S: u32, H: u32, KVH: u32, D: u32,
-  ldx: u32, x_off: u32, ldout: u32, out_off: u32, alpha: f32,
-  B: u32,
-}
-
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
-
 const KEYS: u32 = 4u;
 const SERIAL_WG: u32 = 16u;
 

@@ -1,14 +1,6 @@
 // rmsnorm_forward.wgsl for CPU adapters: one row per invocation, no workgroup memory and no
 // barriers; the sum of squares is folded in the workgroup tree's order (common_reduce_serial.wgsl),
 // so y and rstd are bit-identical to the workgroup kernel's.
-struct Params { T: u32, C: u32, eps: f32 }
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lix: u32) {

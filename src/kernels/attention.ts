@@ -23,7 +23,7 @@ const backwardQKernel = defineKernel({
   bindings: ['read', 'read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
 });
 const backwardKVKernel = defineKernel({
-  name: 'attention-backward-kv', shaders: ['attention_backward_kv.wgsl'], entryPoint: 'main',
+  name: 'attention-backward-kv', shaders: ['attention_kv_io.wgsl', 'attention_backward_kv.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
 });
 
@@ -38,7 +38,7 @@ const backwardQSerialKernel = defineKernel({
   bindings: ['read', 'read', 'read', 'storage', 'storage', 'read'], uniforms: layoutUniforms,
 });
 const backwardKVSerialKernel = defineKernel({
-  name: 'attention-backward-kv-serial', shaders: ['common_reduce_serial.wgsl', 'attention_backward_kv_serial.wgsl'],
+  name: 'attention-backward-kv-serial', shaders: ['common_reduce_serial.wgsl', 'attention_kv_io.wgsl', 'attention_backward_kv_serial.wgsl'],
   entryPoint: 'main', bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
 });
 /** Rows per serial invocation and invocations per workgroup (common_attention_serial.wgsl). */

@@ -4,36 +4,36 @@ import type { Tensor } from '../gpu/tensor';
 import { rowGroups, serialRowGroups } from './common';
 
 const rmsForward = defineKernel({
-  name: 'rmsnorm-forward', shaders: ['common_reduce.wgsl', 'rmsnorm_forward.wgsl'], entryPoint: 'main',
+  name: 'rmsnorm-forward', shaders: ['common_reduce.wgsl', 'rmsnorm_forward_io.wgsl', 'rmsnorm_forward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
 });
 const rmsBackward = defineKernel({
-  name: 'rmsnorm-backward', shaders: ['common_reduce.wgsl', 'rmsnorm_backward.wgsl'], entryPoint: 'main',
+  name: 'rmsnorm-backward', shaders: ['common_reduce.wgsl', 'rmsnorm_backward_io.wgsl', 'rmsnorm_backward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
 });
 // The serial kernels for CPU adapters (GpuRuntime.serialRows), bit-identical to the ones above.
 const rmsForwardSerial = defineKernel({
-  name: 'rmsnorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_forward_serial.wgsl'], entryPoint: 'main',
+  name: 'rmsnorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_forward_io.wgsl', 'rmsnorm_forward_serial.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
 });
 const rmsBackwardSerial = defineKernel({
-  name: 'rmsnorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_backward_serial.wgsl'], entryPoint: 'main',
+  name: 'rmsnorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_backward_io.wgsl', 'rmsnorm_backward_serial.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
 });
 const lnForwardSerial = defineKernel({
-  name: 'layernorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_forward_serial.wgsl'], entryPoint: 'main',
+  name: 'layernorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_forward_io.wgsl', 'layernorm_forward_serial.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
 });
 const lnBackwardSerial = defineKernel({
-  name: 'layernorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_backward_serial.wgsl'], entryPoint: 'main',
+  name: 'layernorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_backward_io.wgsl', 'layernorm_backward_serial.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
 });
 const lnForward = defineKernel({
-  name: 'layernorm-forward', shaders: ['common_reduce.wgsl', 'layernorm_forward.wgsl'], entryPoint: 'main',
+  name: 'layernorm-forward', shaders: ['common_reduce.wgsl', 'layernorm_forward_io.wgsl', 'layernorm_forward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
 });
 const lnBackward = defineKernel({
-  name: 'layernorm-backward', shaders: ['common_reduce.wgsl', 'layernorm_backward.wgsl'], entryPoint: 'main',
+  name: 'layernorm-backward', shaders: ['common_reduce.wgsl', 'layernorm_backward_io.wgsl', 'layernorm_backward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
 });
 

@@ -1,0 +1,9 @@
+// Uniforms and bindings of layernorm_forward.wgsl and layernorm_forward_serial.wgsl.
+struct Params { T: u32, C: u32, eps: f32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>; // [T, 2]: mean, rstd
+@group(0) @binding(5) var<uniform> params: Params;

@@ -7,7 +7,7 @@
 // tiled kernel at the shapes of a training step (bench/node-bench.ts prints both).
 // WIDE makes the block 16×16: per 4 values of k, four At and four Bm feed sixteen 4×4 products,
 // a quarter of the loads per multiply-add. Measured on SwiftShader at the shapes of a training
-// step (bench/node-bench.ts): 1.5–2.5× the 4×4 block, ahead of 8×8, 16×8 and 8×16 blocks.
+// step (bench/node-bench.ts): 1.4–2.3× the 4×4 block, ahead of 8×8, 16×8 and 8×16 blocks.
 // Every element is still one 4×4 product per k-chunk added in k order, so all block sizes give
 // bit-identical results.
 // Blocks are numbered row-major over C (n fastest) and dealt out 64 per workgroup, so narrow

@@ -15,7 +15,7 @@ export interface GpuInfo {
    * The adapter runs on the CPU (SwiftShader, llvmpipe, or one that calls itself a fallback):
    * workgroup memory is plain RAM there and barriers switch fibres, so kernels that stage
    * operands in workgroup memory lose to ones that read storage directly (matmul picks its
-   * 'direct' kernel).
+   * 'direct' kernel, and the row kernels their serial twins: see `serialRows`).
    */
   readonly cpuAdapter: boolean;
 }

@@ -51,12 +51,3 @@ fn keyColumns(b: u32, g: u32, j0: u32, d0: u32, n: u32) -> array<vec4<f32>, 4> {
   }
   return acc;
 }
-
-/** X[at..at+n-1], zero past n. */
-fn loadX4(at: u32, n: u32) -> vec4<f32> {
-  var v = vec4<f32>(x[at], 0.0, 0.0, 0.0);
-  if (n > 1u) { v.y = x[at + 1u]; }
-  if (n > 2u) { v.z = x[at + 2u]; }
-  if (n > 3u) { v.w = x[at + 3u]; }
-  return v;
-}

@@ -12,7 +12,7 @@
 
 @group(0) @binding(0) var<storage, read> opA: array<f32>;
 @group(0) @binding(1) var<storage, read> opB: array<f32>;
-@group(0) @binding(2) var<storage, read> opX: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> wts: array<f32>;
 
@@ -102,13 +102,4 @@ fn storeWeighted(blk: RowBlock, ldX: u32, colX: u32, ldOut: u32, offOut: u32, al
       for (var c = 0u; c < n; c++) { out[at + c] = x[c]; }
     }
   }
-}
-
-/** X[at..at+n-1], zero past n. */
-fn loadX4(at: u32, n: u32) -> vec4<f32> {
-  var x = vec4<f32>(opX[at], 0.0, 0.0, 0.0);
-  if (n > 1u) { x.y = opX[at + 1u]; }
-  if (n > 2u) { x.z = opX[at + 2u]; }
-  if (n > 3u) { x.w = opX[at + 3u]; }
-  return x;
 }

@@ -84,17 +84,22 @@ fn loadBmTail(n0: u32, k0: u32, n: u32) -> mat4x4<f32> {
     loadB4(base, cols), loadB4(base + ld, select(0u, cols, n > 1u)), loadB4(base + 2u * ld, select(0u, cols, n > 2u)), vec4<f32>(0.0)));
 }
 
+/** Start of row m0+i of U [M,R] (clamped to the last row). */
+fn rowU(m0: u32, i: u32) -> u32 { return min(m0 + i, params.M - 1u) * params.ldu; }
+
 /** lowrank_scale · U[m0.., r0..r0+3] in the layout of loadAt, zero past the edges. */
 fn loadUt(m0: u32, r0: u32) -> mat4x4<f32> {
   if (r0 + BLOCK <= params.R) {
     // A whole chunk of rank: rows past M repeat the last (they only meet outputs never stored).
-    var rows: array<u32, 4>;
-    for (var i = 0u; i < 4u; i++) { rows[i] = min(m0 + i, params.M - 1u) * params.ldu + r0; }
+    let u0 = rowU(m0, 0u) + r0;
+    let u1 = rowU(m0, 1u) + r0;
+    let u2 = rowU(m0, 2u) + r0;
+    let u3 = rowU(m0, 3u) + r0;
     return params.lowrank_scale * mat4x4<f32>(
-      vec4<f32>(lowrank_u[rows[0]], lowrank_u[rows[1]], lowrank_u[rows[2]], lowrank_u[rows[3]]),
-      vec4<f32>(lowrank_u[rows[0] + 1u], lowrank_u[rows[1] + 1u], lowrank_u[rows[2] + 1u], lowrank_u[rows[3] + 1u]),
-      vec4<f32>(lowrank_u[rows[0] + 2u], lowrank_u[rows[1] + 2u], lowrank_u[rows[2] + 2u], lowrank_u[rows[3] + 2u]),
-      vec4<f32>(lowrank_u[rows[0] + 3u], lowrank_u[rows[1] + 3u], lowrank_u[rows[2] + 3u], lowrank_u[rows[3] + 3u]));
+      vec4<f32>(lowrank_u[u0], lowrank_u[u1], lowrank_u[u2], lowrank_u[u3]),
+      vec4<f32>(lowrank_u[u0 + 1u], lowrank_u[u1 + 1u], lowrank_u[u2 + 1u], lowrank_u[u3 + 1u]),
+      vec4<f32>(lowrank_u[u0 + 2u], lowrank_u[u1 + 2u], lowrank_u[u2 + 2u], lowrank_u[u3 + 2u]),
+      vec4<f32>(lowrank_u[u0 + 3u], lowrank_u[u1 + 3u], lowrank_u[u2 + 3u], lowrank_u[u3 + 3u]));
   }
   var cols: array<vec4<f32>, 4>;
   for (var k = 0u; k < 4u; k++) {
@@ -111,14 +116,7 @@ fn loadUt(m0: u32, r0: u32) -> mat4x4<f32> {
 fn loadQm(n0: u32, r0: u32) -> mat4x4<f32> {
   if (r0 + BLOCK <= params.R) {
     // A whole chunk of rank: columns past N repeat the last (they only meet outputs never stored).
-    var cols: array<vec4<f32>, 4>;
-    for (var j = 0u; j < 4u; j++) {
-      let gn = min(n0 + j, params.N - 1u);
-      let at = params.q_offset + select(r0 * params.ldq + gn, gn * params.ldq + r0, TRANS_Q);
-      let step = select(params.ldq, 1u, TRANS_Q);
-      cols[j] = vec4<f32>(lowrank_q[at], lowrank_q[at + step], lowrank_q[at + 2u * step], lowrank_q[at + 3u * step]);
-    }
-    return mat4x4<f32>(cols[0], cols[1], cols[2], cols[3]);
+    return mat4x4<f32>(columnQ(n0, r0), columnQ(n0 + 1u, r0), columnQ(n0 + 2u, r0), columnQ(n0 + 3u, r0));
   }
   var cols: array<vec4<f32>, 4>;
   for (var j = 0u; j < 4u; j++) {
@@ -131,6 +129,14 @@ fn loadQm(n0: u32, r0: u32) -> mat4x4<f32> {
     }
   }
   return mat4x4<f32>(cols[0], cols[1], cols[2], cols[3]);
+}
+
+/** Q[r0..r0+3, n] for a whole chunk of rank, n clamped to the last column. */
+fn columnQ(n: u32, r0: u32) -> vec4<f32> {
+  let gn = min(n, params.N - 1u);
+  let at = params.q_offset + select(r0 * params.ldq + gn, gn * params.ldq + r0, TRANS_Q);
+  let step = select(params.ldq, 1u, TRANS_Q);
+  return vec4<f32>(lowrank_q[at], lowrank_q[at + step], lowrank_q[at + 2u * step], lowrank_q[at + 3u * step]);
 }
 
 /** Four 4×4 quarters side by side: one 4-row strip of a 16×16 block, c[q][j][i] = C[m+i, n+4q+j]. */

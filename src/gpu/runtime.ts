@@ -66,7 +66,7 @@ export class GpuRuntime {
   profiler: KernelProfiler | null = null;
   private subgroups: boolean;
   /**
-   * Row kernels (attention, RMSNorm) run one row block per invocation with no workgroup memory
+   * Row kernels (attention, RMSNorm, LayerNorm) run one row block per invocation with no workgroup memory
    * and no barriers, folding their sums in the 64-thread tree's order so the results are
    * bit-identical (the '*_serial.wgsl' kernels). On by default on CPU adapters, where every
    * barrier switches between the fibres that emulate a workgroup's threads; tests force both.

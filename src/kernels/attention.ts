@@ -28,7 +28,7 @@ const backwardKVKernel = defineKernel({
 });
 
 // The serial kernels for CPU adapters (GpuRuntime.serialRows), bit-identical to the ones above.
-const SERIAL_COMMON = ['common_reduce_serial.wgsl', 'common_attention.wgsl', 'common_attention_serial.wgsl'];
+const SERIAL_COMMON = ['common_reduce_serial.wgsl', 'common_load_x4.wgsl', 'common_attention.wgsl', 'common_attention_serial.wgsl'];
 const forwardSerialKernel = defineKernel({
   name: 'attention-forward-serial', shaders: [...SERIAL_COMMON, 'attention_forward_serial.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
@@ -38,7 +38,7 @@ const backwardQSerialKernel = defineKernel({
   bindings: ['read', 'read', 'read', 'storage', 'storage', 'read'], uniforms: layoutUniforms,
 });
 const backwardKVSerialKernel = defineKernel({
-  name: 'attention-backward-kv-serial', shaders: ['common_reduce_serial.wgsl', 'attention_kv_io.wgsl', 'attention_backward_kv_serial.wgsl'],
+  name: 'attention-backward-kv-serial', shaders: ['common_reduce_serial.wgsl', 'common_load_x4.wgsl', 'attention_kv_io.wgsl', 'attention_backward_kv_serial.wgsl'],
   entryPoint: 'main', bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
 });
 /** Rows per serial invocation and invocations per workgroup (common_attention_serial.wgsl). */

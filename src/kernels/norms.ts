@@ -1,58 +1,56 @@
-import { defineKernel } from '../gpu/kernel';
-import type { GpuRuntime } from '../gpu/runtime';
+import { defineKernel, type KernelDescriptor } from '../gpu/kernel';
+import type { DispatchArgs, GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { rowGroups, serialRowGroups } from './common';
 
-const rmsForward = defineKernel({
-  name: 'rmsnorm-forward', shaders: ['common_reduce.wgsl', 'rmsnorm_forward_io.wgsl', 'rmsnorm_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
-});
-const rmsBackward = defineKernel({
-  name: 'rmsnorm-backward', shaders: ['common_reduce.wgsl', 'rmsnorm_backward_io.wgsl', 'rmsnorm_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
-});
-// The serial kernels for CPU adapters (GpuRuntime.serialRows), bit-identical to the ones above.
-const rmsForwardSerial = defineKernel({
-  name: 'rmsnorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_forward_io.wgsl', 'rmsnorm_forward_serial.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
-});
-const rmsBackwardSerial = defineKernel({
-  name: 'rmsnorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'rmsnorm_backward_io.wgsl', 'rmsnorm_backward_serial.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
-});
-const lnForwardSerial = defineKernel({
-  name: 'layernorm-forward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_forward_io.wgsl', 'layernorm_forward_serial.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
-});
-const lnBackwardSerial = defineKernel({
-  name: 'layernorm-backward-serial', shaders: ['common_reduce_serial.wgsl', 'layernorm_backward_io.wgsl', 'layernorm_backward_serial.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
-});
-const lnForward = defineKernel({
-  name: 'layernorm-forward', shaders: ['common_reduce.wgsl', 'layernorm_forward_io.wgsl', 'layernorm_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']],
-});
-const lnBackward = defineKernel({
-  name: 'layernorm-backward', shaders: ['common_reduce.wgsl', 'layernorm_backward_io.wgsl', 'layernorm_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
-});
+type Uniforms = KernelDescriptor['uniforms'];
+const FORWARD_UNIFORMS: Uniforms = [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']];
+const BACKWARD_UNIFORMS: Uniforms = [['T', 'u32'], ['C', 'u32']];
+/** x, w, stats, dy, dres → dx (both norms' backward). */
+const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'storage'] as const;
+
+/**
+ * A norm kernel (`file.wgsl`, one 64-thread workgroup per row) and its serial twin for CPU
+ * adapters (`file_serial.wgsl`, one row per invocation, bit-identical), both after the
+ * uniforms and bindings they share in `file_io.wgsl`.
+ */
+interface RowKernels {
+  readonly workgroup: KernelDescriptor;
+  readonly serial: KernelDescriptor;
+}
+
+function rowKernels(name: string, file: string, bindings: KernelDescriptor['bindings'], uniforms: Uniforms): RowKernels {
+  const io = `${file}_io.wgsl`;
+  return {
+    workgroup: defineKernel({ name, shaders: ['common_reduce.wgsl', io, `${file}.wgsl`], entryPoint: 'main', bindings, uniforms }),
+    serial: defineKernel({
+      name: `${name}-serial`, shaders: ['common_reduce_serial.wgsl', io, `${file}_serial.wgsl`], entryPoint: 'main', bindings, uniforms,
+    }),
+  };
+}
+
+const rmsForward = rowKernels('rmsnorm-forward', 'rmsnorm_forward', ['read', 'read', 'storage', 'storage'], FORWARD_UNIFORMS);
+const rmsBackward = rowKernels('rmsnorm-backward', 'rmsnorm_backward', BACKWARD_BINDINGS, BACKWARD_UNIFORMS);
+const lnForward = rowKernels('layernorm-forward', 'layernorm_forward', ['read', 'read', 'read', 'storage', 'storage'], FORWARD_UNIFORMS);
+const lnBackward = rowKernels('layernorm-backward', 'layernorm_backward', BACKWARD_BINDINGS, BACKWARD_UNIFORMS);
+
+/** T rows through the runtime's choice of the twins (GpuRuntime.serialRows). */
+function dispatchRows(rt: GpuRuntime, kernels: RowKernels, T: number, args: Omit<DispatchArgs, 'workgroups'>): void {
+  const serial = rt.serialRows;
+  rt.dispatch(serial ? kernels.serial : kernels.workgroup, { ...args, workgroups: serial ? serialRowGroups(T) : rowGroups(T) });
+}
 
 /** y = rmsnorm(x) · w over rows of length C; rstd [T] is saved for backward. */
 export function rmsnormForward(rt: GpuRuntime, x: Tensor, w: Tensor, y: Tensor, rstd: Tensor, T: number, C: number, eps: number): void {
-  const serial = rt.serialRows;
-  rt.dispatch(serial ? rmsForwardSerial : rmsForward, {
-    bind: [x, w, y, rstd], uniforms: { T, C, eps }, workgroups: serial ? serialRowGroups(T) : rowGroups(T),
-  });
+  dispatchRows(rt, rmsForward, T, { bind: [x, w, y, rstd], uniforms: { T, C, eps } });
 }
 
 /** dx = d rmsnorm / dx · dy (+ dres when given: the residual's gradient joins here). */
 export function rmsnormBackward(
   rt: GpuRuntime, x: Tensor, w: Tensor, rstd: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor,
 ): void {
-  const serial = rt.serialRows;
-  rt.dispatch(serial ? rmsBackwardSerial : rmsBackward, {
-    bind: [x, w, rstd, dy, dres ?? rt.unused, dx], uniforms: { T, C },
-    overrides: { HAS_RESID: dres !== undefined }, workgroups: serial ? serialRowGroups(T) : rowGroups(T),
+  dispatchRows(rt, rmsBackward, T, {
+    bind: [x, w, rstd, dy, dres ?? rt.unused, dx], uniforms: { T, C }, overrides: { HAS_RESID: dres !== undefined },
   });
 }
 
@@ -60,18 +58,13 @@ export function rmsnormBackward(
 export function layernormForward(
   rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor, y: Tensor, stats: Tensor, T: number, C: number, eps: number,
 ): void {
-  const serial = rt.serialRows;
-  rt.dispatch(serial ? lnForwardSerial : lnForward, {
-    bind: [x, w, b, y, stats], uniforms: { T, C, eps }, workgroups: serial ? serialRowGroups(T) : rowGroups(T),
-  });
+  dispatchRows(rt, lnForward, T, { bind: [x, w, b, y, stats], uniforms: { T, C, eps } });
 }
 
 export function layernormBackward(
   rt: GpuRuntime, x: Tensor, w: Tensor, stats: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor,
 ): void {
-  const serial = rt.serialRows;
-  rt.dispatch(serial ? lnBackwardSerial : lnBackward, {
-    bind: [x, w, stats, dy, dres ?? rt.unused, dx], uniforms: { T, C },
-    overrides: { HAS_RESID: dres !== undefined }, workgroups: serial ? serialRowGroups(T) : rowGroups(T),
+  dispatchRows(rt, lnBackward, T, {
+    bind: [x, w, stats, dy, dres ?? rt.unused, dx], uniforms: { T, C }, overrides: { HAS_RESID: dres !== undefined },
   });
 }

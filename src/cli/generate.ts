@@ -21,7 +21,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
     temperature: flags.number('temperature', 0, (v) => v >= 0, 'a number ≥ 0'),
     topK: flags.number('top-k', 0, (v) => Number.isSafeInteger(v) && v >= 0, 'an integer ≥ 0'),
     seed: flags.number('seed', 0, Number.isSafeInteger, 'an integer'),
-    stopTokenId: folder.tokenizer.eosId,
+    stopTokenIds: folder.tokenizer.eosId === null ? [] : [folder.tokenizer.eosId],
   };
   const rt = await createNodeRuntime();
   try {

@@ -6,8 +6,8 @@ import { sampleToken, seededRandom, type SamplingOptions } from './sampling';
 export interface GenerateOptions extends SamplingOptions {
   readonly maxNewTokens: number;
   readonly seed: number;
-  /** Stop when this token is produced (not included in the output). */
-  readonly stopTokenId: number | null;
+  /** Stop when any of these tokens is produced (not included in the output). */
+  readonly stopTokenIds: readonly number[];
 }
 
 /**
@@ -26,7 +26,7 @@ export async function generate(
   for (let n = 0; n < opts.maxNewTokens && ids.length < maxLen; n++) {
     const row = await lastLogits(rt, model, adapter, ids);
     const next = sampleToken(row, opts, random);
-    if (next === opts.stopTokenId) break;
+    if (opts.stopTokenIds.includes(next)) break;
     ids.push(next);
     generated.push(next);
     if (onToken(generated) === false) break;

@@ -10,7 +10,7 @@ import type { AdapterTensors } from '../src/adapters/types';
 import { IGNORE_INDEX, type TokenBatch } from '../src/formats/batch';
 import type { ModelConfig } from '../src/formats/hf-config';
 import { adapterScale, type AdapterSpec, PEFT_SUFFIX, peftKey, targetedModules } from '../src/formats/peft';
-import { ropeTables } from '../src/kernels/rope';
+import { ropeInverseFrequencies, ropeTables } from '../src/kernels/rope';
 import type { WeightMap } from '../src/model/transformer';
 import { shiftedTargets } from '../src/train/device-batch';
 import type { TrainHyper } from '../src/train/trainer';
@@ -104,7 +104,7 @@ export class TfLoraLlama {
     let tables = this.rope.get(S);
     if (!tables) {
       const D = this.config.headDim;
-      const { cos, sin } = ropeTables(S, D, this.config.ropeTheta);
+      const { cos, sin } = ropeTables(S, ropeInverseFrequencies(D, this.config.ropeTheta));
       // Built inside variableGrads' scope on first use: tf.keep saves them from its clean-up.
       const full = (half: Float32Array) => tf.keep(tf.tidy(() => {
         const t = tf.tensor2d(half, [S, D / 2]);

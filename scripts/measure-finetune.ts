@@ -185,7 +185,7 @@ function validationLoss(engine: Engine, sample: PreparedSample, adapter: Adapter
 /** Greedy continuation of one prompt, decoded as the studio's Generate panel shows it. */
 async function continuation(engine: Engine, adapter: Adapter | null, prompt: Prompt, newTokens: number): Promise<string> {
   const { tokenizer } = engine.folder;
-  const opts = { temperature: 0, topK: 0, maxNewTokens: newTokens, seed: 0, stopTokenIds: tokenizer.eosId === null ? [] : [tokenizer.eosId] };
+  const opts = { temperature: 0, topK: 0, maxNewTokens: newTokens, seed: 0, stopTokenIds: engine.folder.stopTokenIds };
   const ids = await generate(engine.rt, engine.transformer, adapter, tokenizer.encode(prompt.text), opts, () => undefined);
   return tokenizer.decode(ids);
 }

@@ -19,9 +19,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     for (var c = 0u; c < ROWS; c++) {
       let j = j0 + c;
       for (var r = 0u; r < blk.rows; r++) {
-        if (j <= blk.i0 + r) {
-          wts[blk.wrow[r] + j] = s[c][r];
-          mx[r] = max(mx[r], s[c][r]);
+        let i = blk.i0 + r;
+        if (j <= i) {
+          let sv = select(MASKED, s[c][r], j >= firstKey(i));
+          wts[blk.wrow[r] + j] = sv;
+          mx[r] = max(mx[r], sv);
         }
       }
     }

@@ -1,8 +1,8 @@
 // Scatter-add of row gradients into an embedding table without atomics: the CPU groups the
 // rows by id (it knows the ids), so each (unique id, column) sums its own rows and no two
 // threads write the same element. Used for token embeddings (ids) and learned positions.
-//   dE[ids[u], c] += Σ_{k in offsets[u] .. offsets[u+1]} dx[rows[k], c]
-struct Params { U: u32, C: u32 }
+//   dE[ids[u], c] += scale · Σ_{k in offsets[u] .. offsets[u+1]} dx[rows[k], c]   (scale: see embedding_forward.wgsl)
+struct Params { U: u32, C: u32, scale: f32 }
 
 @group(0) @binding(0) var<storage, read> dx: array<f32>;
 @group(0) @binding(1) var<storage, read> unique_ids: array<u32>;
@@ -20,5 +20,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c = i % params.C;
   var s = 0.0;
   for (var k = offsets[u]; k < offsets[u + 1u]; k++) { s += dx[rows[k] * params.C + c]; }
-  dtable[unique_ids[u] * params.C + c] += s;
+  dtable[unique_ids[u] * params.C + c] += params.scale * s;
 }

@@ -1,7 +1,8 @@
-// out[t, c] = table[ids[t], c] (+ positions[t % S, c] for learned positions, GPT-2).
+// out[t, c] = table[ids[t], c] · scale (+ positions[pos0 + t % S, c] for learned positions, GPT-2).
+// Gemma scales its embeddings by √hidden; pos0 is the first position of a cached generation.
 override HAS_POS: bool = false;
 
-struct Params { T: u32, C: u32, S: u32 }
+struct Params { T: u32, C: u32, S: u32, scale: f32, pos0: u32 }
 
 @group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read> table: array<f32>;
@@ -16,7 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= params.T * params.C) { return; }
   let t = i / params.C;
   let c = i % params.C;
-  var v = table[ids[t] * params.C + c];
-  if (HAS_POS) { v += positions[(t % params.S) * params.C + c]; }
+  var v = table[ids[t] * params.C + c] * params.scale;
+  if (HAS_POS) { v += positions[(params.pos0 + t % params.S) * params.C + c]; }
   out[i] = v;
 }

@@ -7,10 +7,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let base = t * params.C;
   let r = rstd[t];
   var acc = 0.0;
-  for (var c = lid; c < params.C; c += 64u) { acc += w[c] * dy[base + c] * x[base + c]; }
+  for (var c = lid; c < params.C; c += 64u) { acc += (w[c] + W_OFFSET) * dy[base + c] * x[base + c]; }
   let k = reduceSum(lid, acc) * r * r * r / f32(params.C);
   for (var c = lid; c < params.C; c += 64u) {
-    var g = r * w[c] * dy[base + c] - x[base + c] * k;
+    var g = r * (w[c] + W_OFFSET) * dy[base + c] - x[base + c] * k;
     if (HAS_RESID) { g += dres[base + c]; }
     dx[base + c] = g;
   }

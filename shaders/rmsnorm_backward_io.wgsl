@@ -1,5 +1,7 @@
 // Uniforms and bindings of rmsnorm_backward.wgsl and rmsnorm_backward_serial.wgsl.
 override HAS_RESID: bool = false;
+// Gemma scales by (1 + w): W_OFFSET = 1.
+override W_OFFSET: f32 = 0.0;
 
 struct Params { T: u32, C: u32 }
 

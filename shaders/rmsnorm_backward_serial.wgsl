@@ -9,10 +9,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let base = t * params.C;
   let r = rstd[t];
   var part = array<f32, 64>();
-  for (var c = 0u; c < params.C; c++) { part[c % LANES] += w[c] * dy[base + c] * x[base + c]; }
+  for (var c = 0u; c < params.C; c++) { part[c % LANES] += (w[c] + W_OFFSET) * dy[base + c] * x[base + c]; }
   let k = treeSum(&part) * r * r * r / f32(params.C);
   for (var c = 0u; c < params.C; c++) {
-    var g = r * w[c] * dy[base + c] - x[base + c] * k;
+    var g = r * (w[c] + W_OFFSET) * dy[base + c] - x[base + c] * k;
     if (HAS_RESID) { g += dres[base + c]; }
     dx[base + c] = g;
   }

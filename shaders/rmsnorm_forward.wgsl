@@ -1,4 +1,4 @@
-// y = x · rstd · w with rstd = 1/sqrt(mean(x²) + eps), one workgroup per row; rstd is kept
+// y = x · rstd · (w + W_OFFSET) with rstd = 1/sqrt(mean(x²) + eps), one workgroup per row; rstd is kept
 // for the backward pass.
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -9,6 +9,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var ss = 0.0;
   for (var c = lid; c < params.C; c += 64u) { let v = x[base + c]; ss += v * v; }
   let r = inverseSqrt(reduceSum(lid, ss) / f32(params.C) + params.eps);
-  for (var c = lid; c < params.C; c += 64u) { y[base + c] = x[base + c] * r * w[c]; }
+  for (var c = lid; c < params.C; c += 64u) { y[base + c] = x[base + c] * r * (w[c] + W_OFFSET); }
   if (lid == 0u) { rstd[t] = r; }
 }

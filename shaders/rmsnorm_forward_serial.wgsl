@@ -10,6 +10,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   var part = array<f32, 64>();
   for (var c = 0u; c < params.C; c++) { let v = x[base + c]; part[c % LANES] += v * v; }
   let r = inverseSqrt(treeSum(&part) / f32(params.C) + params.eps);
-  for (var c = 0u; c < params.C; c++) { y[base + c] = x[base + c] * r * w[c]; }
+  for (var c = 0u; c < params.C; c++) { y[base + c] = x[base + c] * r * (w[c] + W_OFFSET); }
   rstd[t] = r;
 }

@@ -1,8 +1,9 @@
 // Rotary position embedding in Hugging Face's rotate_half form, in place on [T, heads·D]
 // (row stride `ld`): for i < D/2, (x₁, x₂) = (x[i], x[i+D/2]) turns by pos·θᵢ.
 // The backward pass is the inverse rotation, so direction = −1 runs it on the gradient.
-// cos/sin come from a table [maxPos, D/2] computed in float64 on the CPU.
-struct Params { T: u32, S: u32, heads: u32, D: u32, ld: u32, direction: f32 }
+// cos/sin come from a table [positions, D/2] computed in float64 on the CPU. Row t is at
+// position pos0 + t mod S (pos0: the cached prefix of a generation).
+struct Params { T: u32, S: u32, heads: u32, D: u32, ld: u32, direction: f32, pos0: u32 }
 
 @group(0) @binding(0) var<storage, read> cosTable: array<f32>;
 @group(0) @binding(1) var<storage, read> sinTable: array<f32>;
@@ -18,7 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t = i / (params.heads * half);
   let h = (i / half) % params.heads;
   let k = i % half;
-  let pos = t % params.S;
+  let pos = params.pos0 + t % params.S;
   let c = cosTable[pos * half + k];
   let s = sinTable[pos * half + k] * params.direction;
   let at = t * params.ld + h * params.D + k;

@@ -9,6 +9,7 @@ import { readStudioModel } from './studio-model';
 /**
  * `generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]`:
  * the studio's generation (same tokenizer, same sampling) from the command line; prints the continuation.
+ * A flag not given takes the model's generation_config.json default, else greedy and 40 tokens.
  */
 export async function runGenerate(argv: string[]): Promise<void> {
   const flags = new Flags('generate', argv, { values: ['model', 'adapter', 'prompt', 'max-tokens', 'temperature', 'top-k', 'seed'] });
@@ -16,12 +17,13 @@ export async function runGenerate(argv: string[]): Promise<void> {
   const prompt = flags.string('prompt');
   const adapterDir = flags.optionalString('adapter');
   const adapterFolder = adapterDir ? await readAdapterFolder(adapterDir, folder.config) : null; // checked before the GPU starts
+  const defaults = folder.generationDefaults;
   const opts = {
-    maxNewTokens: flags.positiveInt('max-tokens', 40),
-    temperature: flags.number('temperature', 0, (v) => v >= 0, 'a number ≥ 0'),
-    topK: flags.number('top-k', 0, (v) => Number.isSafeInteger(v) && v >= 0, 'an integer ≥ 0'),
+    maxNewTokens: flags.positiveInt('max-tokens', defaults.maxNewTokens ?? 40),
+    temperature: flags.number('temperature', defaults.temperature ?? 0, (v) => v >= 0, 'a number ≥ 0'),
+    topK: flags.number('top-k', defaults.topK ?? 0, (v) => Number.isSafeInteger(v) && v >= 0, 'an integer ≥ 0'),
     seed: flags.number('seed', 0, Number.isSafeInteger, 'an integer'),
-    stopTokenIds: folder.tokenizer.eosId === null ? [] : [folder.tokenizer.eosId],
+    stopTokenIds: folder.stopTokenIds,
   };
   const rt = await createNodeRuntime();
   try {

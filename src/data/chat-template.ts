@@ -10,3 +10,14 @@ export function defaultChatTemplate(messages: readonly ChatMessage[], addGenerat
   const turns = messages.map((m) => `<|${m.role}|>\n${m.content}${m.role === 'assistant' ? eosToken : ''}\n`);
   return turns.join('') + (addGenerationPrompt ? '<|assistant|>\n' : '');
 }
+
+/**
+ * A chat template failed on one conversation: its own raise_exception(...) (Gemma's "roles must
+ * alternate", for instance) or a runtime error. The conversation is a bad row, not a crash.
+ */
+export class ChatTemplateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChatTemplateError';
+  }
+}

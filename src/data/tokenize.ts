@@ -5,14 +5,20 @@
  * seqLen and padded with IGNORE_INDEX labels.
  */
 import { IGNORE_INDEX } from '../formats/batch';
+import { ChatTemplateError } from './chat-template';
 import type { BadRow, ChatMessage, DatasetRecord } from './types';
 
 export interface TextEncoder {
   encode(text: string): number[];
   /** Appended after every example; null when the tokenizer has none. */
   readonly eosId: number | null;
-  /** Renders chat messages to text (the tokenizer's chat template or the default one). */
+  /**
+   * Renders chat messages to text (the tokenizer's chat template or the default one); a
+   * template that refuses the conversation throws a ChatTemplateError.
+   */
   renderChat(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string;
+  /** The token text renderChat writes after an assistant's content (<|im_end|>), or null. */
+  readonly endOfTurn: string | null;
 }
 
 export interface TokenSequence {
@@ -46,11 +52,34 @@ export function tokenizeRecord(record: DatasetRecord, enc: TextEncoder): Tokeniz
   }
 }
 
+/** The last message is the answer: everything the template renders after the generation prompt. */
 function tokenizeChat(messages: readonly ChatMessage[], enc: TextEncoder): TokenizedExample | string {
-  const prompt = enc.renderChat(messages.slice(0, -1), true);
-  const full = enc.renderChat(messages, false);
+  const rendered = renderPromptAndFull(messages, enc);
+  if (typeof rendered === 'string') return rendered;
+  const { prompt, full } = rendered;
   if (!full.startsWith(prompt)) return 'the chat template does not render the conversation as prompt + answer';
-  return { promptIds: enc.encode(prompt), completionIds: enc.encode(full.slice(prompt.length)) };
+  return { promptIds: enc.encode(prompt), completionIds: enc.encode(answerText(full.slice(prompt.length), enc.endOfTurn)) };
+}
+
+/** A template's raise_exception(...) makes this conversation a bad row with the template's message. */
+function renderPromptAndFull(messages: readonly ChatMessage[], enc: TextEncoder): { prompt: string; full: string } | string {
+  try {
+    return { prompt: enc.renderChat(messages.slice(0, -1), true), full: enc.renderChat(messages, false) };
+  } catch (e) {
+    if (e instanceof ChatTemplateError) return `the chat template refused this conversation: ${e.message}`;
+    throw e;
+  }
+}
+
+/**
+ * The answer up to and including its end-of-turn token. ChatML renders "...<|im_end|>\n" and
+ * Gemma "...<end_of_turn>\n": the model must learn to emit the end-of-turn token (generation
+ * stops there), but the whitespace after it only separates this turn from a next one that a
+ * generation never reaches, so it is left out of the targets. Anything else after the token is kept.
+ */
+function answerText(answer: string, endOfTurn: string | null): string {
+  const trimmed = answer.trimEnd();
+  return endOfTurn !== null && trimmed.endsWith(endOfTurn) ? trimmed : answer;
 }
 
 export function tokenizeDataset(records: readonly DatasetRecord[], enc: TextEncoder, seqLen: number): TokenizedDataset {

@@ -1,10 +1,11 @@
 /**
  * A Hugging Face model folder from blobs (browser files or fetched bundled files):
- * config.json, tokenizer.json (+ tokenizer_config.json), and model.safetensors or
- * model.safetensors.index.json with its shards.
+ * config.json, tokenizer.json (+ tokenizer_config.json, generation_config.json), and
+ * model.safetensors or model.safetensors.index.json with its shards.
  */
 import { canonicalizeWeights, parseModelConfig, type ModelConfig } from '../formats/hf-config';
 import { FormatError } from '../formats/errors';
+import { parseGenerationConfig, type GenerationConfig, type GenerationDefaults } from '../formats/generation-config';
 import { loadShardedIndex, parseSafetensors, type TensorEntry } from '../formats/safetensors';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenizer/load';
 
@@ -13,6 +14,10 @@ export interface ModelFolder {
   readonly configJson: string;
   readonly weights: Map<string, TensorEntry>;
   readonly tokenizer: LoadedTokenizer;
+  /** Generation stops at any of these: generation_config's eos ids, the tokenizer's EOS and end-of-turn token. */
+  readonly stopTokenIds: number[];
+  /** generation_config.json's sampling defaults ({} without the file). */
+  readonly generationDefaults: GenerationDefaults;
 }
 
 export type BlobsByName = ReadonlyMap<string, Blob>;
@@ -27,8 +32,32 @@ export async function loadModelFolder(files: BlobsByName): Promise<ModelFolder> 
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new FormatError('tokenizer.json', `has ${tokenizer.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`);
   }
+  const generation = await readGenerationConfig(files, config.vocabSize);
   const raw = await readWeights(files);
-  return { config, configJson, weights: canonicalizeWeights(config, raw.tensors, raw.file), tokenizer };
+  return {
+    config, configJson, weights: canonicalizeWeights(config, raw.tensors, raw.file), tokenizer,
+    stopTokenIds: stopTokenIds(generation, tokenizer, config.vocabSize), generationDefaults: generation?.defaults ?? {},
+  };
+}
+
+const GENERATION_FILE = 'generation_config.json';
+
+async function readGenerationConfig(files: BlobsByName, vocabSize: number): Promise<GenerationConfig | null> {
+  const blob = files.get(GENERATION_FILE);
+  return blob ? parseGenerationConfig(await blob.text(), GENERATION_FILE, vocabSize) : null;
+}
+
+/**
+ * Instruct models end a reply with the end-of-turn token, which is often not the tokenizer's
+ * eos_token (Gemma's <end_of_turn>), so all three sources count. generation_config's ids are
+ * range-checked by its parser; a tokenizer's ids can have gaps, so its count proves nothing.
+ */
+export function stopTokenIds(generation: GenerationConfig | null, tokenizer: Pick<LoadedTokenizer, 'eosId' | 'endOfTurnId'>, vocabSize: number): number[] {
+  for (const id of [tokenizer.eosId, tokenizer.endOfTurnId]) {
+    if (id !== null && id >= vocabSize) throw new FormatError('tokenizer.json', `stop token id ${id} is beyond config.json's vocab_size ${vocabSize}`);
+  }
+  const ids = [...(generation?.eosTokenIds ?? []), tokenizer.eosId, tokenizer.endOfTurnId];
+  return [...new Set(ids.filter((id): id is number => id !== null))];
 }
 
 async function requiredText(files: BlobsByName, name: string): Promise<string> {

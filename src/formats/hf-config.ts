@@ -1,18 +1,35 @@
 /**
- * Hugging Face `config.json` → one normalized ModelConfig for the two supported architectures,
- * plus the weight-key conventions of their checkpoints (what `LlamaForCausalLM` and
- * `GPT2LMHeadModel` write with `save_pretrained`).
+ * Hugging Face `config.json` → one normalized ModelConfig, plus the weight-key conventions of
+ * the checkpoints (what `LlamaForCausalLM`, `Qwen2ForCausalLM`, `Qwen3ForCausalLM`,
+ * `Gemma3ForCausalLM` and `GPT2LMHeadModel` write with `save_pretrained`).
  *
- * Anything that would change the maths but that the engine does not implement (rope scaling,
- * another activation, GPT-2's per-layer attention scaling, ...) is rejected here with a message,
- * rather than silently producing a different model.
+ * Qwen2, Qwen3 and Gemma 3 are Llama-shaped decoders (arch 'llama') that differ by switches:
+ * biases, q/k norms, the norm's `(1 + w)` form, four norms a layer, GeGLU, embedding and
+ * attention scales, sliding-window layers. Anything that would change the maths but that the
+ * engine does not implement (another rope type, logit soft-capping, another activation, ...) is
+ * rejected here with a message, rather than silently producing a different model.
  */
 import { FormatError, describeValue, isObject, parseJsonObject } from './errors';
 
+/** The two block layouts the engine runs: Llama-shaped decoders and GPT-2. */
 export type Arch = 'llama' | 'gpt2';
+/** The checkpoint family (`model_type`), which fixes key names and the switches below. */
+export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'gemma3' | 'gpt2';
+
+/** How RoPE inverse frequencies are rescaled (transformers' rope_type); null for plain RoPE. */
+export type RopeScaling =
+  | { readonly type: 'linear'; readonly factor: number }
+  | {
+      readonly type: 'llama3'; readonly factor: number; readonly lowFreqFactor: number; readonly highFreqFactor: number;
+      readonly originalMaxPositions: number;
+    };
+
+/** Full causal attention, or a sliding window of `slidingWindow` keys with its own RoPE base. */
+export type LayerType = 'full' | 'sliding';
 
 export interface ModelConfig {
   arch: Arch;
+  family: ModelFamily;
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -22,22 +39,45 @@ export interface ModelConfig {
   vocabSize: number;
   maxPositions: number;
   normEps: number;
-  /** RoPE base; 0 for gpt2 (learned positions). */
+  /** RoPE base of full-attention layers; 0 for gpt2 (learned positions). */
   ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  /** RoPE base of sliding-window layers (Gemma 3's rope_local_base_freq). */
+  ropeLocalTheta: number;
+  /** One entry per layer. */
+  layerTypes: LayerType[];
+  /** Keys a query sees in a sliding layer (i − j < slidingWindow); 0 when no layer slides. */
+  slidingWindow: number;
   tieWordEmbeddings: boolean;
-  activation: 'silu' | 'gelu_new';
-  attentionBias: boolean;
+  /** MLP activation: SwiGLU (silu), GeGLU (gelu_tanh), or GPT-2's plain gelu_new. */
+  activation: 'silu' | 'gelu_tanh' | 'gelu_new';
+  /** Biases on q/k/v (Qwen2, Llama's attention_bias) and on the attention output (Llama's attention_bias). */
+  qkvBias: boolean;
+  oBias: boolean;
   mlpBias: boolean;
+  /** Per-head RMSNorm of q and k before RoPE (Qwen3, Gemma 3). */
+  qkNorm: boolean;
+  /** Gemma 3's norms of each branch's output before the residual add (four norms a layer). */
+  sandwichNorms: boolean;
+  /** RMSNorm weight offset: Gemma scales by (1 + w), the others by w. */
+  normWeightOffset: 0 | 1;
+  /** Token embeddings are multiplied by this (Gemma: √hidden). */
+  embeddingScale: number;
+  /** Attention scores are multiplied by this (1/√head_dim; Gemma: query_pre_attn_scalar^−½). */
+  attentionScale: number;
   raw: Record<string, unknown>;
 }
+
+const FAMILIES: Record<string, ModelFamily> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', gemma3_text: 'gemma3', gpt2: 'gpt2' };
+const SUPPORTED = Object.keys(FAMILIES).map((t) => `"${t}"`).join(', ');
 
 export function parseModelConfig(json: string, file: string): ModelConfig {
   const raw = parseJsonObject(json, file, 'model config');
   const type = raw.model_type;
-  if (type === 'llama') return parseLlama(raw, file);
-  if (type === 'gpt2') return parseGpt2(raw, file);
-  if (type === undefined) throw new FormatError(file, 'missing "model_type" (expected "llama" or "gpt2")');
-  throw new FormatError(file, `model_type ${describeValue(type)} is not supported (supported: "llama", "gpt2")`);
+  if (type === undefined) throw new FormatError(file, `missing "model_type" (supported: ${SUPPORTED})`);
+  const family = typeof type === 'string' && Object.hasOwn(FAMILIES, type) ? FAMILIES[type] : undefined;
+  if (family === undefined) throw new FormatError(file, `model_type ${describeValue(type)} is not supported (supported: ${SUPPORTED})`);
+  return family === 'gpt2' ? parseGpt2(raw, file) : parseDecoder(raw, family, file);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -52,8 +92,9 @@ function posInt(raw: Record<string, unknown>, key: string, file: string, fallbac
   return v;
 }
 
-function posNumber(raw: Record<string, unknown>, key: string, file: string, fallback: number): number {
+function posNumber(raw: Record<string, unknown>, key: string, file: string, fallback?: number): number {
   const v = raw[key] ?? fallback;
+  if (v === undefined) throw new FormatError(file, `missing "${key}"`);
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
     throw new FormatError(file, `"${key}" must be a positive number, got ${describeValue(v)}`);
   }
@@ -70,59 +111,161 @@ function divides(a: number, aName: string, b: number, bName: string, file: strin
   if (b % a !== 0) throw new FormatError(file, `${bName} (${b}) is not divisible by ${aName} (${a})`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Llama
+/** A field that must be absent or null: the engine does not implement what it would switch on. */
+function mustBeUnset(raw: Record<string, unknown>, key: string, file: string, why: string): void {
+  if (raw[key] != null) throw new FormatError(file, `"${key}" ${describeValue(raw[key])} is not supported (${why})`);
+}
 
-function parseLlama(raw: Record<string, unknown>, file: string): ModelConfig {
+// ---------------------------------------------------------------------------------------------
+// Llama-shaped decoders: llama, qwen2, qwen3, gemma3_text
+
+/** What each family fixes, whatever its config says (as its transformers modeling file does). */
+interface FamilyTraits {
+  readonly actKey: 'hidden_act' | 'hidden_activation';
+  readonly act: 'silu' | 'gelu_tanh';
+  /** head_dim when the config omits it (Qwen3Config and Gemma3TextConfig have their own defaults). */
+  readonly defaultHeadDim: number | null;
+  readonly qkNorm: boolean;
+  readonly gemma: boolean;
+}
+
+const TRAITS: Record<Exclude<ModelFamily, 'gpt2'>, FamilyTraits> = {
+  llama: { actKey: 'hidden_act', act: 'silu', defaultHeadDim: null, qkNorm: false, gemma: false },
+  qwen2: { actKey: 'hidden_act', act: 'silu', defaultHeadDim: null, qkNorm: false, gemma: false },
+  qwen3: { actKey: 'hidden_act', act: 'silu', defaultHeadDim: 128, qkNorm: true, gemma: false },
+  gemma3: { actKey: 'hidden_activation', act: 'gelu_tanh', defaultHeadDim: 256, qkNorm: true, gemma: true },
+};
+
+const ACTIVATION_NAMES: Record<'silu' | 'gelu_tanh', string[]> = {
+  silu: ['silu'],
+  gelu_tanh: ['gelu_pytorch_tanh', 'gelu_new'], // both are the tanh approximation
+};
+
+function parseDecoder(raw: Record<string, unknown>, family: Exclude<ModelFamily, 'gpt2'>, file: string): ModelConfig {
+  const traits = TRAITS[family];
   const hiddenSize = posInt(raw, 'hidden_size', file);
   const numHeads = posInt(raw, 'num_attention_heads', file);
   const numKvHeads = posInt(raw, 'num_key_value_heads', file, numHeads);
+  const numLayers = posInt(raw, 'num_hidden_layers', file);
   divides(numKvHeads, 'num_key_value_heads', numHeads, 'num_attention_heads', file);
   // head_dim may be set explicitly (then heads × head_dim need not equal hidden_size).
-  if (raw.head_dim == null) divides(numHeads, 'num_attention_heads', hiddenSize, 'hidden_size', file);
-  const headDim = posInt(raw, 'head_dim', file, hiddenSize / numHeads);
+  if (raw.head_dim == null && traits.defaultHeadDim === null) divides(numHeads, 'num_attention_heads', hiddenSize, 'hidden_size', file);
+  const headDim = posInt(raw, 'head_dim', file, traits.defaultHeadDim ?? hiddenSize / numHeads);
+  if (headDim % 2 !== 0) throw new FormatError(file, `head_dim (${headDim}) must be even for RoPE`);
 
-  const act = raw.hidden_act ?? 'silu';
-  if (act !== 'silu') throw new FormatError(file, `hidden_act ${describeValue(act)} is not supported for llama (only "silu")`);
-  const ropeTheta = llamaRopeTheta(raw, file);
-
+  const act = raw[traits.actKey] ?? ACTIVATION_NAMES[traits.act][0];
+  if (typeof act !== 'string' || !ACTIVATION_NAMES[traits.act].includes(act)) {
+    const names = ACTIVATION_NAMES[traits.act].map((n) => `"${n}"`).join(' or ');
+    throw new FormatError(file, `${traits.actKey} ${describeValue(act)} is not supported for ${family} (only ${names})`);
+  }
+  const llamaBias = family === 'llama' && bool(raw, 'attention_bias', file, false);
+  const rope = parseRope(raw, file, traits.gemma ? 1e6 : 10000); // the config classes' defaults
+  const window = slidingLayers(raw, family, numLayers, file);
   return {
     arch: 'llama',
+    family,
     hiddenSize,
-    numLayers: posInt(raw, 'num_hidden_layers', file),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
     intermediateSize: posInt(raw, 'intermediate_size', file),
     vocabSize: posInt(raw, 'vocab_size', file),
     maxPositions: posInt(raw, 'max_position_embeddings', file),
-    normEps: posNumber(raw, 'rms_norm_eps', file, 1e-6), // LlamaConfig default
-    ropeTheta,
-    tieWordEmbeddings: bool(raw, 'tie_word_embeddings', file, false),
-    activation: 'silu',
-    attentionBias: bool(raw, 'attention_bias', file, false),
-    mlpBias: bool(raw, 'mlp_bias', file, false),
+    normEps: posNumber(raw, 'rms_norm_eps', file, 1e-6), // the families' config default
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
+    ropeLocalTheta: traits.gemma ? posNumber(raw, 'rope_local_base_freq', file, 10000) : rope.theta,
+    layerTypes: window.layerTypes,
+    slidingWindow: window.size,
+    tieWordEmbeddings: bool(raw, 'tie_word_embeddings', file, traits.gemma),
+    activation: traits.act,
+    // Qwen2 always has q/k/v biases and no o_proj bias; Qwen3 and Gemma 3 ignore attention_bias=false.
+    qkvBias: family === 'qwen2' || llamaBias || (family !== 'llama' && bool(raw, 'attention_bias', file, false)),
+    oBias: llamaBias,
+    mlpBias: family === 'llama' && bool(raw, 'mlp_bias', file, false),
+    qkNorm: traits.qkNorm,
+    sandwichNorms: traits.gemma,
+    normWeightOffset: traits.gemma ? 1 : 0,
+    embeddingScale: traits.gemma ? Math.sqrt(hiddenSize) : 1,
+    attentionScale: 1 / Math.sqrt(traits.gemma ? posNumber(raw, 'query_pre_attn_scalar', file, headDim) : headDim),
     raw,
   };
 }
 
 /**
- * Plain RoPE only. transformers ≤4 uses `rope_theta` + `rope_scaling`; v5 moved both into
- * `rope_parameters: {rope_type, rope_theta}`. A "default" rope type is plain RoPE; any other
- * (linear, dynamic, yarn, llama3, ...) rescales frequencies, which the engine does not do.
+ * The RoPE base and scaling. transformers ≤4 uses `rope_theta` + `rope_scaling`; v5 moved both
+ * into `rope_parameters: {rope_type, rope_theta, ...}`. Plain ("default"), "linear" and "llama3"
+ * are implemented; the other types (dynamic, yarn, longrope, ...) are refused.
  */
-function llamaRopeTheta(raw: Record<string, unknown>, file: string): number {
+function parseRope(raw: Record<string, unknown>, file: string, defaultTheta: number): { theta: number; scaling: RopeScaling | null } {
+  let theta = posNumber(raw, 'rope_theta', file, defaultTheta);
+  let scaling: RopeScaling | null = null;
   for (const key of ['rope_scaling', 'rope_parameters']) {
     const v = raw[key];
     if (v == null) continue;
     if (!isObject(v)) throw new FormatError(file, `"${key}" must be an object or null, got ${describeValue(v)}`);
-    const type = v.rope_type ?? v.type ?? 'default';
-    if (type !== 'default') {
-      throw new FormatError(file, `${key} of type ${describeValue(type)} is not supported (only plain RoPE; remove rope scaling)`);
-    }
-    if (key === 'rope_parameters' && v.rope_theta !== undefined) return posNumber(v, 'rope_theta', file, 10000);
+    if (key === 'rope_parameters' && v.rope_theta !== undefined) theta = posNumber(v, 'rope_theta', file);
+    scaling = parseRopeScaling(v, key, file) ?? scaling;
   }
-  return posNumber(raw, 'rope_theta', file, 10000);
+  return { theta, scaling };
+}
+
+function parseRopeScaling(v: Record<string, unknown>, key: string, file: string): RopeScaling | null {
+  const type = v.rope_type ?? v.type ?? 'default';
+  const field = (name: string) => posNumber(v, name, file);
+  try {
+    if (type === 'default') return null;
+    if (type === 'linear') return { type: 'linear', factor: field('factor') };
+    if (type === 'llama3') {
+      const s: RopeScaling = {
+        type: 'llama3', factor: field('factor'), lowFreqFactor: field('low_freq_factor'), highFreqFactor: field('high_freq_factor'),
+        originalMaxPositions: field('original_max_position_embeddings'),
+      };
+      if (s.highFreqFactor <= s.lowFreqFactor) throw new FormatError(file, 'high_freq_factor must be larger than low_freq_factor');
+      return s;
+    }
+  } catch (e) {
+    if (e instanceof FormatError) throw new FormatError(file, `${key}: ${e.problem}`);
+    throw e;
+  }
+  throw new FormatError(file, `${key} of type ${describeValue(type)} is not supported (supported: "default", "linear", "llama3")`);
+}
+
+/**
+ * Which layers attend through a sliding window. Gemma 3 lists them in `layer_types` (older
+ * configs give `sliding_window_pattern`: every n-th layer is full). Qwen's `sliding_window`
+ * only applies with `use_sliding_window: true`, which is refused; Llama has none.
+ */
+function slidingLayers(
+  raw: Record<string, unknown>, family: Exclude<ModelFamily, 'gpt2'>, numLayers: number, file: string,
+): { layerTypes: LayerType[]; size: number } {
+  const allFull = { layerTypes: Array<LayerType>(numLayers).fill('full'), size: 0 };
+  if (family === 'qwen2' || family === 'qwen3') {
+    if (bool(raw, 'use_sliding_window', file, false)) {
+      throw new FormatError(file, 'use_sliding_window=true is not supported (set it to false to train with full attention)');
+    }
+    return allFull;
+  }
+  if (family === 'llama') return allFull;
+  mustBeUnset(raw, 'final_logit_softcapping', file, 'logit soft-capping is not implemented');
+  mustBeUnset(raw, 'attn_logit_softcapping', file, 'attention soft-capping is not implemented');
+  if (raw.use_bidirectional_attention === true) throw new FormatError(file, 'use_bidirectional_attention=true is not supported');
+  const size = posInt(raw, 'sliding_window', file, 4096);
+  if (raw.layer_types == null) {
+    const pattern = posInt(raw, 'sliding_window_pattern', file, 6);
+    return { layerTypes: Array.from({ length: numLayers }, (_, i) => ((i + 1) % pattern === 0 ? 'full' : 'sliding')), size };
+  }
+  const types = raw.layer_types;
+  if (!Array.isArray(types) || types.length !== numLayers) {
+    throw new FormatError(file, `"layer_types" must list one type for each of the ${numLayers} layers`);
+  }
+  const layerTypes = types.map((t, i): LayerType => {
+    if (t === 'full_attention') return 'full';
+    if (t === 'sliding_attention') return 'sliding';
+    throw new FormatError(file, `layer_types[${i}] ${describeValue(t)} is not supported (use "full_attention" or "sliding_attention")`);
+  });
+  return { layerTypes, size };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,10 +290,12 @@ function parseGpt2(raw: Record<string, unknown>, file: string): ModelConfig {
   // n_ctx is the older spelling of n_positions; save_pretrained writes both.
   if (raw.n_positions == null && raw.n_ctx == null) throw new FormatError(file, 'missing "n_positions" (or "n_ctx")');
   const positionsKey = raw.n_positions != null ? 'n_positions' : 'n_ctx';
+  const numLayers = posInt(raw, 'n_layer', file);
   return {
     arch: 'gpt2',
+    family: 'gpt2',
     hiddenSize,
-    numLayers: posInt(raw, 'n_layer', file),
+    numLayers,
     numHeads,
     numKvHeads: numHeads,
     headDim: hiddenSize / numHeads,
@@ -159,10 +304,20 @@ function parseGpt2(raw: Record<string, unknown>, file: string): ModelConfig {
     maxPositions: posInt(raw, positionsKey, file),
     normEps: posNumber(raw, 'layer_norm_epsilon', file, 1e-5), // GPT2Config default
     ropeTheta: 0,
+    ropeScaling: null,
+    ropeLocalTheta: 0,
+    layerTypes: Array<LayerType>(numLayers).fill('full'),
+    slidingWindow: 0,
     tieWordEmbeddings: bool(raw, 'tie_word_embeddings', file, true),
     activation: 'gelu_new',
-    attentionBias: true,
+    qkvBias: true,
+    oBias: true,
     mlpBias: true,
+    qkNorm: false,
+    sandwichNorms: false,
+    normWeightOffset: 0,
+    embeddingScale: 1,
+    attentionScale: 1 / Math.sqrt(hiddenSize / numHeads),
     raw,
   };
 }
@@ -205,10 +360,10 @@ function llamaLinears(c: ModelConfig): LinearDef[] {
   const kv = c.numKvHeads * c.headDim;
   const I = c.intermediateSize;
   return [
-    ['self_attn.q_proj', H, q, c.attentionBias],
-    ['self_attn.k_proj', H, kv, c.attentionBias],
-    ['self_attn.v_proj', H, kv, c.attentionBias],
-    ['self_attn.o_proj', q, H, c.attentionBias],
+    ['self_attn.q_proj', H, q, c.qkvBias],
+    ['self_attn.k_proj', H, kv, c.qkvBias],
+    ['self_attn.v_proj', H, kv, c.qkvBias],
+    ['self_attn.o_proj', q, H, c.oBias],
     ['mlp.gate_proj', H, I, c.mlpBias],
     ['mlp.up_proj', H, I, c.mlpBias],
     ['mlp.down_proj', I, H, c.mlpBias],
@@ -257,6 +412,13 @@ export interface WeightSpec {
   optional: boolean;
 }
 
+/** The hidden-size norms of one layer, in the order the layer applies them. */
+export function layerNorms(config: ModelConfig): string[] {
+  if (config.arch === 'gpt2') return ['ln_1', 'ln_2'];
+  if (config.sandwichNorms) return ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm'];
+  return ['input_layernorm', 'post_attention_layernorm'];
+}
+
 /** Every weight the engine reads from a checkpoint of this config, with its expected shape. */
 export function expectedWeights(config: ModelConfig): WeightSpec[] {
   const { hiddenSize: H, vocabSize: V } = config;
@@ -273,10 +435,13 @@ export function expectedWeights(config: ModelConfig): WeightSpec[] {
   }
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = layerPrefix(config.arch, layer);
-    const norms = config.arch === 'llama' ? ['input_layernorm', 'post_attention_layernorm'] : ['ln_1', 'ln_2'];
-    for (const n of norms) {
+    for (const n of layerNorms(config)) {
       add(`${prefix}.${n}.weight`, [H]);
       if (config.arch === 'gpt2') add(`${prefix}.${n}.bias`, [H]);
+    }
+    if (config.qkNorm) {
+      add(`${prefix}.self_attn.q_norm.weight`, [config.headDim]);
+      add(`${prefix}.self_attn.k_norm.weight`, [config.headDim]);
     }
     for (const m of byLayer.get(layer) ?? []) {
       add(m.weightKey, m.weightShape);
@@ -324,7 +489,7 @@ export function canonicalizeWeights<T extends { readonly shape: readonly number[
     const found = resolveWeightKey(available, spec.key);
     if (found === undefined) {
       if (spec.optional) continue;
-      throw new FormatError(file, `missing weight ${JSON.stringify(spec.key)} required by the ${config.arch} config`);
+      throw new FormatError(file, `missing weight ${JSON.stringify(spec.key)} required by the ${config.family} config`);
     }
     const t = weights.get(found)!;
     if (!sameShape(t.shape, spec.shape)) {

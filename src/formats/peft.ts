@@ -280,7 +280,7 @@ export function targetedModules(spec: AdapterSpec, config: ModelConfig, file: st
   for (const t of spec.targets) {
     if (!all.some((m) => matchesTarget(m.modulePath, [t]))) {
       const names = [...new Set(all.map((m) => m.name))].join(', ');
-      throw new FormatError(file, `target_modules entry ${JSON.stringify(t)} matches no adaptable layer of this ${config.arch} model (${names})`);
+      throw new FormatError(file, `target_modules entry ${JSON.stringify(t)} matches no adaptable layer of this ${config.family} model (${names})`);
     }
   }
   return all.filter((m) => matchesTarget(m.modulePath, spec.targets));

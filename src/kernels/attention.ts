@@ -6,7 +6,7 @@ const layoutUniforms = [
   ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
   ['ldq', 'u32'], ['ldk', 'u32'], ['ldv', 'u32'], ['ldo', 'u32'],
   ['q_off', 'u32'], ['k_off', 'u32'], ['v_off', 'u32'], ['scale', 'f32'],
-  ['B', 'u32'],
+  ['B', 'u32'], ['window', 'u32'],
 ] as const;
 const kvUniforms = [
   ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
@@ -65,17 +65,22 @@ export interface AttentionLayout {
   readonly qOffset: number;
   readonly kOffset: number;
   readonly vOffset: number;
+  /** Scores are multiplied by this; 1/√headDim when absent. */
+  readonly scale?: number;
+  /** Sliding window: query i sees keys j with i − j < window; absent or 0 for full causal attention. */
+  readonly window?: number;
 }
 
 function layoutUniformValues(l: AttentionLayout): Record<string, number> {
   return {
     S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim,
     ldq: l.ldq, ldk: l.ldk, ldv: l.ldv, ldo: l.heads * l.headDim,
-    q_off: l.qOffset, k_off: l.kOffset, v_off: l.vOffset, scale: 1 / Math.sqrt(l.headDim), B: l.B,
+    q_off: l.qOffset, k_off: l.kOffset, v_off: l.vOffset, scale: l.scale ?? 1 / Math.sqrt(l.headDim), B: l.B,
+    window: l.window ?? 0,
   };
 }
 
-/** o [B·S, H·D] = softmax(causal(Q Kᵀ / √D)) V; probabilities p [B, H, S, S] are saved. */
+/** o [B·S, H·D] = softmax(causal(Q Kᵀ · scale)) V (within the window); probabilities p [B, H, S, S] are saved. */
 export function attentionForward(
   rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, o: Tensor, p: Tensor,
 ): void {
@@ -123,5 +128,26 @@ export function attentionBackward(
     bind: [p, dout, g.dv],
     uniforms: { ...common, ldx: l.heads * l.headDim, x_off: 0, ldout: l.ldv, out_off: l.vOffset, alpha: 1 },
     workgroups,
+  });
+}
+
+const keyBiasGradKernel = defineKernel({
+  name: 'attention-key-bias-grad', shaders: ['common_reduce.wgsl', 'attention_key_bias_grad.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'storage'],
+  uniforms: [['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'], ['B', 'u32'], ['ldq', 'u32'], ['scale', 'f32']],
+});
+
+/**
+ * db [KVH·D] += d loss/d (key bias before RoPE), from dS (attentionBackward's `ds`) and q after
+ * RoPE, in the cancellation-free form of attention_key_bias_grad.wgsl. Use it instead of the
+ * column sums of dK for a k_proj bias under RoPE (full-rank training of Qwen2).
+ */
+export function keyBiasGrad(
+  rt: GpuRuntime, l: AttentionLayout, ds: Tensor, q: Tensor, cos: Tensor, sin: Tensor, db: Tensor,
+): void {
+  rt.dispatch(keyBiasGradKernel, {
+    bind: [ds, q, cos, sin, db],
+    uniforms: { S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim, B: l.B, ldq: l.ldq, scale: l.scale ?? 1 / Math.sqrt(l.headDim) },
+    workgroups: [l.headDim / 2, l.kvHeads],
   });
 }

@@ -22,15 +22,37 @@ const swigluBackwardKernel = defineKernel({
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['n', 'u32']],
 });
 
+const gegluForwardKernel = defineKernel({
+  name: 'geglu-forward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'geglu_forward.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
+});
+const gegluBackwardKernel = defineKernel({
+  name: 'geglu-backward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'geglu_backward.wgsl'], entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['n', 'u32']],
+});
+
+/** The gated MLP's activation: SwiGLU (silu, Llama and Qwen) or GeGLU (gelu_tanh, Gemma). */
+export type GatedActivation = 'silu' | 'gelu_tanh';
+
+/** h = act(gate) · up */
+export function gatedForward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, h: Tensor): void {
+  const kernel = act === 'silu' ? swigluForwardKernel : gegluForwardKernel;
+  rt.dispatch(kernel, { bind: [gate, up, h], uniforms: { n: h.numel }, workgroups: elementGroups(h.numel) });
+}
+
+export function gatedBackward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, dh: Tensor, dgate: Tensor, dup: Tensor): void {
+  rt.dispatch(act === 'silu' ? swigluBackwardKernel : gegluBackwardKernel, {
+    bind: [gate, up, dh, dgate, dup], uniforms: { n: dh.numel }, workgroups: elementGroups(dh.numel),
+  });
+}
+
 /** h = silu(gate) · up */
 export function swigluForward(rt: GpuRuntime, gate: Tensor, up: Tensor, h: Tensor): void {
-  rt.dispatch(swigluForwardKernel, { bind: [gate, up, h], uniforms: { n: h.numel }, workgroups: elementGroups(h.numel) });
+  gatedForward(rt, 'silu', gate, up, h);
 }
 
 export function swigluBackward(rt: GpuRuntime, gate: Tensor, up: Tensor, dh: Tensor, dgate: Tensor, dup: Tensor): void {
-  rt.dispatch(swigluBackwardKernel, {
-    bind: [gate, up, dh, dgate, dup], uniforms: { n: dh.numel }, workgroups: elementGroups(dh.numel),
-  });
+  gatedBackward(rt, 'silu', gate, up, dh, dgate, dup);
 }
 
 const geluForwardKernel = defineKernel({

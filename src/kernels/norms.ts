@@ -40,17 +40,23 @@ function dispatchRows(rt: GpuRuntime, kernels: RowKernels, T: number, args: Omit
   rt.dispatch(serial ? kernels.serial : kernels.workgroup, { ...args, workgroups: serial ? serialRowGroups(T) : rowGroups(T) });
 }
 
-/** y = rmsnorm(x) · w over rows of length C; rstd [T] is saved for backward. */
-export function rmsnormForward(rt: GpuRuntime, x: Tensor, w: Tensor, y: Tensor, rstd: Tensor, T: number, C: number, eps: number): void {
-  dispatchRows(rt, rmsForward, T, { bind: [x, w, y, rstd], uniforms: { T, C, eps } });
+/**
+ * y = rmsnorm(x) · (w + weightOffset) over rows of length C; rstd [T] is saved for backward.
+ * Gemma's norms scale by (1 + w): weightOffset 1.
+ */
+export function rmsnormForward(
+  rt: GpuRuntime, x: Tensor, w: Tensor, y: Tensor, rstd: Tensor, T: number, C: number, eps: number, weightOffset = 0,
+): void {
+  dispatchRows(rt, rmsForward, T, { bind: [x, w, y, rstd], uniforms: { T, C, eps }, overrides: { W_OFFSET: weightOffset } });
 }
 
 /** dx = d rmsnorm / dx · dy (+ dres when given: the residual's gradient joins here). */
 export function rmsnormBackward(
-  rt: GpuRuntime, x: Tensor, w: Tensor, rstd: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor,
+  rt: GpuRuntime, x: Tensor, w: Tensor, rstd: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor, weightOffset = 0,
 ): void {
   dispatchRows(rt, rmsBackward, T, {
-    bind: [x, w, rstd, dy, dres ?? rt.unused, dx], uniforms: { T, C }, overrides: { HAS_RESID: dres !== undefined },
+    bind: [x, w, rstd, dy, dres ?? rt.unused, dx], uniforms: { T, C },
+    overrides: { HAS_RESID: dres !== undefined, W_OFFSET: weightOffset },
   });
 }
 

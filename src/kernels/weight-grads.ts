@@ -11,7 +11,7 @@ const normWeightGradKernel = defineKernel({
 });
 const embeddingBackwardKernel = defineKernel({
   name: 'embedding-backward', shaders: ['common_grid.wgsl', 'embedding_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'storage'], uniforms: [['U', 'u32'], ['C', 'u32']],
+  bindings: ['read', 'read', 'read', 'read', 'storage'], uniforms: [['U', 'u32'], ['C', 'u32'], ['scale', 'f32']],
 });
 
 /** dw += Σ_t dy · x̂ (and db += Σ_t dy for LayerNorm); `stats` as the forward kernel saved it. */
@@ -52,10 +52,10 @@ export function uploadRowGroups(rt: GpuRuntime, ids: ArrayLike<number>, label: s
   return { uniqueIds: put(g.uniqueIds, 'unique'), offsets: put(g.offsets, 'offsets'), rows: put(g.rows, 'rows'), count: g.uniqueIds.length };
 }
 
-/** dtable[id] += Σ of the rows of dx [T, C] with that id. */
-export function embeddingBackward(rt: GpuRuntime, dx: Tensor, groups: RowGroups, dtable: Tensor, C: number): void {
+/** dtable[id] += scale · Σ of the rows of dx [T, C] with that id (scale: the forward's embedding scale). */
+export function embeddingBackward(rt: GpuRuntime, dx: Tensor, groups: RowGroups, dtable: Tensor, C: number, scale = 1): void {
   rt.dispatch(embeddingBackwardKernel, {
-    bind: [dx, groups.uniqueIds, groups.offsets, groups.rows, dtable], uniforms: { U: groups.count, C },
+    bind: [dx, groups.uniqueIds, groups.offsets, groups.rows, dtable], uniforms: { U: groups.count, C, scale },
     workgroups: elementGroups(groups.count * C),
   });
 }

@@ -42,11 +42,14 @@ export function backwardReadsInput(ctx: PassContext, ...linears: FrozenLinear[])
 }
 
 /**
- * d loss/d x of a linear layer (adding to dx with `accumulate`), plus its adapter's gradients.
+ * d loss/d x of a linear layer (adding to dx with `accumulate`), plus its adapter's gradients
+ * and, in full-rank training, its weight's and bias's (`biasGrad: false`: the caller computes
+ * the bias's gradient another way).
  * `x` is the layer's saved input, null when backwardReadsInput said nothing needs it.
  */
 export function linearBackward(
   ctx: PassContext, linear: FrozenLinear, x: Tensor | null, dy: Tensor, dx: Tensor, accumulate: boolean,
+  opts: { biasGrad?: boolean } = {},
 ): void {
   const layer = ctx.adapter?.layerFor(linear.modulePath);
   const dW = ctx.baseGrads?.get(linear.weight);
@@ -57,7 +60,8 @@ export function linearBackward(
   } else {
     linear.backwardInput(ctx.rt, dy, dx, ctx.T, accumulate);
   }
-  if (dW) linear.accumulateWeightGrad(ctx.rt, x as Tensor, dy, ctx.T, dW, linear.bias ? ctx.baseGrads?.get(linear.bias) : undefined);
+  const dB = linear.bias && opts.biasGrad !== false ? ctx.baseGrads?.get(linear.bias) : undefined;
+  if (dW) linear.accumulateWeightGrad(ctx.rt, x as Tensor, dy, ctx.T, dW, dB);
 }
 
 /** The tensor if backward reads it, else null after releasing it (see backwardReadsInput). */
@@ -67,13 +71,17 @@ export function keepIf(ctx: PassContext, needed: boolean, t: Tensor): Tensor | n
   return null;
 }
 
-/** Full-rank training only: the gradients of a norm's weight (and bias) from its output gradient. */
+/**
+ * Full-rank training only: the gradients of a norm's weight (and bias) from its output gradient,
+ * over `rows` rows of C (T by default; T · heads for per-head q/k norms).
+ */
 export function normParamsBackward(
   ctx: PassContext, kind: 'rmsnorm' | 'layernorm', x: Tensor, stats: Tensor, dy: Tensor, C: number, weight: Tensor, bias?: Tensor,
+  rows = ctx.T,
 ): void {
   const dw = ctx.baseGrads?.get(weight);
   if (!dw) return;
-  normWeightGrad(ctx.rt, kind, x, stats, dy, dw, bias ? ctx.baseGrads?.get(bias) ?? null : null, ctx.T, C);
+  normWeightGrad(ctx.rt, kind, x, stats, dy, dw, bias ? ctx.baseGrads?.get(bias) ?? null : null, rows, C);
 }
 
 /** A transformer layer: forward keeps what its backward needs; backward returns d loss/d input. */

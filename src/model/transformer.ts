@@ -1,16 +1,17 @@
 import type { Adapter, StepContext } from '../adapters/types';
-import { linearModules, type LinearModuleInfo, type ModelConfig } from '../formats/hf-config';
+import { type LayerType, linearModules, type LinearModuleInfo, type ModelConfig } from '../formats/hf-config';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { embeddingForward } from '../kernels/embedding';
 import { matmul } from '../kernels/matmul';
 import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../kernels/norms';
-import { ropeTables } from '../kernels/rope';
+import { ropeInverseFrequencies } from '../kernels/rope';
 import { embeddingBackward, uploadRowGroups } from '../kernels/weight-grads';
 import { type Block, keepIf, normParamsBackward, type PassContext } from './context';
 import { Gpt2Block } from './gpt2-block';
 import { FrozenLinear } from './linear';
 import { LlamaBlock } from './llama-block';
+import { RopeTable } from './rope-table';
 
 /** CPU-side weights by canonical HF key (see formats/hf-config canonicalizeWeights). */
 export type WeightMap = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
@@ -32,12 +33,15 @@ interface FinalSaved {
 }
 
 /**
- * A frozen HF causal LM (Llama or GPT-2) on the GPU: embedding, blocks, final norm, LM head.
- * Adapters plug into its linear layers; its own weights never receive gradients.
+ * A frozen HF causal LM (Llama, Qwen2, Qwen3, Gemma 3 or GPT-2) on the GPU: embedding, blocks,
+ * final norm, LM head. Adapters plug into its linear layers; its own weights receive gradients
+ * only in full-rank training (baseGrads).
  */
 export class Transformer {
   private readonly tensors = new Map<string, Tensor>();
   private readonly linears = new Map<string, FrozenLinear>();
+  /** RoPE tables by layer type: full-attention layers and (Gemma 3) sliding ones have their own base. */
+  private readonly ropes = new Map<LayerType, RopeTable>();
   private readonly blocks: Block[];
   private residuals: Tensor[] = [];
   private final: FinalSaved | null = null;
@@ -54,16 +58,16 @@ export class Transformer {
     this.blocks = Array.from({ length: config.numLayers }, (_, l) => this.block(l));
   }
 
-  /** Total parameters of the base model (tied weights counted once; RoPE tables are not weights). */
+  /** Total parameters of the base model (tied weights counted once). */
   get parameterCount(): number {
     let n = 0;
-    for (const [key, t] of this.tensors) if (!key.startsWith('rope.')) n += t.numel;
+    for (const t of this.tensors.values()) n += t.numel;
     return n;
   }
 
   linear(modulePath: string): FrozenLinear {
     const l = this.linears.get(modulePath);
-    if (!l) throw new Error(`no linear layer ${modulePath} in this ${this.config.arch} model`);
+    if (!l) throw new Error(`no linear layer ${modulePath} in this ${this.config.family} model`);
     return l;
   }
 
@@ -77,22 +81,36 @@ export class Transformer {
     return new FrozenLinear(m, this.weight(m.weightKey), m.biasKey ? this.weight(m.biasKey) : null);
   }
 
+  /** The RoPE table of a layer type, made on first use (Gemma 3's sliding layers: rope_local_base_freq, unscaled). */
+  private ropeTable(type: LayerType): RopeTable {
+    let table = this.ropes.get(type);
+    if (!table) {
+      const c = this.config;
+      const invFreq = type === 'sliding'
+        ? ropeInverseFrequencies(c.headDim, c.ropeLocalTheta)
+        : ropeInverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling);
+      table = new RopeTable(this.rt, invFreq, c.maxPositions, `rope.${type}`);
+      this.ropes.set(type, table);
+    }
+    return table;
+  }
+
   private block(l: number): Block {
     const c = this.config;
     if (c.arch === 'llama') {
       const p = `model.layers.${l}`;
-      if (!this.tensors.has('rope.cos')) {
-        const { cos, sin } = ropeTables(c.maxPositions, c.headDim, c.ropeTheta);
-        this.tensors.set('rope.cos', this.rt.tensor([cos.length], 'rope.cos', cos));
-        this.tensors.set('rope.sin', this.rt.tensor([sin.length], 'rope.sin', sin));
-      }
+      const optional = (key: string, present: boolean) => (present ? this.weight(key) : null);
       return new LlamaBlock(c, {
-        inputNorm: this.weight(`${p}.input_layernorm.weight`),
-        postNorm: this.weight(`${p}.post_attention_layernorm.weight`),
+        attnNorm: this.weight(`${p}.input_layernorm.weight`),
+        mlpNorm: this.weight(`${p}.${c.sandwichNorms ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
+        attnOutNorm: optional(`${p}.post_attention_layernorm.weight`, c.sandwichNorms),
+        mlpOutNorm: optional(`${p}.post_feedforward_layernorm.weight`, c.sandwichNorms),
+        qNorm: optional(`${p}.self_attn.q_norm.weight`, c.qkNorm),
+        kNorm: optional(`${p}.self_attn.k_norm.weight`, c.qkNorm),
         q: this.linear(`${p}.self_attn.q_proj`), k: this.linear(`${p}.self_attn.k_proj`),
         v: this.linear(`${p}.self_attn.v_proj`), o: this.linear(`${p}.self_attn.o_proj`),
         gate: this.linear(`${p}.mlp.gate_proj`), up: this.linear(`${p}.mlp.up_proj`), down: this.linear(`${p}.mlp.down_proj`),
-      }, this.weight('rope.cos'), this.weight('rope.sin'));
+      }, this.ropeTable(c.layerTypes[l]), c.layerTypes[l]);
     }
     const p = `transformer.h.${l}`;
     return new Gpt2Block(c, {
@@ -129,14 +147,15 @@ export class Transformer {
     const c = this.config;
     if (S > c.maxPositions) throw new Error(`sequence length ${S} exceeds the model's ${c.maxPositions} positions`);
     this.releaseActivations();
+    for (const table of this.ropes.values()) table.ensure(S);
     const ctx = this.passContext(B, S, adapter, step, keep, baseGrads);
     const { rt, T } = ctx;
     const C = c.hiddenSize;
     let x = rt.tensor([T, C], 'embed');
     if (c.arch === 'llama') {
-      embeddingForward(rt, tokens.ids, this.weight('model.embed_tokens.weight'), x, T, C, S);
+      embeddingForward(rt, tokens.ids, this.weight('model.embed_tokens.weight'), x, T, C, S, { scale: c.embeddingScale });
     } else {
-      embeddingForward(rt, tokens.ids, this.weight('transformer.wte.weight'), x, T, C, S, this.weight('transformer.wpe.weight'));
+      embeddingForward(rt, tokens.ids, this.weight('transformer.wte.weight'), x, T, C, S, { positions: this.weight('transformer.wpe.weight') });
     }
     const residuals = [x];
     for (const block of this.blocks) {
@@ -199,15 +218,15 @@ export class Transformer {
     const { rt } = this;
     const C = this.config.hiddenSize;
     const gpt2 = this.config.arch === 'gpt2';
-    const scatter = (ids: ArrayLike<number>, table: Tensor, label: string) => {
+    const scatter = (ids: ArrayLike<number>, table: Tensor, label: string, scale = 1) => {
       const dTable = baseGrads.get(table);
       if (!dTable) return;
       const groups = uploadRowGroups(rt, ids, label);
-      embeddingBackward(rt, dx, groups, dTable, C);
+      embeddingBackward(rt, dx, groups, dTable, C, scale);
       rt.release(groups.uniqueIds, groups.offsets, groups.rows);
     };
     if (!tokens.hostIds) throw new Error('full-rank backward needs the token ids on the CPU (hostIds)');
-    scatter(tokens.hostIds, this.weight(gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight'), 'token_groups');
+    scatter(tokens.hostIds, this.weight(gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight'), 'token_groups', this.config.embeddingScale);
     if (gpt2) {
       const positions = Array.from({ length: tokens.B * tokens.S }, (_, t) => t % tokens.S);
       scatter(positions, this.weight('transformer.wpe.weight'), 'position_groups');
@@ -217,7 +236,7 @@ export class Transformer {
   private finalNormForward(x: Tensor, y: Tensor, stats: Tensor, T: number): void {
     const c = this.config;
     if (c.arch === 'llama') {
-      rmsnormForward(this.rt, x, this.weight('model.norm.weight'), y, stats, T, c.hiddenSize, c.normEps);
+      rmsnormForward(this.rt, x, this.weight('model.norm.weight'), y, stats, T, c.hiddenSize, c.normEps, c.normWeightOffset);
     } else {
       layernormForward(
         this.rt, x, this.weight('transformer.ln_f.weight'), this.weight('transformer.ln_f.bias'), y, stats, T, c.hiddenSize, c.normEps,
@@ -230,7 +249,7 @@ export class Transformer {
     const T = ctx.T;
     if (c.arch === 'llama') {
       const w = this.weight('model.norm.weight');
-      rmsnormBackward(this.rt, f.xL, w, f.normStats, dy, dx, T, c.hiddenSize);
+      rmsnormBackward(this.rt, f.xL, w, f.normStats, dy, dx, T, c.hiddenSize, undefined, c.normWeightOffset);
       normParamsBackward(ctx, 'rmsnorm', f.xL, f.normStats, dy, c.hiddenSize, w);
     } else {
       const [w, b] = [this.weight('transformer.ln_f.weight'), this.weight('transformer.ln_f.bias')];
@@ -252,5 +271,6 @@ export class Transformer {
     this.releaseActivations();
     for (const t of this.tensors.values()) this.rt.release(t);
     this.tensors.clear();
+    for (const table of this.ropes.values()) table.release();
   }
 }

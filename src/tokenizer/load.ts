@@ -4,22 +4,27 @@
  */
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { defaultChatTemplate } from '../data/chat-template';
+import { ChatTemplateError, defaultChatTemplate } from '../data/chat-template';
 import type { TextEncoder } from '../data/tokenize';
-import type { ChatMessage } from '../data/types';
-import { FormatError, isObject, parseJsonObject } from '../formats/errors';
+import { FormatError, describeValue, isObject, parseJsonObject } from '../formats/errors';
 
 export interface LoadedTokenizer extends TextEncoder {
   decode(ids: readonly number[]): string;
   readonly vocabSize: number;
   /** True when tokenizer_config.json has a chat_template. */
   readonly hasChatTemplate: boolean;
+  /** The id of `endOfTurn`, a stop token for chat generation. */
+  readonly endOfTurnId: number | null;
 }
+
+type RenderChat = TextEncoder['renderChat'];
+
+const CONFIG = 'tokenizer_config.json';
 
 export function loadTokenizer(tokenizerJson: string, configJson: string | null): LoadedTokenizer {
   const tokenizerData = parseJsonObject(tokenizerJson, 'tokenizer.json', 'tokenizer');
   if (!isObject(tokenizerData.model)) throw new FormatError('tokenizer.json', 'missing "model" (is this a Hugging Face tokenizer.json?)');
-  const config = configJson === null ? {} : parseJsonObject(configJson, 'tokenizer_config.json', 'tokenizer config');
+  const config = configJson === null ? {} : parseJsonObject(configJson, CONFIG, 'tokenizer config');
   let tokenizer: Tokenizer;
   try {
     tokenizer = new Tokenizer(tokenizerData, config);
@@ -28,13 +33,15 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
   }
   const eosToken = tokenText(config.eos_token);
   const eosId = eosToken === null ? null : (tokenizer.token_to_id(eosToken) ?? null);
-  const template = typeof config.chat_template === 'string' ? new Template(config.chat_template) : null;
+  const template = parseChatTemplate(config.chat_template);
   const bosToken = tokenText(config.bos_token) ?? '';
 
-  const renderChat = (messages: readonly ChatMessage[], addGenerationPrompt: boolean): string =>
+  const renderChat: RenderChat = (messages, addGenerationPrompt) =>
     template
-      ? template.render({ messages: messages.map((m) => ({ ...m })), add_generation_prompt: addGenerationPrompt, eos_token: eosToken ?? '', bos_token: bosToken })
+      ? renderTemplate(template, { messages: messages.map((m) => ({ ...m })), add_generation_prompt: addGenerationPrompt, eos_token: eosToken ?? '', bos_token: bosToken })
       : defaultChatTemplate(messages, addGenerationPrompt, eosToken ?? '');
+  const addedTokens = [...tokenizer.get_added_tokens_decoder().values()].map((t) => t.content);
+  const endOfTurn = endOfTurnToken(renderChat, addedTokens);
 
   return {
     encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
@@ -42,9 +49,60 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
     decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
     eosId,
     renderChat,
+    endOfTurn,
+    endOfTurnId: endOfTurn === null ? null : (tokenizer.token_to_id(endOfTurn) ?? null),
     vocabSize: tokenizer.get_vocab(true).size,
     hasChatTemplate: template !== null,
   };
+}
+
+/**
+ * A string, or transformers' list of named templates ([{name, template}]) of which it uses
+ * "default". A template that does not parse fails the load: every chat row would fail later.
+ */
+function parseChatTemplate(v: unknown): Template | null {
+  if (v === undefined || v === null) return null;
+  const source = Array.isArray(v) ? v.find((t) => isObject(t) && t.name === 'default')?.template : v;
+  if (typeof source !== 'string') {
+    throw new FormatError(CONFIG, `chat_template must be a string or a list of {name, template} with a "default", got ${describeValue(v)}`);
+  }
+  try {
+    return new Template(source);
+  } catch (e) {
+    throw new FormatError(CONFIG, `chat_template is not a valid Jinja template (${(e as Error).message})`);
+  }
+}
+
+/** Jinja's raise_exception and runtime errors throw plain Errors; they become one bad conversation. */
+function renderTemplate(template: Template, context: Record<string, unknown>): string {
+  try {
+    return template.render(context);
+  } catch (e) {
+    throw new ChatTemplateError((e as Error).message);
+  }
+}
+
+const PROBE_ANSWER = 'probe answer 7f3a';
+
+/**
+ * The added token the template writes right after an assistant message's content (<|im_end|>
+ * for ChatML, <end_of_turn> for Gemma, <|eot_id|> for Llama 3, EOS for the default template),
+ * found by rendering a probe conversation; null when the template writes none or refuses it.
+ */
+function endOfTurnToken(renderChat: RenderChat, addedTokens: readonly string[]): string | null {
+  let text: string;
+  try {
+    text = renderChat([{ role: 'user', content: 'probe question' }, { role: 'assistant', content: PROBE_ANSWER }], false);
+  } catch (e) {
+    if (e instanceof ChatTemplateError) return null;
+    throw e;
+  }
+  const at = text.lastIndexOf(PROBE_ANSWER);
+  if (at < 0) return null;
+  // Llama 2 style templates put a space between the content and the token.
+  const rest = text.slice(at + PROBE_ANSWER.length).trimStart();
+  const matches = addedTokens.filter((t) => t !== '' && rest.startsWith(t));
+  return matches.sort((a, b) => b.length - a.length)[0] ?? null;
 }
 
 /** Special tokens in tokenizer_config.json are a string or an AddedToken object {content}. */

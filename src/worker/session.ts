@@ -269,7 +269,7 @@ export class StudioSession {
     const tokenizer = folder.tokenizer;
     const promptIds = tokenizer.encode(s.prompt);
     if (promptIds.length === 0) throw new Error('the prompt is empty');
-    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: tokenizer.eosId === null ? [] : [tokenizer.eosId] };
+    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: folder.stopTokenIds };
     const ids = await generate(this.runtime(), transformer, adapter, promptIds, opts, (generated) => {
       this.post({ type: 'generation-update', which, text: tokenizer.decode(generated), tokens: generated.length, done: false });
     });

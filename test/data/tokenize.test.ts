@@ -9,6 +9,7 @@ const chars: TextEncoder = {
   encode: (t) => [...t].map((c) => c.charCodeAt(0)),
   eosId: 0,
   renderChat: (m, g) => defaultChatTemplate(m, g, '<e>'),
+  endOfTurn: '<e>',
 };
 
 describe('tokenizeDataset', () => {
@@ -22,7 +23,9 @@ describe('tokenizeDataset', () => {
     const prompt = '<|user|>\nq\n<|assistant|>\n';
     const s = sequences[0]!;
     expect(s.labels.slice(0, prompt.length).every((l) => l === -100)).toBe(true);
-    expect(String.fromCharCode(...s.labels.slice(prompt.length))).toBe('a<e>\n');
+    // The newline after the end-of-turn token is not learned (nor kept: nothing follows it).
+    expect(String.fromCharCode(...s.labels.slice(prompt.length))).toBe('a<e>');
+    expect(s.ids).toHaveLength(prompt.length + 'a<e>'.length);
   });
   it('packs text records into seqLen pieces and truncates long pairs', () => {
     const records: DatasetRecord[] = [{ kind: 'text', text: 'abcde' }, { kind: 'text', text: 'fg' }, { kind: 'pair', prompt: 'p', completion: 'xxxxxxxx' }];

@@ -10,6 +10,7 @@ export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 
 export const ADAPTER_CASES = [
   'llama-lora-qv', 'llama-lora-all-rslora', 'llama-dora', 'llama-vera', 'gpt2-lora', 'gpt2-dora', 'gpt2-vera',
+  'qwen2-lora-bias', 'qwen3-dora', 'gemma3-lora', 'llama3-rope-vera',
 ] as const;
 
 export interface Summary {
@@ -20,7 +21,7 @@ export interface Summary {
   loss_after_adamw: number;
 }
 
-export const FULL_CASES = ['llama-full', 'gpt2-full'] as const;
+export const FULL_CASES = ['llama-full', 'gpt2-full', 'qwen2-full', 'qwen3-full', 'gemma3-full'] as const;
 
 export interface FixtureCase {
   readonly dir: string;

@@ -39,6 +39,8 @@ describe('a training forward keeps only what its backward reads', () => {
     const batch = uploadBatch(rt, c.batch);
     const { B, S } = batch;
     const step = { training: true, seed: 0 };
+    // The RoPE tables are the model's, built by the first pass that needs them (RopeTable).
+    rt.release(model.forward(batch, null, { training: false, seed: 0 }, false));
 
     const before = rt.pool.bytesInUse;
     const logits = await checked(rt, () => model.forward(batch, null, step, true));

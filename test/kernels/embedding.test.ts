@@ -29,7 +29,7 @@ describe('embeddingForward', () => {
         const ttable = rt.tensor([V, C], 'table', table);
         const tpos = rt.tensor([S, C], 'positions', positions);
         const tout = rt.tensor([T, C], 'out');
-        await checked(rt, () => embeddingForward(rt, tids, ttable, tout, T, C, S, pos ? tpos : undefined));
+        await checked(rt, () => embeddingForward(rt, tids, ttable, tout, T, C, S, { positions: pos ? tpos : undefined }));
         const ref = embeddingRef(ids, table, T, C, S, pos ? positions : undefined);
         expect(relErr(await rt.read(tout), ref)).toBeLessThan(1e-6);
         rt.release(tids, ttable, tpos, tout);
@@ -48,7 +48,7 @@ describe('embeddingForward', () => {
     const ttable = rt.tensor([V, C], 'table', table);
     const tpos = rt.tensor([S, C], 'positions', positions);
     const tout = rt.tensor([T, C], 'out');
-    await checked(rt, () => embeddingForward(rt, tids, ttable, tout, T, C, S, tpos));
+    await checked(rt, () => embeddingForward(rt, tids, ttable, tout, T, C, S, { positions: tpos }));
     const out = await rt.read(tout);
     for (let t = 0; t < T; t++) {
       for (let c = 0; c < C; c++) {

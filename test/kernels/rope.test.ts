@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rope, ropeTables } from '../../src/kernels/rope';
+import { rope, ropeInverseFrequencies, ropeTables } from '../../src/kernels/rope';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
 import { ropeRef, toF64 } from '../helpers/ref-ops';
@@ -19,7 +19,7 @@ const cases: Case[] = [
 
 describe('ropeTables', () => {
   it('holds cos/sin of pos·θ^(−2i/D)', () => {
-    const { cos, sin } = ropeTables(11, 6, 10000);
+    const { cos, sin } = ropeTables(11, ropeInverseFrequencies(6, 10000));
     expect(cos.length).toBe(11 * 3);
     for (const [p, i] of [[0, 0], [1, 0], [1, 1], [10, 2], [7, 1]]) {
       const a = p * Math.pow(10000, -(2 * i) / 6);
@@ -37,7 +37,7 @@ describe('rope', () => {
       const { T, S, heads, D, ld, theta } = c;
       const x = randn(T * ld, T + D + ld);
       const w = randn(T * ld, T + D + ld + 1);
-      const tables = ropeTables(S, D, theta);
+      const tables = ropeTables(S, ropeInverseFrequencies(D, theta));
       const tcos = rt.tensor([S, D / 2], 'cos', tables.cos);
       const tsin = rt.tensor([S, D / 2], 'sin', tables.sin);
       const tx = rt.tensor([T, ld], 'x', x);
@@ -74,7 +74,7 @@ describe('rope', () => {
     const row = randn(heads * D, 3);
     const x = new Float32Array(T * heads * D);
     for (let t = 0; t < T; t++) x.set(row, t * heads * D);
-    const tables = ropeTables(S, D, 10000);
+    const tables = ropeTables(S, ropeInverseFrequencies(D, 10000));
     const tcos = rt.tensor([S, D / 2], 'cos', tables.cos);
     const tsin = rt.tensor([S, D / 2], 'sin', tables.sin);
     const tx = rt.tensor([T, heads * D], 'x', x);

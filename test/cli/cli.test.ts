@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../../src/formats/safetensors';
-import { ADAPTER_CASES, FIXTURES, loadCase } from '../engine/fixtures';
+import { ADAPTER_CASES, FIXTURES, FULL_CASES, loadCase } from '../engine/fixtures';
 import { relErr } from '../helpers/ref';
 
 const run = promisify(execFile);
@@ -134,7 +134,7 @@ describe('CLI bad input', () => {
 });
 
 describe('CLI full-rank and ReLoRA training (model folders out)', () => {
-  for (const name of ['llama-full', 'gpt2-full'] as const) {
+  for (const name of FULL_CASES) {
     it(`${name}: --method full reproduces the fixture's AdamW steps and writes the model`, async () => {
       const c = await loadCase(name);
       const a = c.summary.adamw;
@@ -187,6 +187,21 @@ describe('CLI generate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.startsWith('Q1: colour?')).toBe(true);
     expect(r.stdout.length).toBeGreaterThan('Q1: colour?\n'.length);
+  });
+
+  it("a flag not given takes generation_config.json's default; a flag given wins", async () => {
+    const withConfig = tmp();
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(model, f), join(withConfig, f));
+    writeFileSync(join(withConfig, 'generation_config.json'), JSON.stringify({ do_sample: false, max_new_tokens: 2 }));
+    const prompt = ['--prompt', 'Q1: colour?'];
+    const [byConfig, byFlag, flagWins, plain4] = await Promise.all([
+      cli(['generate', '--model', withConfig, ...prompt]), cli(['generate', '--model', model, ...prompt, '--max-tokens', '2']),
+      cli(['generate', '--model', withConfig, ...prompt, '--max-tokens', '4']), cli(['generate', '--model', model, ...prompt, '--max-tokens', '4']),
+    ]);
+    expect([byConfig.code, byConfig.stderr, flagWins.code]).toEqual([0, '', 0]);
+    expect(byConfig.stdout).toBe(byFlag.stdout);
+    expect(flagWins.stdout).toBe(plain4.stdout);
+    expect(byConfig.stdout).not.toBe(plain4.stdout); // the dev model does not stop by itself within 4 tokens
   });
 
   it('names a missing model folder and a missing prompt', async () => {

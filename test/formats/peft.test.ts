@@ -146,6 +146,7 @@ describe('adapterConfigJson', () => {
 
 describe.skipIf(!HAVE_FIXTURES)('fixture adapters', () => {
   const expectedMethod: Record<string, string> = {
+    'gemma3-lora': 'lora',
     'gpt2-dora': 'dora',
     'gpt2-lora': 'lora',
     'gpt2-vera': 'vera',
@@ -153,6 +154,9 @@ describe.skipIf(!HAVE_FIXTURES)('fixture adapters', () => {
     'llama-lora-all-rslora': 'lora',
     'llama-lora-qv': 'lora',
     'llama-vera': 'vera',
+    'llama3-rope-vera': 'vera',
+    'qwen2-lora-bias': 'lora',
+    'qwen3-dora': 'dora',
   };
   it('covers every adapter fixture', () => expect(ADAPTER_CASES).toEqual(Object.keys(expectedMethod)));
 

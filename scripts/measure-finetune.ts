@@ -186,7 +186,9 @@ function validationLoss(engine: Engine, sample: PreparedSample, adapter: Adapter
 async function continuation(engine: Engine, adapter: Adapter | null, prompt: Prompt, newTokens: number): Promise<string> {
   const { tokenizer } = engine.folder;
   const opts = { temperature: 0, topK: 0, maxNewTokens: newTokens, seed: 0, stopTokenIds: engine.folder.stopTokenIds };
-  const ids = await generate(engine.rt, engine.transformer, adapter, tokenizer.encode(prompt.text), opts, () => undefined);
+  // A prompt longer than the model's positions keeps its end, with room left for the answer.
+  const room = Math.max(1, engine.transformer.config.maxPositions - newTokens);
+  const ids = await generate(engine.rt, engine.transformer, adapter, tokenizer.encode(prompt.text).slice(-room), opts, () => undefined);
   return tokenizer.decode(ids);
 }
 

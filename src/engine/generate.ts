@@ -1,5 +1,6 @@
 import type { Adapter } from '../adapters/types';
 import type { GpuRuntime } from '../gpu/runtime';
+import { KvCache } from '../model/kv-cache';
 import type { Transformer } from '../model/transformer';
 import { sampleToken, seededRandom, type SamplingOptions } from './sampling';
 
@@ -11,35 +12,46 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 /**
- * Autoregressive generation without a KV cache (fine for tiny models): each new token runs the
- * forward pass over the whole prefix and samples from the last row's logits. `onToken` gets the
- * ids generated so far after every token; returning false stops early.
+ * Autoregressive generation with a KV cache: the prompt runs through the model once (prefill),
+ * then each new token runs one row, and only the last row's logits [V] are read back (reading
+ * every row of a 151,936-token vocabulary would be ~120 MB a token). `onToken` gets the ids
+ * generated so far after every token; returning false stops early.
  */
 export async function generate(
   rt: GpuRuntime, model: Transformer, adapter: Adapter | null, promptIds: readonly number[],
   opts: GenerateOptions, onToken: (generated: readonly number[]) => boolean | void,
 ): Promise<number[]> {
-  const random = seededRandom(opts.seed);
-  const ids = [...promptIds];
-  const generated: number[] = [];
   const maxLen = model.config.maxPositions;
-  for (let n = 0; n < opts.maxNewTokens && ids.length < maxLen; n++) {
-    const row = await lastLogits(rt, model, adapter, ids);
-    const next = sampleToken(row, opts, random);
-    if (opts.stopTokenIds.includes(next)) break;
-    ids.push(next);
-    generated.push(next);
-    if (onToken(generated) === false) break;
+  if (promptIds.length === 0) throw new Error('the prompt encodes to no tokens: there is nothing to continue');
+  if (promptIds.length >= maxLen) {
+    throw new Error(`the prompt has ${promptIds.length} tokens, which leaves none of the model's ${maxLen} positions to generate into`);
+  }
+  if (opts.maxNewTokens < 1) return [];
+  const random = seededRandom(opts.seed);
+  const generated: number[] = [];
+  // Every fed token needs a place; the last new token is never fed, and the whole sequence
+  // stays within the model's positions.
+  const cache = new KvCache(rt, model.config, Math.min(maxLen - 1, promptIds.length + opts.maxNewTokens - 1));
+  try {
+    let feed: readonly number[] = promptIds;
+    while (generated.length < opts.maxNewTokens && cache.length + feed.length <= cache.capacity) {
+      const next = sampleToken(await nextLogits(rt, model, adapter, cache, feed), opts, random);
+      if (opts.stopTokenIds.includes(next)) break;
+      generated.push(next);
+      if (onToken(generated) === false) break;
+      feed = [next];
+    }
+  } finally {
+    cache.destroy();
   }
   return generated;
 }
 
-async function lastLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter | null, ids: readonly number[]): Promise<Float32Array> {
-  const S = ids.length;
-  const V = model.config.vocabSize;
+/** Runs `ids` through the model after what the cache holds; the logits of the last one. */
+async function nextLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter | null, cache: KvCache, ids: readonly number[]): Promise<Float32Array> {
   const tokens = rt.intTensor(new Uint32Array(ids), 'gen.ids');
-  const logits = model.forward({ ids: tokens, hostIds: Int32Array.from(ids), B: 1, S }, adapter, { training: false, seed: 0 }, false);
-  const all = await rt.read(logits, S * V);
+  const logits = model.decode({ ids: tokens, B: 1, S: ids.length }, adapter, cache);
+  const row = await rt.read(logits);
   rt.release(tokens, logits);
-  return all.subarray((S - 1) * V, S * V);
+  return row;
 }

@@ -239,12 +239,10 @@ export class GpuRuntime {
     return this.pass;
   }
 
-  copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes?: number): void {
-    const s = 'buffer' in src ? src.buffer : src;
-    const d = 'buffer' in dst ? dst.buffer : dst;
-    const size = bytes ?? ('numel' in src ? src.numel * 4 : s.size);
+  /** dst[dstOffset …] = src[srcOffset …], `count` floats (all of src by default), in the recorded order. */
+  copy(src: Tensor, dst: Tensor, count = src.numel, srcOffset = 0, dstOffset = 0): void {
     this.endPass();
-    this.currentEncoder().copyBufferToBuffer(s, 0, d, 0, size);
+    this.currentEncoder().copyBufferToBuffer(src.buffer, srcOffset * 4, dst.buffer, dstOffset * 4, count * 4);
   }
 
   /** Zeroes `count` elements of t starting at element `offset`. */

@@ -2,6 +2,7 @@ import type { Adapter, StepContext } from '../adapters/types';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { normWeightGrad } from '../kernels/weight-grads';
+import type { KvCache } from './kv-cache';
 import type { FrozenLinear } from './linear';
 
 /** Everything a block needs for one pass: the runtime, batch dims, adapter and step context. */
@@ -17,6 +18,16 @@ export interface PassContext {
   readonly keep: boolean;
   /** Full-rank training: gradient buffer of each trainable base weight, keyed by the weight tensor. */
   readonly baseGrads: ReadonlyMap<Tensor, Tensor> | null;
+  /**
+   * Cached decoding (inference only, B = 1): the S rows are positions pos0 … pos0 + S − 1; each
+   * block appends its keys and values to the cache and attends over all of it.
+   */
+  readonly cache?: { readonly kv: KvCache; readonly pos0: number };
+}
+
+/** The first position of the pass's rows: 0, or the cached prefix's length. */
+export function firstPosition(ctx: PassContext): number {
+  return ctx.cache?.pos0 ?? 0;
 }
 
 /** Runs a linear layer through its adapter when it has one, else the frozen layer alone. */

@@ -4,6 +4,7 @@ import { type AttentionLayout, attentionBackward, attentionForward } from '../ke
 import { add, geluBackward, geluForward } from '../kernels/elementwise';
 import { layernormBackward, layernormForward } from '../kernels/norms';
 import { backwardReadsInput, type Block, keepIf, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
+import { attendWithCache } from './kv-cache';
 import type { FrozenLinear } from './linear';
 
 export interface Gpt2LayerWeights {
@@ -30,6 +31,8 @@ export class Gpt2Block implements Block {
   constructor(
     private readonly config: ModelConfig,
     private readonly w: Gpt2LayerWeights,
+    /** Its index: the layer of a KV cache it writes. */
+    private readonly layer: number,
   ) {}
 
   private layout(ctx: PassContext): AttentionLayout {
@@ -41,8 +44,8 @@ export class Gpt2Block implements Block {
   }
 
   forward(ctx: PassContext, x: Tensor): Tensor {
-    const { rt, T, B, S } = ctx;
-    const { hiddenSize: C, numHeads: H, intermediateSize: I, normEps } = this.config;
+    const { rt, T } = ctx;
+    const { hiddenSize: C, intermediateSize: I, normEps } = this.config;
     const w = this.w;
     const stats1 = rt.tensor([T, 2], 'ln1_stats');
     const n1 = rt.tensor([T, C], 'n1');
@@ -51,8 +54,7 @@ export class Gpt2Block implements Block {
     linearForward(ctx, w.attn, n1, qkv);
     const n1Saved = keepIf(ctx, backwardReadsInput(ctx, w.attn), n1);
     const o = rt.tensor([T, C], 'attn');
-    const p = rt.tensor([B, H, S, S], 'probs');
-    attentionForward(rt, this.layout(ctx), qkv, qkv, qkv, o, p);
+    const p = this.attend(ctx, qkv, o);
     const a = rt.tensor([T, C], 'attn_proj');
     linearForward(ctx, w.attnProj, o, a);
     const oSaved = keepIf(ctx, backwardReadsInput(ctx, w.attnProj), o);
@@ -76,6 +78,15 @@ export class Gpt2Block implements Block {
     this.saved = { x, stats1, n1: n1Saved, qkv, p, o: oSaved, xm, stats2, n2: n2Saved, f, h: hSaved };
     if (!ctx.keep) this.release(ctx);
     return out;
+  }
+
+  /** o = attention over the pass's own rows (P [B, H, S, S] is returned), or over the KV cache. */
+  private attend(ctx: PassContext, qkv: Tensor, o: Tensor): Tensor {
+    const l = this.layout(ctx);
+    if (ctx.cache) return attendWithCache(ctx, this.layer, l, qkv, qkv, qkv, o);
+    const p = ctx.rt.tensor([ctx.B, l.heads, ctx.S, ctx.S], 'probs');
+    attentionForward(ctx.rt, l, qkv, qkv, qkv, o, p);
+    return p;
   }
 
   backward(ctx: PassContext, dOut: Tensor): Tensor {

@@ -4,7 +4,10 @@ import { type AttentionLayout, attentionBackward, attentionForward, keyBiasGrad 
 import { add, gatedBackward, gatedForward } from '../kernels/elementwise';
 import { rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { rope } from '../kernels/rope';
-import { backwardReadsInput, type Block, keepIf, linearBackward, linearForward, normParamsBackward, type PassContext } from './context';
+import {
+  backwardReadsInput, type Block, firstPosition, keepIf, linearBackward, linearForward, normParamsBackward, type PassContext,
+} from './context';
+import { attendWithCache } from './kv-cache';
 import type { FrozenLinear } from './linear';
 import type { RopeTable } from './rope-table';
 
@@ -54,6 +57,8 @@ export class LlamaBlock implements Block {
     private readonly w: LlamaLayerWeights,
     private readonly ropeTable: RopeTable,
     private readonly layerType: LayerType,
+    /** Its index: the layer of a KV cache it writes. */
+    private readonly layer: number,
   ) {}
 
   private layout(ctx: PassContext): AttentionLayout {
@@ -99,7 +104,7 @@ export class LlamaBlock implements Block {
   }
 
   forward(ctx: PassContext, x: Tensor): Tensor {
-    const { rt, T, B, S } = ctx;
+    const { rt, T, S } = ctx;
     const { hiddenSize: C, numHeads: H, numKvHeads: KVH, headDim: D, intermediateSize: I, activation } = this.config;
     const w = this.w;
     const n1 = rt.tensor([T, C], 'n1');
@@ -114,11 +119,11 @@ export class LlamaBlock implements Block {
     const { out: q, saved: qNorm } = this.headNorm(ctx, q0, w.qNorm, H, 'q');
     const { out: k, saved: kNorm } = this.headNorm(ctx, k0, w.kNorm, KVH, 'k');
     const table = this.ropeTable;
-    rope(rt, { x: q, cos: table.cos, sin: table.sin, T, S, heads: H, headDim: D });
-    rope(rt, { x: k, cos: table.cos, sin: table.sin, T, S, heads: KVH, headDim: D });
+    const pos0 = firstPosition(ctx);
+    rope(rt, { x: q, cos: table.cos, sin: table.sin, T, S, heads: H, headDim: D, pos0 });
+    rope(rt, { x: k, cos: table.cos, sin: table.sin, T, S, heads: KVH, headDim: D, pos0 });
     const o = rt.tensor([T, H * D], 'attn');
-    const p = rt.tensor([B, H, S, S], 'probs');
-    attentionForward(rt, this.layout(ctx), q, k, v, o, p);
+    const p = this.attend(ctx, q, k, v, o);
     const a = rt.tensor([T, C], 'o_proj');
     linearForward(ctx, w.o, o, a);
     const oSaved = keepIf(ctx, backwardReadsInput(ctx, w.o), o);
@@ -147,6 +152,15 @@ export class LlamaBlock implements Block {
     };
     if (!ctx.keep) this.release(ctx);
     return out;
+  }
+
+  /** o = attention over the pass's own rows (P [B, H, S, S] is returned), or over the KV cache. */
+  private attend(ctx: PassContext, q: Tensor, k: Tensor, v: Tensor, o: Tensor): Tensor {
+    const l = this.layout(ctx);
+    if (ctx.cache) return attendWithCache(ctx, this.layer, l, q, k, v, o);
+    const p = ctx.rt.tensor([ctx.B, l.heads, ctx.S, ctx.S], 'probs');
+    attentionForward(ctx.rt, l, q, k, v, o, p);
+    return p;
   }
 
   backward(ctx: PassContext, dOut: Tensor): Tensor {

@@ -7,8 +7,9 @@ import { matmul } from '../kernels/matmul';
 import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { ropeInverseFrequencies } from '../kernels/rope';
 import { embeddingBackward, uploadRowGroups } from '../kernels/weight-grads';
-import { type Block, keepIf, normParamsBackward, type PassContext } from './context';
+import { type Block, firstPosition, keepIf, normParamsBackward, type PassContext } from './context';
 import { Gpt2Block } from './gpt2-block';
+import type { KvCache } from './kv-cache';
 import { FrozenLinear } from './linear';
 import { LlamaBlock } from './llama-block';
 import { RopeTable } from './rope-table';
@@ -110,7 +111,7 @@ export class Transformer {
         q: this.linear(`${p}.self_attn.q_proj`), k: this.linear(`${p}.self_attn.k_proj`),
         v: this.linear(`${p}.self_attn.v_proj`), o: this.linear(`${p}.self_attn.o_proj`),
         gate: this.linear(`${p}.mlp.gate_proj`), up: this.linear(`${p}.mlp.up_proj`), down: this.linear(`${p}.mlp.down_proj`),
-      }, this.ropeTable(c.layerTypes[l]), c.layerTypes[l]);
+      }, this.ropeTable(c.layerTypes[l]), c.layerTypes[l], l);
     }
     const p = `transformer.h.${l}`;
     return new Gpt2Block(c, {
@@ -118,7 +119,7 @@ export class Transformer {
       ln2Weight: this.weight(`${p}.ln_2.weight`), ln2Bias: this.weight(`${p}.ln_2.bias`),
       attn: this.linear(`${p}.attn.c_attn`), attnProj: this.linear(`${p}.attn.c_proj`),
       fc: this.linear(`${p}.mlp.c_fc`), mlpProj: this.linear(`${p}.mlp.c_proj`),
-    });
+    }, l);
   }
 
   /** The LM head: lm_head.weight, or the input embedding when tied. */
@@ -151,12 +152,7 @@ export class Transformer {
     const ctx = this.passContext(B, S, adapter, step, keep, baseGrads);
     const { rt, T } = ctx;
     const C = c.hiddenSize;
-    let x = rt.tensor([T, C], 'embed');
-    if (c.arch === 'llama') {
-      embeddingForward(rt, tokens.ids, this.weight('model.embed_tokens.weight'), x, T, C, S, { scale: c.embeddingScale });
-    } else {
-      embeddingForward(rt, tokens.ids, this.weight('transformer.wte.weight'), x, T, C, S, { positions: this.weight('transformer.wpe.weight') });
-    }
+    let x = this.embed(ctx, tokens.ids);
     const residuals = [x];
     for (const block of this.blocks) {
       const next = block.forward(ctx, x);
@@ -177,6 +173,55 @@ export class Transformer {
       rt.release(x, normed, normStats);
     }
     return logits;
+  }
+
+  /**
+   * Cached decoding: runs the tokens' S rows (positions cache.length …) through the model,
+   * appending their keys and values to the cache, and returns the logits of the last row only
+   * [1, V] (owned by the caller). A prompt goes in once (prefill), then one token per call: no
+   * pass reruns the prefix, and no pass reads back more than one row of the vocabulary.
+   */
+  decode(tokens: DeviceTokens, adapter: Adapter | null, cache: KvCache): Tensor {
+    const { S } = tokens;
+    const pos0 = cache.length;
+    if (tokens.B !== 1) throw new Error('cached decoding runs one sequence at a time');
+    if (pos0 + S > cache.capacity) throw new Error(`the KV cache holds ${cache.capacity} positions; ${pos0 + S} are needed`);
+    this.releaseActivations();
+    for (const table of this.ropes.values()) table.ensure(pos0 + S);
+    const ctx: PassContext = { ...this.passContext(1, S, adapter, { training: false, seed: 0 }, false), cache: { kv: cache, pos0 } };
+    const { rt } = this;
+    const C = this.config.hiddenSize;
+    let x = this.embed(ctx, tokens.ids);
+    for (const block of this.blocks) {
+      const next = block.forward(ctx, x);
+      rt.release(x);
+      x = next;
+    }
+    // The final norm is per row, so the last row alone gives the last row's logits.
+    const last = rt.tensor([1, C], 'last_row');
+    rt.copy(x, last, C, (S - 1) * C);
+    const normed = rt.tensor([1, C], 'final_norm');
+    const normStats = rt.tensor([1, 2], 'final_stats');
+    this.finalNormForward(last, normed, normStats, 1);
+    const logits = rt.tensor([1, this.config.vocabSize], 'logits');
+    matmul(rt, { a: normed, b: this.head(), c: logits, M: 1, N: this.config.vocabSize, K: C, transB: true });
+    rt.release(x, last, normed, normStats);
+    cache.length = pos0 + S;
+    return logits;
+  }
+
+  /** Token embeddings of the pass's rows (scaled for Gemma; GPT-2 adds its learned positions). */
+  private embed(ctx: PassContext, ids: Tensor): Tensor {
+    const c = this.config;
+    const { rt, T, S } = ctx;
+    const x = rt.tensor([T, c.hiddenSize], 'embed');
+    if (c.arch === 'llama') {
+      embeddingForward(rt, ids, this.weight('model.embed_tokens.weight'), x, T, c.hiddenSize, S, { scale: c.embeddingScale });
+    } else {
+      const positions = this.weight('transformer.wpe.weight');
+      embeddingForward(rt, ids, this.weight('transformer.wte.weight'), x, T, c.hiddenSize, S, { positions, pos0: firstPosition(ctx) });
+    }
+    return x;
   }
 
   /**

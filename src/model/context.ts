@@ -71,8 +71,10 @@ export function linearBackward(
   } else {
     linear.backwardInput(ctx.rt, dy, dx, ctx.T, accumulate);
   }
+  if (dW) linear.accumulateWeightGrad(ctx.rt, x as Tensor, dy, ctx.T, dW);
+  // A bias may train while its weight does not (ReLoRA's LoRA phase keeps biases full-rank).
   const dB = linear.bias && opts.biasGrad !== false ? ctx.baseGrads?.get(linear.bias) : undefined;
-  if (dW) linear.accumulateWeightGrad(ctx.rt, x as Tensor, dy, ctx.T, dW, dB);
+  if (dB) linear.accumulateBiasGrad(ctx.rt, dy, ctx.T, dB);
 }
 
 /** The tensor if backward reads it, else null after releasing it (see backwardReadsInput). */

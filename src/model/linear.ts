@@ -56,14 +56,18 @@ export class FrozenLinear implements LinearShape {
     });
   }
 
-  /** Full-rank training only: dW += dyᵀ x (Linear) or xᵀ dy (Conv1D), db += Σ_t dy. */
-  accumulateWeightGrad(rt: GpuRuntime, x: Tensor, dy: Tensor, T: number, dW: Tensor, dB: Tensor | undefined): void {
+  /** Full-rank training only: dW += dyᵀ x (Linear) or xᵀ dy (Conv1D). */
+  accumulateWeightGrad(rt: GpuRuntime, x: Tensor, dy: Tensor, T: number, dW: Tensor): void {
     const { inFeatures: inF, outFeatures: out } = this;
     if (this.fanInFanOut) {
       matmul(rt, { a: x, b: dy, c: dW, M: inF, N: out, K: T, transA: true, beta: 1 });
     } else {
       matmul(rt, { a: dy, b: x, c: dW, M: out, N: inF, K: T, transA: true, beta: 1 });
     }
-    if (dB) columnDot(rt, dy, null, dB, T, out, { beta: 1 });
+  }
+
+  /** db += Σ_t dy. */
+  accumulateBiasGrad(rt: GpuRuntime, dy: Tensor, T: number, dB: Tensor): void {
+    columnDot(rt, dy, null, dB, T, this.outFeatures, { beta: 1 });
   }
 }

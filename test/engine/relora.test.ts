@@ -131,6 +131,34 @@ describe('ReLoRA run', () => {
   });
 });
 
+describe('ReLoRA LoRA phase on a model with biases (Qwen2)', () => {
+  it('keeps training the q/k/v biases full-rank, as it does embeddings and norms', async () => {
+    const rt = gpu();
+    const c = await loadCase('qwen2-full');
+    const model = new Transformer(rt, c.model.config, c.model.weights);
+    const batch = uploadBatch(rt, c.batch);
+    const settings: ReloraSettings = {
+      rank: 2, alpha: 4, totalSteps: 8, warmStartSteps: 2, resetEvery: 4, firstWarmupSteps: 1, restartWarmupSteps: 1,
+      pruning: 'random', pruningRatio: 0.9, minLrRatio: 0.1,
+    };
+    const run = new ReloraRun(rt, model, settings, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 1 });
+    const biasKeys = ['q_proj', 'k_proj', 'v_proj'].map((m) => `model.layers.1.self_attn.${m}.bias`);
+    const biases = async () => {
+      const w = await run.exportMergedWeights();
+      return biasKeys.map((k) => Array.from(w.get(k)!.data));
+    };
+    for (let i = 0; i < 3; i++) await run.trainStep(batch); // the warm start, then the first LoRA step
+    const before = await biases();
+    const step = await run.trainStep(batch);
+    expect(step.phase).toBe('relora');
+    const after = await biases();
+    biasKeys.forEach((k, i) => expect(after[i], k).not.toEqual(before[i]));
+    run.destroy();
+    releaseBatch(rt, batch);
+    model.destroy();
+  });
+});
+
 describe('optimizer-state pruning at a reset', () => {
   it('random pruning zeroes m and v of an element together (one mask), and only the listed parameters', async () => {
     const rt = gpu();

@@ -11,7 +11,10 @@ type Arr = ArrayLike<number>;
 
 // ---- norms --------------------------------------------------------------------------------
 
-export function rmsnormFwdRef(x: Arr, w: Arr, T: number, C: number, eps: number): { y: Float64Array; rstd: Float64Array } {
+/** y = rmsnorm(x) · (w + weightOffset): Gemma's norms scale by (1 + w), weightOffset 1. */
+export function rmsnormFwdRef(
+  x: Arr, w: Arr, T: number, C: number, eps: number, weightOffset = 0,
+): { y: Float64Array; rstd: Float64Array } {
   const y = new Float64Array(T * C);
   const rstd = new Float64Array(T);
   for (let t = 0; t < T; t++) {
@@ -19,24 +22,28 @@ export function rmsnormFwdRef(x: Arr, w: Arr, T: number, C: number, eps: number)
     for (let c = 0; c < C; c++) ss += x[t * C + c] * x[t * C + c];
     const r = 1 / Math.sqrt(ss / C + eps);
     rstd[t] = r;
-    for (let c = 0; c < C; c++) y[t * C + c] = x[t * C + c] * r * w[c];
+    for (let c = 0; c < C; c++) y[t * C + c] = x[t * C + c] * r * (w[c] + weightOffset);
   }
   return { y, rstd };
 }
 
-/** dx for y = rmsnorm(x)·w, by the chain rule through r = (mean(x²) + eps)^(−1/2). */
-export function rmsnormBwdRef(x: Arr, w: Arr, dy: Arr, T: number, C: number, eps: number, dres?: Arr): Float64Array {
+/**
+ * dx for y = rmsnorm(x)·(w + weightOffset), by the chain rule through r = (mean(x²) + eps)^(−1/2).
+ */
+export function rmsnormBwdRef(
+  x: Arr, w: Arr, dy: Arr, T: number, C: number, eps: number, dres?: Arr, weightOffset = 0,
+): Float64Array {
   const dx = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     let ss = 0;
     for (let c = 0; c < C; c++) ss += x[t * C + c] ** 2;
     const r = 1 / Math.sqrt(ss / C + eps);
-    // dL/dr = Σ_c dy_c w_c x_c;  dr/dx_c = −r³ x_c / C
+    // With g_c = w_c + offset: dL/dr = Σ_c dy_c g_c x_c;  dr/dx_c = −r³ x_c / C
     let dLdr = 0;
-    for (let c = 0; c < C; c++) dLdr += dy[t * C + c] * w[c] * x[t * C + c];
+    for (let c = 0; c < C; c++) dLdr += dy[t * C + c] * (w[c] + weightOffset) * x[t * C + c];
     for (let c = 0; c < C; c++) {
       const i = t * C + c;
-      dx[i] = dy[i] * w[c] * r + dLdr * (-(r ** 3) * x[i]) / C + (dres ? dres[i] : 0);
+      dx[i] = dy[i] * (w[c] + weightOffset) * r + dLdr * (-(r ** 3) * x[i]) / C + (dres ? dres[i] : 0);
     }
   }
   return dx;
@@ -126,22 +133,47 @@ export function swigluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array
   return { dgate, dup };
 }
 
+/** GeGLU (Gemma): h = gelu_tanh(gate) · up. */
+export function gegluRef(gate: Arr, up: Arr): Float64Array {
+  const h = new Float64Array(gate.length);
+  for (let i = 0; i < h.length; i++) h[i] = geluRef(gate[i]) * up[i];
+  return h;
+}
+
+export function gegluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array; dup: Float64Array } {
+  const dgate = new Float64Array(gate.length);
+  const dup = new Float64Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    dgate[i] = dh[i] * up[i] * geluGradRef(gate[i]);
+    dup[i] = dh[i] * geluRef(gate[i]);
+  }
+  return { dgate, dup };
+}
+
 // ---- RoPE ---------------------------------------------------------------------------------
 
 /**
  * HF rotate_half RoPE on rows of stride ld (only the first heads·D columns change), angles
- * computed directly: pos·θ^(−2i/D) with pos = t mod S. inverse rotates by −angle.
+ * computed directly: pos·θ^(−2i/D) with pos = pos0 + t mod S. inverse rotates by −angle.
  */
 export function ropeRef(
-  x: Arr, T: number, S: number, heads: number, D: number, ld: number, theta: number, inverse = false,
+  x: Arr, T: number, S: number, heads: number, D: number, ld: number, theta: number, inverse = false, pos0 = 0,
+): Float64Array {
+  const invFreq = Array.from({ length: D / 2 }, (_, i) => Math.pow(theta, (-2 * i) / D));
+  return ropeFreqRef(x, T, S, heads, D, ld, invFreq, inverse, pos0);
+}
+
+/** ropeRef with the inverse frequencies given (rescaled ones: linear, Llama 3). */
+export function ropeFreqRef(
+  x: Arr, T: number, S: number, heads: number, D: number, ld: number, invFreq: Arr, inverse = false, pos0 = 0,
 ): Float64Array {
   const out = Float64Array.from(x);
   const half = D / 2;
   for (let t = 0; t < T; t++) {
-    const pos = t % S;
+    const pos = pos0 + (t % S);
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < half; i++) {
-        const a = pos * Math.pow(theta, (-2 * i) / D) * (inverse ? -1 : 1);
+        const a = pos * invFreq[i] * (inverse ? -1 : 1);
         const at = t * ld + h * D + i;
         const x1 = x[at];
         const x2 = x[at + half];
@@ -158,6 +190,16 @@ export function ropeRef(
 export interface AttnLayoutRef {
   B: number; S: number; H: number; KVH: number; D: number;
   ldq: number; ldk: number; ldv: number; qOff: number; kOff: number; vOff: number;
+  /** Scores are multiplied by this; 1/√D when absent. */
+  scale?: number;
+  /** Sliding window: query i sees keys j with i − j < window; absent or 0 for full causal. */
+  window?: number;
+}
+
+/** The keys query i attends to: j0 ≤ j ≤ i. */
+function attnFirstKey(L: AttnLayoutRef, i: number): number {
+  const w = L.window ?? 0;
+  return w > 0 ? Math.max(0, i - w + 1) : 0;
 }
 
 /** Element indices of q (head h), k and v (kv head g) at row (b, position) in their layouts. */
@@ -170,32 +212,36 @@ function attnIndexers(L: AttnLayoutRef) {
   };
 }
 
-/** o [B·S, H·D] and P [B, H, S, S] (0 above the diagonal) of causal GQA attention. */
+/**
+ * o [B·S, H·D] and P [B, H, S, S] (0 above the diagonal and before the sliding window) of
+ * causal GQA attention.
+ */
 export function attentionFwdRef(q: Arr, k: Arr, v: Arr, L: AttnLayoutRef): { o: Float64Array; p: Float64Array } {
   const { B, S, H, KVH, D } = L;
   const o = new Float64Array(B * S * H * D);
   const p = new Float64Array(B * H * S * S);
-  const scale = 1 / Math.sqrt(D);
+  const scale = L.scale ?? 1 / Math.sqrt(D);
   const { qi, ki, vi } = attnIndexers(L);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / (H / KVH));
       for (let i = 0; i < S; i++) {
+        const j0 = attnFirstKey(L, i);
         const s = new Float64Array(i + 1);
         let mx = -Infinity;
-        for (let j = 0; j <= i; j++) {
+        for (let j = j0; j <= i; j++) {
           let acc = 0;
           for (let d = 0; d < D; d++) acc += q[qi(b, i, h, d)] * k[ki(b, j, g, d)];
           s[j] = acc * scale;
           mx = Math.max(mx, s[j]);
         }
         let sum = 0;
-        for (let j = 0; j <= i; j++) sum += Math.exp(s[j] - mx);
+        for (let j = j0; j <= i; j++) sum += Math.exp(s[j] - mx);
         const prow = ((b * H + h) * S + i) * S;
-        for (let j = 0; j <= i; j++) p[prow + j] = Math.exp(s[j] - mx) / sum;
+        for (let j = j0; j <= i; j++) p[prow + j] = Math.exp(s[j] - mx) / sum;
         for (let d = 0; d < D; d++) {
           let acc = 0;
-          for (let j = 0; j <= i; j++) acc += p[prow + j] * v[vi(b, j, g, d)];
+          for (let j = j0; j <= i; j++) acc += p[prow + j] * v[vi(b, j, g, d)];
           o[(b * S + i) * H * D + h * D + d] = acc;
         }
       }
@@ -216,7 +262,7 @@ export function attentionBwdRef(
   const dq = new Float64Array(q.length);
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
-  const scale = 1 / Math.sqrt(D);
+  const scale = L.scale ?? 1 / Math.sqrt(D);
   const { qi, ki, vi } = attnIndexers(L);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
@@ -224,9 +270,11 @@ export function attentionBwdRef(
       for (let i = 0; i < S; i++) {
         const prow = ((b * H + h) * S + i) * S;
         const orow = (b * S + i) * H * D + h * D;
+        // Only keys j0 ≤ j ≤ i enter the softmax; the others get no gradient from row i.
+        const j0 = attnFirstKey(L, i);
         // o_i = Σ_j P_ij v_j  ⇒  dv_j += P_ij do_i,  dP_ij = do_i · v_j
         const dp = new Float64Array(i + 1);
-        for (let j = 0; j <= i; j++) {
+        for (let j = j0; j <= i; j++) {
           for (let d = 0; d < D; d++) {
             dv[vi(b, j, g, d)] += p[prow + j] * dout[orow + d];
             dp[j] += dout[orow + d] * v[vi(b, j, g, d)];
@@ -234,8 +282,8 @@ export function attentionBwdRef(
         }
         // softmax Jacobian: dS_ij = Σ_k dP_ik P_ik (δ_jk − P_ij)
         let pdp = 0;
-        for (let j = 0; j <= i; j++) pdp += p[prow + j] * dp[j];
-        for (let j = 0; j <= i; j++) {
+        for (let j = j0; j <= i; j++) pdp += p[prow + j] * dp[j];
+        for (let j = j0; j <= i; j++) {
           const ds = p[prow + j] * (dp[j] - pdp) * scale;
           for (let d = 0; d < D; d++) {
             dq[qi(b, i, h, d)] += ds * k[ki(b, j, g, d)];
@@ -344,11 +392,14 @@ export function doraNormRef(
 
 // ---- embedding ----------------------------------------------------------------------------
 
-export function embeddingRef(ids: ArrayLike<number>, table: Arr, T: number, C: number, S: number, positions?: Arr): Float64Array {
+/** out[t] = table[ids[t]] · scale (+ positions[pos0 + t mod S]). */
+export function embeddingRef(
+  ids: ArrayLike<number>, table: Arr, T: number, C: number, S: number, positions?: Arr, scale = 1, pos0 = 0,
+): Float64Array {
   const out = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     for (let c = 0; c < C; c++) {
-      out[t * C + c] = table[ids[t] * C + c] + (positions ? positions[(t % S) * C + c] : 0);
+      out[t * C + c] = table[ids[t] * C + c] * scale + (positions ? positions[(pos0 + (t % S)) * C + c] : 0);
     }
   }
   return out;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { add, dropout, geluBackward, geluForward, swigluBackward, swigluForward } from '../../src/kernels/elementwise';
+import {
+  add, dropout, gatedBackward, gatedForward, geluBackward, geluForward, swigluBackward, swigluForward,
+} from '../../src/kernels/elementwise';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
-import { geluGradRef, geluRef, swigluBwdRef, swigluRef, toF64 } from '../helpers/ref-ops';
+import { gegluBwdRef, gegluRef, geluGradRef, geluRef, swigluBwdRef, swigluRef, toF64 } from '../helpers/ref-ops';
 
 const gpu = useGpu();
 
@@ -27,29 +29,48 @@ describe('add', () => {
   }
 });
 
+/** Runs gatedForward and gatedBackward ('silu' or 'gelu_tanh'), or the swiglu wrappers. */
+async function runGated(
+  act: 'silu' | 'gelu_tanh' | 'swiglu-wrappers', gate: Float32Array, up: Float32Array, dh: Float32Array,
+): Promise<{ h: Float32Array; dgate: Float32Array; dup: Float32Array }> {
+  const rt = gpu();
+  const n = gate.length;
+  const tg = rt.tensor([n], 'gate', gate);
+  const tu = rt.tensor([n], 'up', up);
+  // NaN in the outputs: every element must be written.
+  const nan = () => new Float32Array(n).fill(Number.NaN);
+  const th = rt.tensor([n], 'h', nan());
+  const tdh = rt.tensor([n], 'dh', dh);
+  const tdg = rt.tensor([n], 'dgate', nan());
+  const tdu = rt.tensor([n], 'dup', nan());
+  await checked(rt, () => {
+    if (act === 'swiglu-wrappers') {
+      swigluForward(rt, tg, tu, th);
+      swigluBackward(rt, tg, tu, tdh, tdg, tdu);
+    } else {
+      gatedForward(rt, act, tg, tu, th);
+      gatedBackward(rt, act, tg, tu, tdh, tdg, tdu);
+    }
+  });
+  const out = { h: await rt.read(th), dgate: await rt.read(tdg), dup: await rt.read(tdu) };
+  rt.release(tg, tu, th, tdh, tdg, tdu);
+  return out;
+}
+
 describe('swiglu', () => {
   for (const n of sizes) {
-    it(`forward + backward n=${n}`, async () => {
-      const rt = gpu();
-      const gate = randn(n, 3 * n, 4);
-      const up = randn(n, 3 * n + 1, 2);
-      const dh = randn(n, 3 * n + 2);
-      const tg = rt.tensor([n], 'gate', gate);
-      const tu = rt.tensor([n], 'up', up);
-      const th = rt.tensor([n], 'h');
-      const tdh = rt.tensor([n], 'dh', dh);
-      const tdg = rt.tensor([n], 'dgate');
-      const tdu = rt.tensor([n], 'dup');
-      await checked(rt, () => {
-        swigluForward(rt, tg, tu, th);
-        swigluBackward(rt, tg, tu, tdh, tdg, tdu);
+    for (const act of ['silu', 'swiglu-wrappers'] as const) {
+      it(`forward + backward n=${n} (${act === 'silu' ? "gatedForward 'silu'" : 'swigluForward/Backward'})`, async () => {
+        const gate = randn(n, 3 * n, 4);
+        const up = randn(n, 3 * n + 1, 2);
+        const dh = randn(n, 3 * n + 2);
+        const out = await runGated(act, gate, up, dh);
+        expect(relErr(out.h, swigluRef(gate, up))).toBeLessThan(1e-5);
+        const ref = swigluBwdRef(gate, up, dh);
+        expect(relErr(out.dgate, ref.dgate)).toBeLessThan(1e-5);
+        expect(relErr(out.dup, ref.dup)).toBeLessThan(1e-5);
       });
-      expect(relErr(await rt.read(th), swigluRef(gate, up))).toBeLessThan(1e-5);
-      const ref = swigluBwdRef(gate, up, dh);
-      expect(relErr(await rt.read(tdg), ref.dgate)).toBeLessThan(1e-5);
-      expect(relErr(await rt.read(tdu), ref.dup)).toBeLessThan(1e-5);
-      rt.release(tg, tu, th, tdh, tdg, tdu);
-    });
+    }
   }
 
   it('analytic backward matches finite differences', () => {
@@ -60,6 +81,58 @@ describe('swiglu', () => {
     const ref = swigluBwdRef(gate, up, w);
     expect(relErr(ref.dgate, finiteDiff(gate, (g) => dot(w, swigluRef(g, up))))).toBeLessThan(1e-6);
     expect(relErr(ref.dup, finiteDiff(up, (u) => dot(w, swigluRef(gate, u))))).toBeLessThan(1e-6);
+  });
+});
+
+describe('geglu (gelu_tanh(gate) · up, Gemma)', () => {
+  for (const n of sizes) {
+    it(`forward + backward n=${n}`, async () => {
+      // |gate| up to 6: the saturated tails and the curved middle of gelu both appear.
+      const gate = randn(n, 13 * n, 6);
+      const up = randn(n, 13 * n + 1, 2);
+      const dh = randn(n, 13 * n + 2);
+      const out = await runGated('gelu_tanh', gate, up, dh);
+      expect(relErr(out.h, gegluRef(gate, up))).toBeLessThan(1e-5);
+      const ref = gegluBwdRef(gate, up, dh);
+      expect(relErr(out.dgate, ref.dgate)).toBeLessThan(1e-5);
+      expect(relErr(out.dup, ref.dup)).toBeLessThan(1e-5);
+    });
+  }
+
+  it("is not swiglu: 'gelu_tanh' and 'silu' pick different kernels", async () => {
+    const n = 7;
+    const gate = randn(n, 1, 3);
+    const up = randn(n, 2);
+    const dh = randn(n, 3);
+    const silu = await runGated('silu', gate, up, dh);
+    const gelu = await runGated('gelu_tanh', gate, up, dh);
+    // gelu(g) − silu(g) is O(0.1) at |g| ≈ 1–3.
+    expect(relErr(gelu.h, swigluRef(gate, up))).toBeGreaterThan(1e-2);
+    expect(relErr(silu.h, gegluRef(gate, up))).toBeGreaterThan(1e-2);
+    expect(relErr(gelu.dgate, swigluBwdRef(gate, up, dh).dgate)).toBeGreaterThan(1e-2);
+  });
+
+  it('is finite for large |gate|', async () => {
+    const gate = new Float32Array([-1e4, -50, -10, 10, 50, 1e4, 0]);
+    const n = gate.length;
+    const up = new Float32Array(n).fill(1.5);
+    const dh = new Float32Array(n).fill(2);
+    const out = await runGated('gelu_tanh', gate, up, dh);
+    for (let i = 0; i < n; i++) {
+      expect(out.h[i]).toBeCloseTo(geluRef(gate[i]) * 1.5, 5);
+      expect(out.dgate[i]).toBeCloseTo(2 * 1.5 * geluGradRef(gate[i]), 5);
+      expect(out.dup[i]).toBeCloseTo(2 * geluRef(gate[i]), 5 - Math.log10(Math.max(1, Math.abs(gate[i]))));
+    }
+  });
+
+  it('analytic backward matches finite differences', () => {
+    const n = 40;
+    const gate = toF64(randn(n, 21, 5));
+    const up = toF64(randn(n, 22, 2));
+    const w = randn(n, 23);
+    const ref = gegluBwdRef(gate, up, w);
+    expect(relErr(ref.dgate, finiteDiff(gate, (g) => dot(w, gegluRef(g, up))))).toBeLessThan(1e-6);
+    expect(relErr(ref.dup, finiteDiff(up, (u) => dot(w, gegluRef(gate, u))))).toBeLessThan(1e-6);
   });
 });
 

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/gpu/device';
+import { nodeShaderLibrary } from '../../src/gpu/node';
+import type { GpuRuntime } from '../../src/gpu/runtime';
 import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../../src/kernels/norms';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
@@ -69,7 +72,245 @@ describe('rmsnorm', () => {
   }
 });
 
+interface RmsRun { y: Float32Array; rstd: Float32Array; dx: Float32Array }
+
+/**
+ * rmsnormForward then rmsnormBackward on the runtime's current leg. `offset` undefined calls
+ * both without the weightOffset argument (as every caller did before it existed).
+ */
+async function runRms(
+  rt: GpuRuntime, x: Float32Array, w: Float32Array, dy: Float32Array, T: number, C: number,
+  opts: { offset?: number; dres?: Float32Array } = {},
+): Promise<RmsRun> {
+  const tx = rt.tensor([T, C], 'x', x);
+  const tw = rt.tensor([C], 'w', w);
+  const nan = (n: number) => new Float32Array(n).fill(Number.NaN);
+  const ty = rt.tensor([T, C], 'y', nan(T * C));
+  const tr = rt.tensor([T], 'rstd', nan(T));
+  const tdy = rt.tensor([T, C], 'dy', dy);
+  const tdx = rt.tensor([T, C], 'dx', nan(T * C));
+  const tdres = opts.dres ? rt.tensor([T, C], 'dres', opts.dres) : undefined;
+  const { offset } = opts;
+  await checked(rt, () => {
+    if (offset === undefined) {
+      rmsnormForward(rt, tx, tw, ty, tr, T, C, EPS);
+      rmsnormBackward(rt, tx, tw, tr, tdy, tdx, T, C, tdres);
+    } else {
+      rmsnormForward(rt, tx, tw, ty, tr, T, C, EPS, offset);
+      rmsnormBackward(rt, tx, tw, tr, tdy, tdx, T, C, tdres, offset);
+    }
+  });
+  const out = { y: await rt.read(ty), rstd: await rt.read(tr), dx: await rt.read(tdx) };
+  rt.release(tx, tw, ty, tr, tdy, tdx, tdres);
+  return out;
+}
+
+/** Gemma's RMSNorm weights are stored as w with the norm scaling by (1 + w); they sit near 0. */
+function gemmaWeights(C: number, seed: number): Float32Array {
+  return randn(C, seed, 0.5);
+}
+
+describe("rmsnorm with a weight offset (Gemma's 1 + w)", () => {
+  // C = 1, 7 (idle threads), 16 (a head dim), 66 (one thread loops twice), 200 (lanes of 3 and
+  // 4 terms); T = 1, 3, and 70 rows (past 64).
+  const offsetShapes: [number, number][] = [[1, 1], [1, 7], [3, 66], [2, 200], [3, 16], [70, 13]];
+
+  describeReducePaths(gpu, () => {
+    for (const [T, C] of offsetShapes) {
+      for (const resid of [false, true]) {
+        it(`offset 1: forward + backward T=${T} C=${C}${resid ? ' with dres' : ''}`, async () => {
+          const rt = gpu();
+          const x = offsetRows(randn(T * C, T * 17 + C), C);
+          const w = gemmaWeights(C, C + 5);
+          const dy = randn(T * C, T + 9 * C);
+          const dres = resid ? randn(T * C, 55 + T) : undefined;
+          const out = await runRms(rt, x, w, dy, T, C, { offset: 1, dres });
+          const ref = rmsnormFwdRef(x, w, T, C, EPS, 1);
+          expect(relErr(out.y, ref.y)).toBeLessThan(1e-5);
+          expect(relErr(out.rstd, ref.rstd)).toBeLessThan(1e-5);
+          const dxRef = rmsnormBwdRef(x, w, dy, T, C, EPS, dres, 1);
+          let floor = 1e-12;
+          if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t] * (w[0] + 1) * dy[t]));
+          expect(relErr(out.dx, dxRef, floor)).toBeLessThan(1e-5);
+          // The offset really entered: the plain (offset 0) references are far off.
+          if (C > 1) {
+            expect(relErr(out.y, rmsnormFwdRef(x, w, T, C, EPS).y)).toBeGreaterThan(0.1);
+            expect(relErr(out.dx, rmsnormBwdRef(x, w, dy, T, C, EPS, dres))).toBeGreaterThan(0.1);
+          }
+        });
+      }
+
+      it(`offset 1 with w gives the bits of offset 0 with fround(1 + w), T=${T} C=${C}`, async () => {
+        // (w + 1) is one f32 addition on the GPU, and x, r, dy are the same: every product and
+        // sum after it is the same operation on the same operands.
+        const rt = gpu();
+        const x = offsetRows(randn(T * C, T * 19 + C), C);
+        const w = gemmaWeights(C, C + 6);
+        const dy = randn(T * C, T + 11 * C);
+        const dres = randn(T * C, 66 + T);
+        const shifted = Float32Array.from(w, (v) => v + 1);
+        const a = await runRms(rt, x, w, dy, T, C, { offset: 1, dres });
+        const b = await runRms(rt, x, shifted, dy, T, C, { offset: 0, dres });
+        expect(a).toEqual(b);
+      });
+
+      it(`offset 0 gives the same bits as the call without the argument, T=${T} C=${C}`, async () => {
+        const rt = gpu();
+        const x = offsetRows(randn(T * C, T * 23 + C), C);
+        const w = randn(C, C + 7, 1.5);
+        const dy = randn(T * C, T + 13 * C);
+        const dres = randn(T * C, 77 + T);
+        for (const d of [undefined, dres]) {
+          expect(await runRms(rt, x, w, dy, T, C, { offset: 0, dres: d })).toEqual(await runRms(rt, x, w, dy, T, C, { dres: d }));
+        }
+      });
+    }
+  }, { serial: true });
+
+  describe('offset 0 gives the bits of the kernels from before the offset existed', () => {
+    // A second device whose shader library strips "+ W_OFFSET" from the rmsnorm kernels: that is
+    // the text of the kernels before the weight offset was added.
+    let old: GpuRuntime | undefined;
+    const lib = nodeShaderLibrary();
+    const stripped: string[] = [];
+    const legs = [
+      { leg: 'subgroups', subgroups: true, serial: false },
+      { leg: 'fallback', subgroups: false, serial: false },
+      { leg: 'serial', subgroups: false, serial: true },
+    ];
+    for (const { leg, subgroups, serial } of legs) {
+      for (const [T, C] of [[70, 200], [3, 7], [1, 1], [5, 16]] as const) {
+        it(`${leg} T=${T} C=${C}`, async (ctx) => {
+          const rt = gpu();
+          if (subgroups && !rt.device.features.has('subgroups')) ctx.skip("the device lacks 'subgroups'");
+          old ??= await createRuntime(rt.instance, (file) => {
+            const text = lib(file);
+            if (!file.startsWith('rmsnorm_')) return text;
+            const before = text.replaceAll('(w[c] + W_OFFSET)', 'w[c]');
+            if (before !== text) stripped.push(file);
+            return before;
+          });
+          const x = offsetRows(randn(T * C, T * 29 + C), C);
+          const w = randn(C, C + 8, 1.5);
+          const dy = randn(T * C, T + 15 * C);
+          const dres = randn(T * C, 88 + T);
+          const keep = { subgroups: rt.useSubgroups, serial: rt.serialRows };
+          try {
+            for (const r of [rt, old]) {
+              r.useSubgroups = subgroups;
+              r.serialRows = serial;
+            }
+            const now = await runRms(rt, x, w, dy, T, C, { offset: 0, dres });
+            const before = await runRms(old, x, w, dy, T, C, { dres });
+            expect(now).toEqual(before);
+          } finally {
+            rt.useSubgroups = keep.subgroups;
+            rt.serialRows = keep.serial;
+          }
+          // The old kernels really were the stripped text (forward and backward of this leg).
+          const suffix = serial ? '_serial.wgsl' : '.wgsl';
+          expect(stripped).toContain(`rmsnorm_forward${suffix}`);
+          expect(stripped).toContain(`rmsnorm_backward${suffix}`);
+        });
+      }
+    }
+    it('(releases the second device)', () => {
+      old?.destroy();
+      old = undefined;
+    });
+  });
+
+  for (const [T, C] of [[1, 1], [2, 7], [3, 16], [2, 66]] as const) {
+    it(`offset 1: analytic backward matches finite differences T=${T} C=${C}`, () => {
+      const x = toF64(offsetRows(randn(T * C, 25 + C), C));
+      const w = gemmaWeights(C, 26);
+      const up = randn(T * C, 27);
+      const dres = randn(T * C, 28);
+      const fd = finiteDiff(x, (xx) => dot(up, rmsnormFwdRef(xx, w, T, C, EPS, 1).y));
+      expect(relErr(rmsnormBwdRef(x, w, up, T, C, EPS, undefined, 1), fd)).toBeLessThan(1e-6);
+      const fd2 = finiteDiff(x, (xx) => dot(up, rmsnormFwdRef(xx, w, T, C, EPS, 1).y) + dot(dres, xx));
+      expect(relErr(rmsnormBwdRef(x, w, up, T, C, EPS, dres, 1), fd2)).toBeLessThan(1e-6);
+      // …and the offset-0 backward is not it (the check can tell the two apart).
+      if (C > 1) expect(relErr(rmsnormBwdRef(x, w, up, T, C, EPS), fd)).toBeGreaterThan(1e-2);
+    });
+  }
+});
+
+describe('per-head q/k RMSNorm (Qwen3, Gemma 3): rows of one head, one weight [D]', () => {
+  /** The reference written per head: q[t, h·D .. (h+1)·D] normalised on its own, scaled by w + offset. */
+  function headNormRef(q: Float32Array | Float64Array, w: Float32Array, T: number, heads: number, D: number, offset: number) {
+    const y = new Float64Array(q.length);
+    const rstd = new Float64Array(T * heads);
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < heads; h++) {
+        const at = t * heads * D + h * D;
+        const r = rmsnormFwdRef(q.subarray(at, at + D), w, 1, D, EPS, offset);
+        y.set(r.y, at);
+        rstd[t * heads + h] = r.rstd[0];
+      }
+    }
+    return { y, rstd };
+  }
+
+  // [T, heads, D]: one token; GQA-like k with one head; D = 16, 64 (a thread each), 128 (Qwen3,
+  // two each), 256 (Gemma 3, four each); odd T·heads past 64 rows.
+  const headShapes: [number, number, number][] = [[1, 1, 16], [3, 4, 16], [5, 1, 64], [3, 2, 128], [2, 3, 256], [13, 5, 16]];
+  describeReducePaths(gpu, () => {
+    for (const [T, heads, D] of headShapes) {
+      for (const offset of [0, 1]) {
+        it(`T=${T} heads=${heads} D=${D} offset ${offset}: forward + backward`, async () => {
+          const rt = gpu();
+          const rows = T * heads;
+          // Heads of different sizes, so a norm over the whole row would differ.
+          const q = randn(rows * D, rows + D);
+          for (let i = 0; i < q.length; i++) q[i] *= 1 + (Math.floor(i / D) % heads);
+          const w = offset ? gemmaWeights(D, D + 1) : randn(D, D + 1, 1.5);
+          const dy = randn(rows * D, rows + 3 * D);
+          const out = await runRms(rt, q, w, dy, rows, D, { offset });
+          const ref = headNormRef(q, w, T, heads, D, offset);
+          expect(relErr(out.y, ref.y)).toBeLessThan(1e-5);
+          expect(relErr(out.rstd, ref.rstd)).toBeLessThan(1e-5);
+          expect(relErr(out.dx, rmsnormBwdRef(q, w, dy, rows, D, EPS, undefined, offset))).toBeLessThan(1e-5);
+          if (heads > 1) {
+            // Not a norm over the full heads·D row with the weight tiled.
+            const tiled = Float32Array.from({ length: heads * D }, (_, i) => w[i % D]);
+            expect(relErr(out.y, rmsnormFwdRef(q, tiled, T, heads * D, EPS, offset).y)).toBeGreaterThan(0.05);
+          }
+        });
+      }
+    }
+  }, { serial: true });
+
+  it('analytic backward of the per-head norm matches finite differences (offset 1)', () => {
+    const [T, heads, D] = [2, 3, 4];
+    const q = toF64(randn(T * heads * D, 31));
+    const w = gemmaWeights(D, 32);
+    const up = randn(T * heads * D, 33);
+    const fd = finiteDiff(q, (qq) => dot(up, headNormRef(qq, w, T, heads, D, 1).y));
+    expect(relErr(rmsnormBwdRef(q, w, up, T * heads, D, EPS, undefined, 1), fd)).toBeLessThan(1e-6);
+  });
+});
+
 describe('serial norms (CPU adapters) equal the workgroup kernels bit for bit', () => {
+  for (const [T, C] of [[70, 200], [3, 7], [1, 1], [12, 16]] as const) {
+    it(`rmsnorm with offset 1 T=${T} C=${C}`, async () => {
+      const rt = gpu();
+      const x = offsetRows(randn(T * C, 51 + C), C);
+      const w = gemmaWeights(C, 52);
+      const dy = randn(T * C, 53);
+      const dres = randn(T * C, 54);
+      try {
+        rt.serialRows = false;
+        const workgroup = await runRms(rt, x, w, dy, T, C, { offset: 1, dres });
+        rt.serialRows = true;
+        const serial = await runRms(rt, x, w, dy, T, C, { offset: 1, dres });
+        expect(serial).toEqual(workgroup);
+      } finally {
+        rt.serialRows = rt.info.cpuAdapter;
+      }
+    });
+  }
+
   // C = 200: lane partials of three and four terms; C = 7: idle lanes; T = 70: a second workgroup.
   for (const norm of ['rmsnorm', 'layernorm'] as const) {
     for (const [T, C] of [[70, 200], [3, 7], [1, 1]] as const) {

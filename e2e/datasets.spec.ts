@@ -68,9 +68,10 @@ test.describe('dataset formats', () => {
     await uploadDataset(page, 'chat.jsonl', `${line}\n${line}\n${line}\n`);
     await expect(page.getByTestId('dataset-examples')).toHaveText('3');
     const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
-    // "<|user|>\nHi?\n<|assistant|>\n" is 27 bytes; "Hello!<|endoftext|>\n" is 8 tokens.
+    // "<|user|>\nHi?\n<|assistant|>\n" is 27 bytes; the answer "Hello!<|endoftext|>" is 7 tokens (the
+    // newline the template writes after the end-of-turn token is not a target: generation stops before it).
     await expect(first.locator('td').nth(1)).toHaveText('27');
-    await expect(first.locator('td').nth(2)).toHaveText('8');
+    await expect(first.locator('td').nth(2)).toHaveText('7');
   });
 
   test('.csv with a chosen column', async ({ page }) => {

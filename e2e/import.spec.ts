@@ -13,6 +13,8 @@ async function download(page: Page, testId: string, name: string): Promise<Buffe
 /** Greedy generation; returns [base, adapted]. */
 async function generate(page: Page): Promise<[string, string]> {
   await page.getByTestId('prompt').fill('Q2: colour?');
+  // Trained on prompt/completion pairs: the prompt goes in as written, not as a chat turn.
+  await page.getByTestId('use-chat-template').uncheck();
   await setNumber(page, 'max-tokens', 8);
   await setNumber(page, 'temperature', 0);
   await page.getByTestId('generate').click();

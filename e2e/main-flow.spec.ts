@@ -44,6 +44,8 @@ test('the whole flow: dataset, DoRA training, update view, generation, PEFT expo
   await screenshot(page, '05-update-view', 'update-panel');
 
   await page.getByTestId('prompt').fill('Q1: colour?');
+  // Trained on prompt/completion pairs: the prompt goes in as written, not as a chat turn.
+  await page.getByTestId('use-chat-template').uncheck();
   await setNumber(page, 'max-tokens', 10);
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('output-adapted')).toHaveAttribute('data-done', 'true', { timeout: 60_000 });

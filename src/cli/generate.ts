@@ -1,4 +1,4 @@
-import { generate } from '../engine/generate';
+import { continuationText, generate } from '../engine/generate';
 import { readAdapterFolder } from '../formats/node-fs';
 import { loadAdapter } from '../adapters/load';
 import { createNodeRuntime } from '../gpu/node';
@@ -29,8 +29,10 @@ export async function runGenerate(argv: string[]): Promise<void> {
   try {
     const model = new Transformer(rt, folder.config, folder.weights);
     const adapter = adapterFolder ? await loadAdapter(rt, model, adapterFolder.spec, adapterFolder.tensors, adapterDir!) : null;
-    const ids = await generate(rt, model, adapter, folder.tokenizer.encode(prompt), opts, () => undefined);
-    process.stdout.write(`${prompt}${folder.tokenizer.decode(ids)}\n`);
+    const promptIds = folder.tokenizer.encode(prompt);
+    const { ids } = await generate(rt, model, adapter, promptIds, opts, () => undefined);
+    const decode = folder.tokenizer.decode;
+    process.stdout.write(`${prompt}${continuationText(decode, promptIds, decode(promptIds), ids)}\n`);
     adapter?.destroy(rt);
     model.destroy();
   } finally {

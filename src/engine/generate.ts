@@ -11,6 +11,13 @@ export interface GenerateOptions extends SamplingOptions {
   readonly stopTokenIds: readonly number[];
 }
 
+export interface GenerationResult {
+  /** The new tokens, without the stop token. */
+  readonly ids: number[];
+  /** The stop token that ended it, or null (the token limit, the model's positions, or onToken). */
+  readonly stopId: number | null;
+}
+
 /**
  * Autoregressive generation with a KV cache: the prompt runs through the model once (prefill),
  * then each new token runs one row, and only the last row's logits [V] are read back (reading
@@ -20,15 +27,16 @@ export interface GenerateOptions extends SamplingOptions {
 export async function generate(
   rt: GpuRuntime, model: Transformer, adapter: Adapter | null, promptIds: readonly number[],
   opts: GenerateOptions, onToken: (generated: readonly number[]) => boolean | void,
-): Promise<number[]> {
+): Promise<GenerationResult> {
   const maxLen = model.config.maxPositions;
   if (promptIds.length === 0) throw new Error('the prompt encodes to no tokens: there is nothing to continue');
   if (promptIds.length >= maxLen) {
     throw new Error(`the prompt has ${promptIds.length} tokens, which leaves none of the model's ${maxLen} positions to generate into`);
   }
-  if (opts.maxNewTokens < 1) return [];
+  if (opts.maxNewTokens < 1) return { ids: [], stopId: null };
   const random = seededRandom(opts.seed);
   const generated: number[] = [];
+  let stopId: number | null = null;
   // Every fed token needs a place; the last new token is never fed, and the whole sequence
   // stays within the model's positions.
   const cache = new KvCache(rt, model.config, Math.min(maxLen - 1, promptIds.length + opts.maxNewTokens - 1));
@@ -36,7 +44,10 @@ export async function generate(
     let feed: readonly number[] = promptIds;
     while (generated.length < opts.maxNewTokens && cache.length + feed.length <= cache.capacity) {
       const next = sampleToken(await nextLogits(rt, model, adapter, cache, feed), opts, random);
-      if (opts.stopTokenIds.includes(next)) break;
+      if (opts.stopTokenIds.includes(next)) {
+        stopId = next;
+        break;
+      }
       generated.push(next);
       if (onToken(generated) === false) break;
       feed = [next];
@@ -44,7 +55,7 @@ export async function generate(
   } finally {
     cache.destroy();
   }
-  return generated;
+  return { ids: generated, stopId };
 }
 
 /** Runs `ids` through the model after what the cache holds; the logits of the last one. */
@@ -54,4 +65,16 @@ async function nextLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter |
   const row = await rt.read(logits);
   rt.release(tokens, logits);
   return row;
+}
+
+/**
+ * The text the generated ids add to the prompt: decode(prompt + generated) minus decode(prompt).
+ * Decoding the continuation alone can lose its leading space (SentencePiece-style decoders strip
+ * a leading "▁"), and a token can merge with the prompt's last characters; when the whole
+ * sequence does not decode to the prompt's text plus more, the continuation alone is used.
+ */
+export function continuationText(decode: (ids: readonly number[]) => string, promptIds: readonly number[], promptText: string, generated: readonly number[]): string {
+  if (generated.length === 0) return '';
+  const whole = decode([...promptIds, ...generated]);
+  return whole.startsWith(promptText) ? whole.slice(promptText.length) : decode(generated);
 }

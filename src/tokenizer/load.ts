@@ -10,6 +10,8 @@ import { FormatError, describeValue, isObject, parseJsonObject } from '../format
 
 export interface LoadedTokenizer extends TextEncoder {
   decode(ids: readonly number[]): string;
+  /** The vocabulary entry of an id (special tokens as written, e.g. <|im_end|>), or null. */
+  tokenText(id: number): string | null;
   readonly vocabSize: number;
   /** True when tokenizer_config.json has a chat_template. */
   readonly hasChatTemplate: boolean;
@@ -47,6 +49,7 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
     encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
     // The library refuses an empty list; a generation that stops at once decodes to nothing.
     decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
+    tokenText: (id) => tokenizer.id_to_token(id) ?? null,
     eosId,
     renderChat,
     endOfTurn,

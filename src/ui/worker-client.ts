@@ -33,6 +33,8 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
       return s.modelLoading(e.name);
     case 'model-loaded':
       s.modelLoaded(e.model);
+      // The chat template is on by default for a tokenizer that has one.
+      getState!().updateGenerationSettings({ useChatTemplate: e.model.hasChatTemplate });
       return getState!().resetTargetsFor(e.model.config);
     case 'model-error':
       return s.modelFailed(e.message);
@@ -57,7 +59,7 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
     case 'train-error':
       return s.trainingFailed(e.message);
     case 'generation-update':
-      return s.generationUpdate(e.which, e.text, e.tokens, e.done);
+      return s.generationUpdate(e.which, e.progress);
     case 'generation-error':
       return s.generationFailed(e.message);
     case 'export-ready':

@@ -90,6 +90,8 @@ export interface TrainSettings {
 
 export interface GenerationSettings {
   readonly prompt: string;
+  /** Render the prompt as one user turn with the tokenizer's chat template (ignored when it has none). */
+  readonly useChatTemplate: boolean;
   readonly temperature: number;
   readonly topK: number;
   readonly maxNewTokens: number;
@@ -116,6 +118,27 @@ export type ModelSource =
   | { readonly kind: 'files'; readonly name: string; readonly files: readonly { readonly name: string; readonly blob: Blob }[] };
 
 export type Which = 'base' | 'adapted';
+
+/**
+ * Why a generation ended: a stop token (the chat template's end of turn, or another EOS id from
+ * generation_config / the tokenizer), the max-new-tokens limit, or the model's last position.
+ */
+export type GenerationStop =
+  | { readonly reason: 'end-of-turn' | 'eos'; readonly token: string }
+  | { readonly reason: 'max-tokens' | 'positions' };
+
+/** One side's generation so far. */
+export interface GenerationProgress {
+  /** The new text: decode(prompt + generated) minus decode(prompt), so a leading space survives. */
+  readonly text: string;
+  readonly tokens: number;
+  readonly done: boolean;
+  /** The text the model was given (the rendered chat prompt when the template is used). */
+  readonly promptText: string;
+  readonly chat: boolean;
+  /** Set when done (null for a side that did not run). */
+  readonly stop: GenerationStop | null;
+}
 
 /** What the last training or import left: a PEFT adapter, or a ReLoRA-trained model. */
 export type TrainedKind = 'adapter' | 'relora';
@@ -166,7 +189,7 @@ export type StudioEvent =
   | { readonly type: 'train-resumed'; readonly step: number }
   | { readonly type: 'train-finished'; readonly step: number; readonly reason: FinishReason }
   | { readonly type: 'train-error'; readonly message: string }
-  | { readonly type: 'generation-update'; readonly which: Which; readonly text: string; readonly tokens: number; readonly done: boolean }
+  | { readonly type: 'generation-update'; readonly which: Which; readonly progress: GenerationProgress }
   | { readonly type: 'generation-error'; readonly message: string }
   | { readonly type: 'export-ready'; readonly kind: 'adapter'; readonly weights: Uint8Array; readonly configJson: string }
   | { readonly type: 'export-ready'; readonly kind: 'merged'; readonly weights: Uint8Array; readonly configJson: string }

@@ -9,7 +9,7 @@ import { parseDatasetFile } from '../data/parse';
 import { tokenizeDataset, tokenizeRecord, type TokenSequence } from '../data/tokenize';
 import type { DatasetRecord, ParsedDataset } from '../data/types';
 import { adapterSpecFor } from '../engine/adapter-spec';
-import { generate } from '../engine/generate';
+import { continuationText, generate } from '../engine/generate';
 import { mergedTensors } from '../engine/merge';
 import { loadModelFolder, type ModelFolder } from '../engine/model-files';
 import { adapterConfigJson, parseAdapterConfig } from '../formats/peft';
@@ -17,7 +17,8 @@ import { parseSafetensors, writeSafetensors } from '../formats/safetensors';
 import { createBrowserRuntime } from '../gpu/browser';
 import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
-import type { DatasetSummary, GenerationSettings, ModelSource, StudioEvent, TrainSettings, Which } from './protocol';
+import { stopOf } from './generation-text';
+import type { DatasetSummary, GenerationProgress, GenerationSettings, GenerationStop, ModelSource, StudioEvent, TrainSettings, Which } from './protocol';
 import { reloraSettingsProblem, reloraTrainableCount } from './relora-settings';
 import { ReloraTrainingRun } from './relora-training';
 import { adaptedModulePaths, TrainingRun } from './training-run';
@@ -93,7 +94,7 @@ export class StudioSession {
       this.post({ type: 'model-loading', name: source.name });
       try {
         const folder = await loadModelFolder(await blobsOf(source));
-        this.replaceModel(source.name, folder);
+        this.replaceModel(source.kind === 'files' && source.name === LOOSE_FILES ? (savedName(folder.config.raw) ?? source.name) : source.name, folder);
         const m = this.model!;
         this.post({
           type: 'model-loaded',
@@ -256,7 +257,10 @@ export class StudioSession {
         await this.generateWith('base', null, settings);
         if (this.relora) await this.generateWith('adapted', null, settings, this.relora.transformer);
         else if (this.adapter) await this.generateWith('adapted', this.adapter, settings);
-        else this.post({ type: 'generation-update', which: 'adapted', text: '(no adapter yet: train or import one)', tokens: 0, done: true });
+        else {
+          const progress = { text: '(no adapter yet: train or import one)', tokens: 0, done: true, promptText: '', chat: false, stop: null };
+          this.post({ type: 'generation-update', which: 'adapted', progress });
+        }
       } catch (e) {
         this.post({ type: 'generation-error', message: (e as Error).message });
       }
@@ -267,13 +271,21 @@ export class StudioSession {
     const { folder } = this.model!;
     const transformer = on ?? this.model!.transformer;
     const tokenizer = folder.tokenizer;
-    const promptIds = tokenizer.encode(s.prompt);
+    if (s.prompt === '') throw new Error('the prompt is empty');
+    const chat = s.useChatTemplate && tokenizer.hasChatTemplate;
+    const promptText = chat ? tokenizer.renderChat([{ role: 'user', content: s.prompt }], true) : s.prompt;
+    const promptIds = tokenizer.encode(promptText);
     if (promptIds.length === 0) throw new Error('the prompt is empty');
-    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: folder.stopTokenIds };
-    const ids = await generate(this.runtime(), transformer, adapter, promptIds, opts, (generated) => {
-      this.post({ type: 'generation-update', which, text: tokenizer.decode(generated), tokens: generated.length, done: false });
+    const decodedPrompt = tokenizer.decode(promptIds);
+    const progress = (generated: readonly number[], done: boolean, stop: GenerationStop | null): GenerationProgress => ({
+      text: continuationText(tokenizer.decode, promptIds, decodedPrompt, generated), tokens: generated.length, done, promptText, chat, stop,
     });
-    this.post({ type: 'generation-update', which, text: tokenizer.decode(ids), tokens: ids.length, done: true });
+    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: folder.stopTokenIds };
+    const { ids: generated, stopId } = await generate(this.runtime(), transformer, adapter, promptIds, opts, (ids) => {
+      this.post({ type: 'generation-update', which, progress: progress(ids, false, null) });
+    });
+    const stop = stopOf({ stopId, endOfTurnId: tokenizer.endOfTurnId, tokenText: tokenizer.tokenText, generatedCount: generated.length, maxNewTokens: s.maxNewTokens });
+    this.post({ type: 'generation-update', which, progress: progress(generated, true, stop) });
   }
 
   // ---- export / import ----------------------------------------------------------------------
@@ -341,6 +353,17 @@ export class StudioSession {
     if (!this.adapter) throw new Error('there is no adapter yet: train or import one');
     return this.adapter;
   }
+}
+
+/** What the page calls files picked or dropped without their folder. */
+const LOOSE_FILES = 'local model';
+
+/** The last part of config.json's `_name_or_path` (what save_pretrained was loaded from), if any. */
+function savedName(raw: Record<string, unknown>): string | null {
+  const v = raw._name_or_path;
+  if (typeof v !== 'string') return null;
+  const last = v.replace(/[\\/]+$/, '').split(/[\\/]/).pop();
+  return last ? last : null;
 }
 
 const BUNDLED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];

@@ -16,7 +16,7 @@ export function DatasetPanel() {
   };
   return (
     <Panel title="2 · Dataset" testId="dataset-panel">
-      <DropZone onFiles={pick} testId="dataset-drop">
+      <DropZone onFiles={(files) => pick(files.map((f) => f.file))} testId="dataset-drop">
         <p>.txt (packed into sequences), .jsonl / .json with text, prompt + completion, Alpaca or chat messages, or .csv.</p>
         <label className={hasModel ? 'button' : 'button disabled'}>
           Upload dataset…

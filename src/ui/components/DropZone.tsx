@@ -1,7 +1,18 @@
 import { useState, type ReactNode } from 'react';
 
+/** A file with its path relative to what was dropped or picked ("my-model/config.json", or just "config.json"). */
+export interface PickedFile {
+  readonly file: File;
+  readonly path: string;
+}
+
+/** Files from an <input type="file">: a folder picker gives each file's webkitRelativePath. */
+export function pickedFiles(list: FileList | null): PickedFile[] {
+  return [...(list ?? [])].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+}
+
 /** A drop target around its children; directories dropped are walked for their files. */
-export function DropZone(props: { onFiles: (files: File[]) => void; children: ReactNode; testId: string }) {
+export function DropZone(props: { onFiles: (files: PickedFile[]) => void; children: ReactNode; testId: string }) {
   const [over, setOver] = useState(false);
   return (
     <div
@@ -23,18 +34,28 @@ export function DropZone(props: { onFiles: (files: File[]) => void; children: Re
   );
 }
 
-async function droppedFiles(dt: DataTransfer): Promise<File[]> {
+async function droppedFiles(dt: DataTransfer): Promise<PickedFile[]> {
+  // Entries must be taken synchronously, before the drop event's data store goes away.
   const entries = [...dt.items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
-  if (entries.length === 0) return [...dt.files];
-  const files: File[] = [];
+  if (entries.length === 0) return [...dt.files].map((file) => ({ file, path: file.name }));
+  const files: PickedFile[] = [];
   for (const entry of entries) files.push(...(await walk(entry)));
   return files;
 }
 
-async function walk(entry: FileSystemEntry): Promise<File[]> {
-  if (entry.isFile) return [await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej))];
+async function walk(entry: FileSystemEntry): Promise<PickedFile[]> {
+  if (entry.isFile) {
+    const file = await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej));
+    return [{ file, path: entry.fullPath.replace(/^\//, '') || file.name }];
+  }
   const reader = (entry as FileSystemDirectoryEntry).createReader();
-  const children = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+  // readEntries hands out a directory in batches (100 at a time in Chrome) until it returns none.
+  const children: FileSystemEntry[] = [];
+  for (;;) {
+    const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej));
+    if (batch.length === 0) break;
+    children.push(...batch);
+  }
   const nested = await Promise.all(children.map(walk));
   return nested.flat();
 }

@@ -1,5 +1,6 @@
 import { useShallow } from 'zustand/react/shallow';
 import { formatBytes } from '../../engine/memory';
+import type { ModelConfig } from '../../formats/hf-config';
 import { useTrainingPlan } from '../plan';
 /** What the bundled models are, shown beside their name. */
 const BUNDLED_NOTES: Readonly<Record<string, string>> = {
@@ -7,7 +8,7 @@ const BUNDLED_NOTES: Readonly<Record<string, string>> = {
   'dev-tiny': 'bundled · random-initialised development model',
 };
 import { useStudio } from '../store/store';
-import { DropZone } from './DropZone';
+import { DropZone, pickedFiles } from './DropZone';
 import { ErrorText, Panel } from './Panel';
 
 export function ModelPanel() {
@@ -18,7 +19,7 @@ export function ModelPanel() {
     })),
   );
   const onInput = (e: React.ChangeEvent<HTMLInputElement>) => {
-    loadModelFiles([...(e.target.files ?? [])]);
+    loadModelFiles(pickedFiles(e.target.files));
     e.target.value = '';
   };
   return (
@@ -43,6 +44,26 @@ export function ModelPanel() {
   );
 }
 
+/** config.json's model_type as written (gemma3_text, not the engine's family name). */
+function modelType(c: ModelConfig): string {
+  return typeof c.raw.model_type === 'string' ? c.raw.model_type : c.family;
+}
+
+/** What sets this family apart from a plain Llama, as the engine runs it. */
+function familyTraits(c: ModelConfig): string[] {
+  const t: string[] = [];
+  if (c.qkvBias) t.push('q/k/v biases');
+  if (c.qkNorm) t.push('q/k norms');
+  if (c.sandwichNorms) t.push('four norms a layer');
+  if (c.normWeightOffset === 1) t.push('(1 + w) norms');
+  if (c.activation === 'gelu_tanh') t.push('GeGLU');
+  const sliding = c.layerTypes.filter((l) => l === 'sliding').length;
+  if (sliding > 0) t.push(`sliding window ${c.slidingWindow} on ${sliding} of ${c.numLayers} layers`);
+  if (c.ropeScaling) t.push(`${c.ropeScaling.type} RoPE scaling ×${c.ropeScaling.factor}`);
+  if (c.arch === 'llama' && c.tieWordEmbeddings) t.push('tied embeddings');
+  return t;
+}
+
 function ModelFacts() {
   const model = useStudio((s) => s.model)!;
   const plan = useTrainingPlan();
@@ -55,8 +76,15 @@ function ModelFacts() {
           <span data-testid="model-name">{model.name}</span>
           {BUNDLED_NOTES[model.name] && <span className="muted"> ({BUNDLED_NOTES[model.name]})</span>}
         </dd>
-        <dt>Architecture</dt>
-        <dd>{model.architecture} · {c.numLayers} layers · hidden {c.hiddenSize} · {c.numHeads} heads ({c.numKvHeads} kv) · vocab {c.vocabSize}</dd>
+        <dt>Family</dt>
+        <dd>
+          <span data-testid="model-family">{modelType(model.config)}</span> · <span data-testid="model-architecture">{model.architecture}</span>
+          {familyTraits(c).length > 0 && <span className="muted" data-testid="model-traits"> ({familyTraits(c).join(', ')})</span>}
+        </dd>
+        <dt>Shape</dt>
+        <dd data-testid="model-shape">
+          {c.numLayers} layers · hidden {c.hiddenSize} · {c.numHeads} heads × {c.headDim} ({c.numKvHeads} kv) · MLP {c.intermediateSize} · vocab {c.vocabSize} · {c.maxPositions} positions
+        </dd>
         <dt>Parameters</dt>
         <dd data-testid="model-params">{model.parameterCount.toLocaleString('en-US')}</dd>
         <dt>Chat template</dt>

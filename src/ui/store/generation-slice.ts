@@ -1,13 +1,9 @@
 import type { StateCreator } from 'zustand';
-import type { GenerationSettings, Which } from '../../worker/protocol';
+import type { GenerationProgress, GenerationSettings, Which } from '../../worker/protocol';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
 
-export interface GenerationOutput {
-  text: string;
-  tokens: number;
-  done: boolean;
-}
+export type GenerationOutput = GenerationProgress;
 
 export interface GenerationSlice {
   generationSettings: GenerationSettings;
@@ -16,14 +12,14 @@ export interface GenerationSlice {
   generationError: string | null;
   updateGenerationSettings(patch: Partial<GenerationSettings>): void;
   startGeneration(): void;
-  generationUpdate(which: Which, text: string, tokens: number, done: boolean): void;
+  generationUpdate(which: Which, progress: GenerationProgress): void;
   generationFailed(message: string): void;
 }
 
-const EMPTY: GenerationOutput = { text: '', tokens: 0, done: false };
+const EMPTY: GenerationOutput = { text: '', tokens: 0, done: false, promptText: '', chat: false, stop: null };
 
 export const createGenerationSlice: StateCreator<StudioState, [], [], GenerationSlice> = (set, get) => ({
-  generationSettings: { prompt: 'The quick brown', temperature: 0, topK: 20, maxNewTokens: 24, seed: 7 },
+  generationSettings: { prompt: 'The quick brown', useChatTemplate: true, temperature: 0, topK: 20, maxNewTokens: 24, seed: 7 },
   outputs: { base: EMPTY, adapted: EMPTY },
   generating: false,
   generationError: null,
@@ -32,10 +28,10 @@ export const createGenerationSlice: StateCreator<StudioState, [], [], Generation
     set({ generating: true, generationError: null, outputs: { base: EMPTY, adapted: EMPTY } });
     send({ type: 'generate', settings: get().generationSettings });
   },
-  generationUpdate: (which, text, tokens, done) =>
+  generationUpdate: (which, progress) =>
     set((s) => ({
-      outputs: { ...s.outputs, [which]: { text, tokens, done } },
-      generating: !(which === 'adapted' && done),
+      outputs: { ...s.outputs, [which]: progress },
+      generating: !(which === 'adapted' && progress.done),
     })),
   generationFailed: (generationError) => set({ generationError, generating: false }),
 });

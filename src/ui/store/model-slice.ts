@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { GpuSummary, ModelSummary } from '../../worker/protocol';
+import type { PickedFile } from '../components/DropZone';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
 
@@ -26,17 +27,26 @@ export interface ModelSlice {
   modelError: string | null;
   setGpuStatus(status: GpuStatus): void;
   loadBundledModel(): void;
-  loadModelFiles(files: readonly File[]): void;
+  loadModelFiles(files: readonly PickedFile[]): void;
   modelLoading(name: string): void;
   modelLoaded(model: ModelSummary): void;
   modelFailed(message: string): void;
 }
 
-/** A picked folder's files by base name; the folder's name is the model's name. */
-function folderOf(files: readonly File[]): { name: string; files: { name: string; blob: Blob }[] } {
-  const first = files[0]?.webkitRelativePath ?? '';
+/**
+ * A picked or dropped folder's files by base name; the folder's name is the model's name. A file
+ * in a subfolder (Llama repos' original/, a .git/ folder) never shadows one of the same name at the top.
+ */
+export function folderOf(files: readonly PickedFile[]): { name: string; files: { name: string; blob: Blob }[] } {
+  const first = files[0]?.path ?? '';
   const name = first.includes('/') ? first.split('/')[0]! : 'local model';
-  return { name, files: files.map((f) => ({ name: f.name, blob: f })) };
+  const depth = (f: PickedFile) => f.path.split('/').length;
+  const byName = new Map<string, PickedFile>();
+  for (const f of files) {
+    const had = byName.get(f.file.name);
+    if (!had || depth(f) < depth(had)) byName.set(f.file.name, f);
+  }
+  return { name, files: [...byName.values()].map((f) => ({ name: f.file.name, blob: f.file })) };
 }
 
 export const createModelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set) => ({

@@ -13,21 +13,12 @@ export function add(rt: GpuRuntime, a: Tensor, b: Tensor, out: Tensor): void {
   rt.dispatch(addKernel, { bind: [a, b, out], uniforms: { n: out.numel }, workgroups: elementGroups(out.numel) });
 }
 
-const swigluForwardKernel = defineKernel({
-  name: 'swiglu-forward', shaders: ['common_grid.wgsl', 'swiglu_forward.wgsl'], entryPoint: 'main',
+const gatedForwardKernel = defineKernel({
+  name: 'gated-forward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gated_forward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
 });
-const swigluBackwardKernel = defineKernel({
-  name: 'swiglu-backward', shaders: ['common_grid.wgsl', 'swiglu_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['n', 'u32']],
-});
-
-const gegluForwardKernel = defineKernel({
-  name: 'geglu-forward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'geglu_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
-});
-const gegluBackwardKernel = defineKernel({
-  name: 'geglu-backward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'geglu_backward.wgsl'], entryPoint: 'main',
+const gatedBackwardKernel = defineKernel({
+  name: 'gated-backward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gated_backward.wgsl'], entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['n', 'u32']],
 });
 
@@ -36,23 +27,16 @@ export type GatedActivation = 'silu' | 'gelu_tanh';
 
 /** h = act(gate) · up */
 export function gatedForward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, h: Tensor): void {
-  const kernel = act === 'silu' ? swigluForwardKernel : gegluForwardKernel;
-  rt.dispatch(kernel, { bind: [gate, up, h], uniforms: { n: h.numel }, workgroups: elementGroups(h.numel) });
-}
-
-export function gatedBackward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, dh: Tensor, dgate: Tensor, dup: Tensor): void {
-  rt.dispatch(act === 'silu' ? swigluBackwardKernel : gegluBackwardKernel, {
-    bind: [gate, up, dh, dgate, dup], uniforms: { n: dh.numel }, workgroups: elementGroups(dh.numel),
+  rt.dispatch(gatedForwardKernel, {
+    bind: [gate, up, h], uniforms: { n: h.numel }, overrides: { GELU: act === 'gelu_tanh' }, workgroups: elementGroups(h.numel),
   });
 }
 
-/** h = silu(gate) · up */
-export function swigluForward(rt: GpuRuntime, gate: Tensor, up: Tensor, h: Tensor): void {
-  gatedForward(rt, 'silu', gate, up, h);
-}
-
-export function swigluBackward(rt: GpuRuntime, gate: Tensor, up: Tensor, dh: Tensor, dgate: Tensor, dup: Tensor): void {
-  gatedBackward(rt, 'silu', gate, up, dh, dgate, dup);
+export function gatedBackward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, dh: Tensor, dgate: Tensor, dup: Tensor): void {
+  rt.dispatch(gatedBackwardKernel, {
+    bind: [gate, up, dh, dgate, dup], uniforms: { n: dh.numel }, overrides: { GELU: act === 'gelu_tanh' },
+    workgroups: elementGroups(dh.numel),
+  });
 }
 
 const geluForwardKernel = defineKernel({

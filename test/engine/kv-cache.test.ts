@@ -72,15 +72,15 @@ describe('generate', () => {
     const naive: number[] = [];
     for (let n = 0; n < opts.maxNewTokens; n++) naive.push(sampleToken(await prefixLogits(rt, model, null, [...prompt, ...naive]), opts, random));
     const seen: number[][] = [];
-    expect(await generate(rt, model, null, prompt, opts, (g) => void seen.push([...g]))).toEqual(naive);
+    expect(await generate(rt, model, null, prompt, opts, (g) => void seen.push([...g]))).toEqual({ ids: naive, stopId: null });
     expect(seen.at(-1)).toEqual(naive);
     // Stops before the first stop id (either of two), which is not part of the output.
     const stopId = naive[naive.length - 1];
     const stopped = await generate(rt, model, null, prompt, { ...opts, stopTokenIds: [123456, stopId] }, () => undefined);
-    expect(stopped).toEqual(naive.slice(0, naive.indexOf(stopId)));
+    expect(stopped).toEqual({ ids: naive.slice(0, naive.indexOf(stopId)), stopId });
     // Capacity ends at the model's positions: a prompt one short of them gets one token.
     const long = Array.from({ length: model.config.maxPositions - 1 }, (_, i) => prompt[i % prompt.length]);
-    expect(await generate(rt, model, null, long, opts, () => undefined)).toHaveLength(1);
+    expect((await generate(rt, model, null, long, opts, () => undefined)).ids).toHaveLength(1);
     await expect(generate(rt, model, null, [], opts, () => undefined)).rejects.toThrow(/no tokens/);
     model.destroy();
   });

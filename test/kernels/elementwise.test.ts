@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  add, dropout, gatedBackward, gatedForward, geluBackward, geluForward, swigluBackward, swigluForward,
+  add, dropout, gatedBackward, gatedForward, geluBackward, geluForward,
 } from '../../src/kernels/elementwise';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
@@ -31,7 +31,7 @@ describe('add', () => {
 
 /** Runs gatedForward and gatedBackward ('silu' or 'gelu_tanh'), or the swiglu wrappers. */
 async function runGated(
-  act: 'silu' | 'gelu_tanh' | 'swiglu-wrappers', gate: Float32Array, up: Float32Array, dh: Float32Array,
+  act: 'silu' | 'gelu_tanh', gate: Float32Array, up: Float32Array, dh: Float32Array,
 ): Promise<{ h: Float32Array; dgate: Float32Array; dup: Float32Array }> {
   const rt = gpu();
   const n = gate.length;
@@ -44,13 +44,8 @@ async function runGated(
   const tdg = rt.tensor([n], 'dgate', nan());
   const tdu = rt.tensor([n], 'dup', nan());
   await checked(rt, () => {
-    if (act === 'swiglu-wrappers') {
-      swigluForward(rt, tg, tu, th);
-      swigluBackward(rt, tg, tu, tdh, tdg, tdu);
-    } else {
-      gatedForward(rt, act, tg, tu, th);
-      gatedBackward(rt, act, tg, tu, tdh, tdg, tdu);
-    }
+    gatedForward(rt, act, tg, tu, th);
+    gatedBackward(rt, act, tg, tu, tdh, tdg, tdu);
   });
   const out = { h: await rt.read(th), dgate: await rt.read(tdg), dup: await rt.read(tdu) };
   rt.release(tg, tu, th, tdh, tdg, tdu);
@@ -59,8 +54,8 @@ async function runGated(
 
 describe('swiglu', () => {
   for (const n of sizes) {
-    for (const act of ['silu', 'swiglu-wrappers'] as const) {
-      it(`forward + backward n=${n} (${act === 'silu' ? "gatedForward 'silu'" : 'swigluForward/Backward'})`, async () => {
+    for (const act of ['silu'] as const) {
+      it(`forward + backward n=${n}`, async () => {
         const gate = randn(n, 3 * n, 4);
         const up = randn(n, 3 * n + 1, 2);
         const dh = randn(n, 3 * n + 2);

@@ -1,4 +1,7 @@
-// h = silu(gate) · up
+// The gated MLP's activation: h = act(gate) · up, with act = silu (SwiGLU: Llama, Qwen) or,
+// with GELU, the tanh GELU of gelu.wgsl (GeGLU: Gemma).
+override GELU: bool = false;
+
 struct Params { n: u32 }
 
 @group(0) @binding(0) var<storage, read> gate: array<f32>;
@@ -12,5 +15,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = linearIndex(wid, nwg, lid);
   if (i >= params.n) { return; }
   let g = gate[i];
-  h[i] = g / (1.0 + exp(-g)) * up[i];
+  if (GELU) {
+    h[i] = gelu(g) * up[i];
+  } else {
+    h[i] = g / (1.0 + exp(-g)) * up[i];
+  }
 }

@@ -1,4 +1,8 @@
-// d gate = dh · up · σ(g)(1 + g(1 − σ(g))),  d up = dh · silu(g)
+// Backward of gated_forward.wgsl:
+//   SwiGLU: d gate = dh · up · σ(g)(1 + g(1 − σ(g))),  d up = dh · silu(g)
+//   GeGLU:  d gate = dh · up · gelu′(g),               d up = dh · gelu(g)
+override GELU: bool = false;
+
 struct Params { n: u32 }
 
 @group(0) @binding(0) var<storage, read> gate: array<f32>;
@@ -14,7 +18,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = linearIndex(wid, nwg, lid);
   if (i >= params.n) { return; }
   let g = gate[i];
-  let sig = 1.0 / (1.0 + exp(-g));
-  dgate[i] = dh[i] * up[i] * sig * (1.0 + g * (1.0 - sig));
-  dup[i] = dh[i] * g * sig;
+  if (GELU) {
+    dgate[i] = dh[i] * up[i] * geluGrad(g);
+    dup[i] = dh[i] * gelu(g);
+  } else {
+    let sig = 1.0 / (1.0 + exp(-g));
+    dgate[i] = dh[i] * up[i] * sig * (1.0 + g * (1.0 - sig));
+    dup[i] = dh[i] * g * sig;
+  }
 }

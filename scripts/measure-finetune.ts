@@ -188,7 +188,7 @@ async function continuation(engine: Engine, adapter: Adapter | null, prompt: Pro
   const opts = { temperature: 0, topK: 0, maxNewTokens: newTokens, seed: 0, stopTokenIds: engine.folder.stopTokenIds };
   // A prompt longer than the model's positions keeps its end, with room left for the answer.
   const room = Math.max(1, engine.transformer.config.maxPositions - newTokens);
-  const ids = await generate(engine.rt, engine.transformer, adapter, tokenizer.encode(prompt.text).slice(-room), opts, () => undefined);
+  const { ids } = await generate(engine.rt, engine.transformer, adapter, tokenizer.encode(prompt.text).slice(-room), opts, () => undefined);
   return tokenizer.decode(ids);
 }
 

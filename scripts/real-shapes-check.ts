@@ -153,7 +153,7 @@ async function checkModel(m: RealModel, opts: Options): Promise<Row> {
   const batch = join(dir, 'batch.json');
   const scratch = mkdtempSync(join(tmpdir(), `real-shapes-${m.name}-`));
   try {
-    const before = await step(row, `${m.name} eval`, ['eval', '--model', dir, '--batch', batch], opts);
+    const before = await runCommand(row, `${m.name} eval`, ['eval', '--model', dir, '--batch', batch], opts);
     if (!before) return row;
     row.evalLoss = before.at(-1)!.loss as number;
 
@@ -163,11 +163,11 @@ async function checkModel(m: RealModel, opts: Options): Promise<Row> {
       '--alpha', String(ALPHA_PER_RANK * opts.rank), '--targets', m.loraTargets.join(','), '--steps', '2',
       '--lr', String(opts.lr), '--seed', '0', '--out', adapter,
     ];
-    const train = await step(row, `${m.name} train`, trainArgs, opts);
+    const train = await runCommand(row, `${m.name} train`, trainArgs, opts);
     if (!train) return row;
     row.stepLosses = train.filter((l) => 'step' in l).map((l) => l.loss as number);
 
-    const after = await step(row, `${m.name} eval+adapter`, ['eval', '--model', dir, '--adapter', adapter, '--batch', batch], opts);
+    const after = await runCommand(row, `${m.name} eval+adapter`, ['eval', '--model', dir, '--adapter', adapter, '--batch', batch], opts);
     if (!after) return row;
     row.lossAfter = after.at(-1)!.loss as number;
     if (!(row.lossAfter < row.evalLoss)) row.outcome = 'loss did not go down';
@@ -178,7 +178,7 @@ async function checkModel(m: RealModel, opts: Options): Promise<Row> {
 }
 
 /** Runs one command, folds its time and memory into the row; on failure marks the row and returns null. */
-async function step(row: Row, label: string, args: string[], opts: Options): Promise<Record<string, unknown>[] | null> {
+async function runCommand(row: Row, label: string, args: string[], opts: Options): Promise<Record<string, unknown>[] | null> {
   log(`${label}: started`);
   const r = await runCli(opts.repo, args, opts.timeoutMs);
   row.wall.push(r.wallS);
@@ -188,10 +188,11 @@ async function step(row: Row, label: string, args: string[], opts: Options): Pro
   log(`${label}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s cpu, ${(r.maxRssKb / 2 ** 20).toFixed(2)} GiB` +
     (lines.length ? `, losses ${lines.map((l) => (l.loss as number).toFixed(6)).join(' ')}` : ''));
   if (r.code === 0 && lines.length) return lines;
-  // Exit 2 is the CLI's "bad input / not supported" path: one line naming the file and the problem.
-  row.outcome = r.code === 2 ? 'refused' : 'failed';
   // The message is the first line; a crash's stack trace follows it and goes to the log.
   const message = r.error.split('\n').find((l) => l.trim() && !/^\s+at /.test(l))?.trim() ?? '';
+  // Exit 2 is the CLI's "bad input / not supported" path (one line naming the file and the problem),
+  // which it also takes for a diverged loss: that one is a failure of the engine, not a refusal.
+  row.outcome = r.code === 2 && !/training diverged/.test(message) ? 'refused' : 'failed';
   row.note = `${label}: ${r.timedOut ? `timed out after ${opts.timeoutMs / 60_000} min` : `exit ${r.code}`}${message ? `: ${message}` : ''}`;
   if (row.outcome === 'failed') log(`${label} stderr:\n${r.error.slice(-4000)}`);
   return null;

@@ -19,7 +19,7 @@ const gpu = useGpu();
 const EVAL = { training: false, seed: 0 };
 
 describe('ReLoRA merge', () => {
-  for (const name of ['llama-lora-qv', 'gpt2-lora'] as const) {
+  for (const name of ['llama-lora-qv', 'gpt2-lora', 'qwen2-lora-bias', 'qwen3-dora', 'gemma3-lora'] as const) {
     it(`${name}: merging s·BA into W and re-initialising leaves the logits unchanged`, async () => {
       const rt = gpu();
       const c = await loadCase(name);

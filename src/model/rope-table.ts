@@ -18,16 +18,16 @@ export class RopeTable {
     private readonly label: string,
   ) {}
 
-  /**
-   * Makes the tables cover positions [0, n). Call before recording a pass: growing replaces the
-   * buffers, so no dispatch recorded earlier may still read the old ones.
-   */
+  /** Makes the tables cover positions [0, n). Call before recording a pass: growing replaces the buffers. */
   ensure(n: number): void {
     if (n <= this.length) return;
     if (n > this.maxPositions) throw new Error(`position ${n - 1} is past the model's ${this.maxPositions} positions`);
     // Doubling keeps regrowth rare while a generation lengthens one token at a time.
     const length = Math.min(this.maxPositions, Math.max(n, 2 * this.length, 256));
     const { cos, sin } = ropeTables(length, this.invFreq);
+    // Work recorded but not yet submitted may still read the old tables: submit it before their
+    // buffers go back to the pool, where a queue write for the next tensor could overtake it.
+    this.rt.flush();
     this.release();
     this.tables = { cos: this.rt.tensor([cos.length], `${this.label}.cos`, cos), sin: this.rt.tensor([sin.length], `${this.label}.sin`, sin) };
     this.length = length;

@@ -53,12 +53,13 @@ test('ReLoRA: warm start, resets marked on the loss chart, jagged lr, merged mod
   const zip = await download;
   expect(zip.suggestedFilename()).toBe('model.zip');
   const files = unzipSync(new Uint8Array(readFileSync(await zip.path())));
-  expect(Object.keys(files).sort()).toEqual(['config.json', 'model.safetensors']);
+  // A whole Hugging Face folder: the weights, config.json and the tokenizer files the model came with.
+  expect(Object.keys(files).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
   const original = safetensorsHeader(readFileSync(join(DEV, 'model.safetensors')));
   const merged = safetensorsHeader(Buffer.from(files['model.safetensors']!));
   expect(Object.keys(merged).sort()).toEqual(Object.keys(original).sort());
   for (const [key, t] of Object.entries(original)) expect(merged[key]!.shape, key).toEqual(t.shape);
-  expect(JSON.parse(new TextDecoder().decode(files['config.json']))).toMatchObject({ model_type: 'llama', hidden_size: 64 });
+  expect(JSON.parse(new TextDecoder().decode(files['config.json']))).toMatchObject({ model_type: 'llama', hidden_size: 64, torch_dtype: 'float32' });
 
   await page.getByTestId('prompt').fill('Q1: colour?');
   await setNumber(page, 'max-tokens', 6);

@@ -164,7 +164,7 @@ async function prepareSample(samplesDir: string, spec: SampleSpec, model: ModelF
   const tokenized = tokenizeDataset(parsed.records, model.tokenizer, settings.seqLen);
   const { train, val } = splitTrainVal(tokenized.sequences, settings.valFraction, settings.seed);
   if (train.length === 0) throw new DatasetError(path, `no training sequences at sequence length ${settings.seqLen}`);
-  return { spec, parsed, settings, studioSeqLen, train, val, tokenizerBadRows: tokenized.badRows.length };
+  return { spec, parsed, settings, studioSeqLen, train, val, tokenizerBadRows: tokenized.badRows.length + tokenized.tooLong.length };
 }
 
 // ---- measuring on the GPU ---------------------------------------------------------------------

@@ -31,6 +31,21 @@ export function datasetFormatOf(fileName: string): DatasetFormat {
   throw new DatasetError(fileName, `unsupported file type ".${ext}" (use .txt, .jsonl, .json or .csv)`);
 }
 
+/**
+ * A dataset file's bytes as text. A file that is not UTF-8 text (a PNG renamed .jsonl, a zip, a
+ * UTF-16 export) is refused by name, rather than parsed into rows of replacement characters.
+ * A UTF-8 byte-order mark is dropped.
+ */
+export function datasetText(fileName: string, bytes: Uint8Array): string {
+  const probe = bytes.subarray(0, 1 << 16);
+  if (probe.includes(0)) throw new DatasetError(fileName, 'binary file, not text (it contains NUL bytes; is it an image or an archive?)');
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new DatasetError(fileName, 'binary file, not text (it is not valid UTF-8)');
+  }
+}
+
 export function parseDatasetFile(fileName: string, text: string, options: ParseOptions = {}): ParsedDataset {
   const format = datasetFormatOf(fileName);
   const parsed = parseByFormat(format, fileName, text, options);
@@ -43,8 +58,10 @@ export function parseDatasetFile(fileName: string, text: string, options: ParseO
 
 function parseByFormat(format: DatasetFormat, fileName: string, text: string, options: ParseOptions): ParsedDataset {
   switch (format) {
-    case 'txt':
-      return { format, records: parseTxt(text), badRows: [], columns: [], column: null };
+    case 'txt': {
+      const records = parseTxt(text);
+      return { format, records, recordRows: records.map((_, i) => i + 1), badRows: [], columns: [], column: null };
+    }
     case 'jsonl':
       return { format, ...parseJsonl(text), columns: [], column: null };
     case 'json':
@@ -64,24 +81,25 @@ export function parseTxt(text: string): DatasetRecord[] {
     .map((p) => ({ kind: 'text', text: p }));
 }
 
-function parseJsonl(text: string): { records: DatasetRecord[]; badRows: BadRow[] } {
-  const records: DatasetRecord[] = [];
-  const badRows: BadRow[] = [];
+type Collected = { records: DatasetRecord[]; recordRows: number[]; badRows: BadRow[] };
+
+function parseJsonl(text: string): Collected {
+  const out: Collected = { records: [], recordRows: [], badRows: [] };
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '') return;
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
-      badRows.push({ row: i + 1, reason: 'not valid JSON' });
+      out.badRows.push({ row: i + 1, reason: 'not valid JSON' });
       return;
     }
-    collect(value, i + 1, records, badRows);
+    collect(value, i + 1, out);
   });
-  return { records, badRows };
+  return out;
 }
 
-function parseJsonArray(fileName: string, text: string): { records: DatasetRecord[]; badRows: BadRow[] } {
+function parseJsonArray(fileName: string, text: string): Collected {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -90,16 +108,19 @@ function parseJsonArray(fileName: string, text: string): { records: DatasetRecor
   }
   const rows = Array.isArray(value) ? value : isObject(value) && Array.isArray(value.data) ? value.data : null;
   if (!rows) throw new DatasetError(fileName, 'expected a JSON array of examples (or {"data": [...]})');
-  const records: DatasetRecord[] = [];
-  const badRows: BadRow[] = [];
-  rows.forEach((row: unknown, i: number) => collect(row, i + 1, records, badRows));
-  return { records, badRows };
+  const out: Collected = { records: [], recordRows: [], badRows: [] };
+  rows.forEach((row: unknown, i: number) => collect(row, i + 1, out));
+  return out;
 }
 
-function collect(value: unknown, row: number, records: DatasetRecord[], badRows: BadRow[]): void {
+function collect(value: unknown, row: number, out: Collected): void {
   const result = recordFromObject(value);
-  if (typeof result === 'string') badRows.push({ row, reason: result });
-  else records.push(result);
+  if (typeof result === 'string') {
+    out.badRows.push({ row, reason: result });
+  } else {
+    out.records.push(result);
+    out.recordRows.push(row);
+  }
 }
 
 /** One JSON example → a record, or the reason it is unusable. */
@@ -146,6 +167,7 @@ function parseCsvDataset(fileName: string, text: string, wanted?: string): Omit<
   const index = columns.indexOf(column);
   if (index < 0) throw new DatasetError(fileName, `no column ${JSON.stringify(column)} (columns: ${columns.join(', ')})`);
   const records: DatasetRecord[] = [];
+  const recordRows: number[] = [];
   const badRows: BadRow[] = [];
   for (const row of rows.slice(1)) {
     if (row.fields.length !== columns.length) {
@@ -154,9 +176,10 @@ function parseCsvDataset(fileName: string, text: string, wanted?: string): Omit<
       badRows.push({ row: row.line, reason: `column ${JSON.stringify(column)} is empty` });
     } else {
       records.push({ kind: 'text', text: row.fields[index]! });
+      recordRows.push(row.line);
     }
   }
-  return { records, badRows, columns, column };
+  return { records, recordRows, badRows, columns, column };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

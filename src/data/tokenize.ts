@@ -2,7 +2,9 @@
  * Records → fixed-length token sequences with labels. Prompt tokens get IGNORE_INDEX (-100) so
  * only completions are learned. Text records are packed: concatenated (EOS between them) and
  * cut into sequences of `seqLen`. Pair and chat records become one sequence each, truncated to
- * seqLen and padded with IGNORE_INDEX labels.
+ * seqLen and padded with IGNORE_INDEX labels. A row that does not fit is a length choice, not bad
+ * data: it is reported in `tooLong` (apart from the malformed `badRows`), and with `truncation:
+ * 'prompt-left'` the start of its prompt is dropped so the answer stays.
  */
 import { IGNORE_INDEX } from '../formats/batch';
 import { ChatTemplateError } from './chat-template';
@@ -28,11 +30,34 @@ export interface TokenSequence {
 
 export interface TokenizedDataset {
   readonly sequences: TokenSequence[];
+  /** Rows that cannot be used at any length (a chat template refused them). */
   readonly badRows: BadRow[];
-  /** Examples cut at seqLen. */
+  /** Rows left out because their prompt leaves no room for the answer at this sequence length. */
+  readonly tooLong: BadRow[];
+  /** Examples cut at seqLen (the end of the answer, or with 'prompt-left' the start of the prompt). */
   readonly truncated: number;
   readonly totalTokens: number;
+  /** Prompt + answer tokens of every tokenized pair and chat row (text rows are packed, so any length fits). */
+  readonly lengths: number[];
 }
+
+/**
+ * How a pair or chat row longer than seqLen is cut: 'right' keeps the start (the end of the answer
+ * is lost, and a prompt that fills the sequence leaves the row out); 'prompt-left' keeps the
+ * answer and drops the start of the prompt.
+ */
+export type Truncation = 'right' | 'prompt-left';
+
+export interface TokenizeOptions {
+  readonly truncation?: Truncation;
+  /** The 1-based file row of each record (for messages); record index + 1 without it. */
+  readonly rows?: readonly number[];
+}
+
+/** What becomes of one tokenized pair or chat row at a sequence length. */
+export type RowFit =
+  | { readonly kind: 'fits' | 'truncated'; readonly sequence: TokenSequence; readonly promptKept: number }
+  | { readonly kind: 'too-long'; readonly reason: string };
 
 export interface TokenizedExample {
   readonly promptIds: number[];
@@ -61,6 +86,27 @@ function tokenizeChat(messages: readonly ChatMessage[], enc: TextEncoder): Token
   return { promptIds: enc.encode(prompt), completionIds: enc.encode(answerText(full.slice(prompt.length), enc.endOfTurn)) };
 }
 
+/**
+ * A record as the model gets it, for the preview: the prompt it reads (the rendered chat prompt
+ * for a chat) and the answer it learns (with the template's end-of-turn marker), both whole.
+ */
+export function exampleParts(record: DatasetRecord, enc: TextEncoder): { prompt: string; answer: string } {
+  switch (record.kind) {
+    case 'text':
+      return { prompt: '', answer: record.text };
+    case 'pair':
+      return { prompt: record.prompt, answer: record.completion };
+    case 'chat': {
+      const rendered = renderPromptAndFull(record.messages, enc);
+      if (typeof rendered === 'string' || !rendered.full.startsWith(rendered.prompt)) {
+        const turns = record.messages.map((m) => `${m.role}: ${m.content}`);
+        return { prompt: turns.slice(0, -1).join('\n'), answer: turns[turns.length - 1] ?? '' };
+      }
+      return { prompt: rendered.prompt, answer: answerText(rendered.full.slice(rendered.prompt.length), enc.endOfTurn) };
+    }
+  }
+}
+
 /** A template's raise_exception(...) makes this conversation a bad row with the template's message. */
 function renderPromptAndFull(messages: readonly ChatMessage[], enc: TextEncoder): { prompt: string; full: string } | string {
   try {
@@ -82,23 +128,47 @@ function answerText(answer: string, endOfTurn: string | null): string {
   return endOfTurn !== null && trimmed.endsWith(endOfTurn) ? trimmed : answer;
 }
 
-export function tokenizeDataset(records: readonly DatasetRecord[], enc: TextEncoder, seqLen: number): TokenizedDataset {
+export function tokenizeDataset(records: readonly DatasetRecord[], enc: TextEncoder, seqLen: number, options: TokenizeOptions = {}): TokenizedDataset {
   const sequences: TokenSequence[] = [];
   const badRows: BadRow[] = [];
+  const tooLong: BadRow[] = [];
+  const lengths: number[] = [];
   const packed: number[] = [];
   let truncated = 0;
   let totalTokens = 0;
   records.forEach((record, i) => {
+    const row = options.rows?.[i] ?? i + 1;
     const ex = tokenizeRecord(record, enc);
-    if (typeof ex === 'string') return badRows.push({ row: i + 1, reason: ex });
+    if (typeof ex === 'string') return badRows.push({ row, reason: ex });
     totalTokens += ex.promptIds.length + ex.completionIds.length;
     if (record.kind === 'text') return packed.push(...ex.completionIds);
-    if (ex.promptIds.length >= seqLen - 1) return badRows.push({ row: i + 1, reason: `prompt has ${ex.promptIds.length} tokens, no room for the answer in ${seqLen}` });
-    if (ex.promptIds.length + ex.completionIds.length > seqLen) truncated++;
-    sequences.push(maskedSequence(ex, seqLen));
+    lengths.push(ex.promptIds.length + ex.completionIds.length);
+    const fit = fitExample(ex, seqLen, options.truncation ?? 'right');
+    if (fit.kind === 'too-long') return tooLong.push({ row, reason: fit.reason });
+    if (fit.kind === 'truncated') truncated++;
+    sequences.push(fit.sequence);
   });
   sequences.push(...packSequences(packed, seqLen));
-  return { sequences, badRows, truncated, totalTokens };
+  return { sequences, badRows, tooLong, truncated, totalTokens, lengths };
+}
+
+/**
+ * One pair or chat example at seqLen. 'right': cut at seqLen, unless the prompt leaves fewer than
+ * two answer tokens (then the row is too long). 'prompt-left': the prompt loses its first tokens so
+ * that the whole answer fits; an answer longer than the sequence keeps one prompt token and is cut.
+ */
+export function fitExample(ex: TokenizedExample, seqLen: number, truncation: Truncation): RowFit {
+  const total = ex.promptIds.length + ex.completionIds.length;
+  if (total <= seqLen) return { kind: 'fits', sequence: maskedSequence(ex, seqLen), promptKept: ex.promptIds.length };
+  if (truncation === 'prompt-left') {
+    const keep = Math.min(ex.promptIds.length, Math.max(ex.promptIds.length > 0 ? 1 : 0, seqLen - ex.completionIds.length));
+    const cut = { promptIds: ex.promptIds.slice(ex.promptIds.length - keep), completionIds: ex.completionIds };
+    return { kind: 'truncated', sequence: maskedSequence(cut, seqLen), promptKept: keep };
+  }
+  if (ex.promptIds.length >= seqLen - 1) {
+    return { kind: 'too-long', reason: `${total} tokens: the prompt's ${ex.promptIds.length} leave no room for the answer in ${seqLen}` };
+  }
+  return { kind: 'truncated', sequence: maskedSequence(ex, seqLen), promptKept: ex.promptIds.length };
 }
 
 /** Prompt labels masked, cut at seqLen. */

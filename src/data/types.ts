@@ -20,6 +20,8 @@ export type DatasetFormat = 'txt' | 'jsonl' | 'json' | 'csv';
 export interface ParsedDataset {
   readonly format: DatasetFormat;
   readonly records: DatasetRecord[];
+  /** The 1-based row (line, paragraph or CSV line) each record came from. */
+  readonly recordRows: number[];
   readonly badRows: BadRow[];
   /** CSV only: the header's column names, for the column picker. */
   readonly columns: string[];

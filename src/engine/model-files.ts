@@ -18,6 +18,8 @@ export interface ModelFolder {
   readonly stopTokenIds: number[];
   /** generation_config.json's sampling defaults ({} without the file). */
   readonly generationDefaults: GenerationDefaults;
+  /** tokenizer.json, tokenizer_config.json and generation_config.json as read (those present), for a merged export. */
+  readonly textFiles: readonly { readonly name: string; readonly text: string }[];
 }
 
 export type BlobsByName = ReadonlyMap<string, Blob>;
@@ -28,7 +30,8 @@ export async function loadModelFolder(files: BlobsByName): Promise<ModelFolder> 
   const configJson = await requiredText(files, 'config.json');
   const config = parseModelConfig(configJson, 'config.json');
   const tokenizerConfig = files.has('tokenizer_config.json') ? await files.get('tokenizer_config.json')!.text() : null;
-  const tokenizer = loadTokenizer(await requiredText(files, 'tokenizer.json'), tokenizerConfig);
+  const tokenizerJson = await requiredText(files, 'tokenizer.json');
+  const tokenizer = loadTokenizer(tokenizerJson, tokenizerConfig);
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new FormatError('tokenizer.json', `has ${tokenizer.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`);
   }
@@ -37,6 +40,11 @@ export async function loadModelFolder(files: BlobsByName): Promise<ModelFolder> 
   return {
     config, configJson, weights: canonicalizeWeights(config, raw.tensors, raw.file), tokenizer,
     stopTokenIds: stopTokenIds(generation, tokenizer, config.vocabSize), generationDefaults: generation?.defaults ?? {},
+    textFiles: [
+      { name: 'tokenizer.json', text: tokenizerJson },
+      ...(tokenizerConfig === null ? [] : [{ name: 'tokenizer_config.json', text: tokenizerConfig }]),
+      ...(files.has(GENERATION_FILE) ? [{ name: GENERATION_FILE, text: await files.get(GENERATION_FILE)!.text() }] : []),
+    ],
   };
 }
 

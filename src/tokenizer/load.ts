@@ -4,7 +4,7 @@
  */
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ChatTemplateError, defaultChatTemplate } from '../data/chat-template';
+import { ChatTemplateError, defaultChatTemplate, NAMED_CHAT_TEMPLATES, type ChatTemplateChoice } from '../data/chat-template';
 import type { TextEncoder } from '../data/tokenize';
 import { FormatError, describeValue, isObject, parseJsonObject } from '../formats/errors';
 
@@ -17,6 +17,11 @@ export interface LoadedTokenizer extends TextEncoder {
   readonly hasChatTemplate: boolean;
   /** The id of `endOfTurn`, a stop token for chat generation. */
   readonly endOfTurnId: number | null;
+  /**
+   * This tokenizer with another chat template: 'model' is itself; a named one (ChatML, Llama 2,
+   * Alpaca) renders chats its way and ends the assistant's turn with its own marker.
+   */
+  withChatTemplate(choice: ChatTemplateChoice): LoadedTokenizer;
 }
 
 type RenderChat = TextEncoder['renderChat'];
@@ -38,14 +43,14 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
   const template = parseChatTemplate(config.chat_template);
   const bosToken = tokenText(config.bos_token) ?? '';
 
-  const renderChat: RenderChat = (messages, addGenerationPrompt) =>
-    template
-      ? renderTemplate(template, { messages: messages.map((m) => ({ ...m })), add_generation_prompt: addGenerationPrompt, eos_token: eosToken ?? '', bos_token: bosToken })
+  const render = (t: Template | null): RenderChat => (messages, addGenerationPrompt) =>
+    t
+      ? renderTemplate(t, { messages: messages.map((m) => ({ ...m })), add_generation_prompt: addGenerationPrompt, eos_token: eosToken ?? '', bos_token: bosToken })
       : defaultChatTemplate(messages, addGenerationPrompt, eosToken ?? '');
   const addedTokens = [...tokenizer.get_added_tokens_decoder().values()].map((t) => t.content);
-  const endOfTurn = endOfTurnToken(renderChat, addedTokens);
+  const idOf = (token: string | null) => (token === null ? null : (tokenizer.token_to_id(token) ?? null));
 
-  return {
+  const withTemplate = (renderChat: RenderChat, endOfTurn: string | null, hasChatTemplate: boolean): LoadedTokenizer => ({
     encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
     // The library refuses an empty list; a generation that stops at once decodes to nothing.
     decode: (ids) => (ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true })),
@@ -53,10 +58,19 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
     eosId,
     renderChat,
     endOfTurn,
-    endOfTurnId: endOfTurn === null ? null : (tokenizer.token_to_id(endOfTurn) ?? null),
+    endOfTurnId: idOf(endOfTurn),
     vocabSize: tokenizer.get_vocab(true).size,
-    hasChatTemplate: template !== null,
-  };
+    hasChatTemplate,
+    withChatTemplate: (choice) => {
+      if (choice === 'model') return own;
+      const spec = NAMED_CHAT_TEMPLATES[choice];
+      const marker = spec.endOfTurn === 'eos' ? eosToken : spec.endOfTurn.literal;
+      return withTemplate(render(new Template(spec.source)), marker === '' ? null : marker, true);
+    },
+  });
+  const ownRender = render(template);
+  const own: LoadedTokenizer = withTemplate(ownRender, endOfTurnToken(ownRender, addedTokens), template !== null);
+  return own;
 }
 
 /**

@@ -4,12 +4,15 @@ import { trainableCount } from '../adapters/load';
 import { adapterSpecFor } from '../engine/adapter-spec';
 import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit, type DeviceBudget, type MemoryEstimate } from '../engine/memory';
 import { reloraSettingsProblem, reloraTrainableCount } from '../worker/relora-settings';
+import { describeIssues, validateSettings, type SettingsIssue } from '../worker/settings-validation';
 import { useStudio } from './store/store';
 
 export interface TrainingPlan {
   readonly trainable: number | null;
   /** Why the adapter settings are unusable (e.g. no target module). */
   readonly settingsProblem: string | null;
+  /** Every invalid setting with its reason (the fields are marked; nothing below is computed from them). */
+  readonly issues: readonly SettingsIssue[];
   readonly memory: MemoryEstimate | null;
   readonly budget: DeviceBudget | null;
   readonly fitProblem: string | null;
@@ -17,17 +20,23 @@ export interface TrainingPlan {
 
 /** Trainable parameters and GPU memory of the run the settings describe, recomputed as they change. */
 export function useTrainingPlan(): TrainingPlan {
-  const { model, settings, gpuStatus } = useStudio(useShallow((s) => ({ model: s.model, settings: s.settings, gpuStatus: s.gpuStatus })));
+  const { model, settings, gpuStatus, trainSequences } = useStudio(
+    useShallow((s) => ({ model: s.model, settings: s.settings, gpuStatus: s.gpuStatus, trainSequences: s.dataset?.trainSequences ?? null })),
+  );
   return useMemo(() => {
-    if (!model) return { trainable: null, settingsProblem: null, memory: null, budget: null, fitProblem: null };
+    const issues = validateSettings(settings, { config: model?.config ?? null, trainSequences });
+    if (!model) return { trainable: null, settingsProblem: null, issues, memory: null, budget: null, fitProblem: null };
+    if (issues.length > 0) {
+      const settingsProblem = issues.length === 1 && issues[0]!.field === 'targets' ? issues[0]!.message : `${issues.length} setting${issues.length === 1 ? '' : 's'} to fix: ${describeIssues(issues)}`;
+      return { trainable: null, settingsProblem, issues, memory: null, budget: null, fitProblem: null };
+    }
     let trainable: number | null = null;
     let settingsProblem: string | null = null;
     const relora = settings.method === 'relora';
     if (relora) {
       settingsProblem = reloraSettingsProblem(settings);
       if (settingsProblem === null) trainable = reloraTrainableCount(model.config, model.parameterCount, settings.rank);
-    } else if (settings.targets.length === 0) settingsProblem = 'pick at least one target module';
-    else {
+    } else {
       try {
         trainable = trainableCount(adapterSpecFor({ ...settings, method: settings.method }, model.config), model.config);
       } catch (e) {
@@ -41,6 +50,6 @@ export function useTrainingPlan(): TrainingPlan {
     const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
     const budget = gpuStatus.kind === 'ready' ? memoryBudget(gpuStatus.gpu, deviceMemory) : null;
     const fitProblem = budget ? whyItDoesNotFit(memory, budget) : null;
-    return { trainable, settingsProblem, memory, budget, fitProblem };
-  }, [model, settings, gpuStatus]);
+    return { trainable, settingsProblem, issues, memory, budget, fitProblem };
+  }, [model, settings, gpuStatus, trainSequences]);
 }

@@ -63,7 +63,9 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
     case 'generation-error':
       return s.generationFailed(e.message);
     case 'export-ready':
-      return s.exportReady(e.weights, e.configJson);
+      // Weights downloaded (not just a config.json): the trained result is safe on disk.
+      if (s.pendingDownload && !s.pendingDownload.endsWith('config')) s.heldDownloaded();
+      return s.exportReady(e.weights, e.configJson, e.kind === 'merged' ? e.extraFiles : []);
     case 'export-error':
       return s.exportFailed(e.message);
     case 'adapter-imported':
@@ -71,6 +73,8 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
       return s.adapterImported(e.trainableParams);
     case 'adapter-import-error':
       return s.importFailed(e.message);
+    case 'held':
+      return s.heldChanged(e.held);
     default:
       return unreachable(e);
   }

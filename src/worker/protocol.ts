@@ -6,6 +6,9 @@
 import type { ModelConfig } from '../formats/hf-config';
 import type { AdapterMethod } from '../formats/peft';
 import type { DatasetFormat } from '../data/types';
+import type { ChatTemplateChoice } from '../data/chat-template';
+import type { LengthStats } from '../data/lengths';
+import type { Truncation } from '../data/tokenize';
 import type { ScheduleKind } from '../engine/schedule';
 import type { KernelTime } from '../gpu/profiler';
 
@@ -26,17 +29,41 @@ export interface ModelSummary {
   readonly hasChatTemplate: boolean;
 }
 
+/** What becomes of a previewed row at the current sequence length. */
+export type PreviewStatus = 'fits' | 'truncated' | 'too-long' | 'bad';
+
 export interface ExamplePreview {
-  readonly text: string;
+  /** The file row it came from (1-based). */
+  readonly row: number;
+  /** The prompt as the model sees it (the rendered chat prompt for chat rows), whole; '' for text rows. */
+  readonly prompt: string;
+  /** What is learned (the rendered answer with its end-of-turn marker for chat rows), whole. */
+  readonly answer: string;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  readonly status: PreviewStatus;
+  /** Why the row is left out or cut. */
+  readonly note: string | null;
+}
+
+/** How pair and chat rows are tokenized (besides seqLen): the truncation side and the chat template. */
+export interface DatasetOptions {
+  readonly truncation: Truncation;
+  readonly chatTemplate: ChatTemplateChoice;
 }
 
 export interface DatasetSummary {
   readonly fileName: string;
   readonly format: DatasetFormat;
   readonly examples: number;
+  /** Malformed rows (and conversations the chat template refuses): unusable at any length. */
   readonly badRows: readonly { row: number; reason: string }[];
+  /** Rows left out because they do not fit this sequence length (a length choice, not bad data). */
+  readonly tooLong: readonly { row: number; reason: string }[];
+  /** Token lengths of the pair and chat rows; null for plain text (packed, so every length fits). */
+  readonly lengths: LengthStats | null;
+  readonly hasChat: boolean;
+  readonly options: DatasetOptions;
   readonly preview: readonly ExamplePreview[];
   readonly trainSequences: number;
   readonly valSequences: number;
@@ -85,6 +112,12 @@ export interface TrainSettings {
   readonly valFraction: number;
   /** Validation loss and update statistics every this many steps (and at the end). */
   readonly evalEvery: number;
+  /** AdamW's decoupled weight decay (0: none). */
+  readonly weightDecay: number;
+  /** Clip the global gradient norm to this (0: no clipping). */
+  readonly maxGradNorm: number;
+  /** Use at most this many examples of the dataset, the first ones (0: all). */
+  readonly maxSamples: number;
   readonly relora: ReloraUiSettings;
 }
 
@@ -111,6 +144,12 @@ export interface VeraLambdas {
   readonly modulePath: string;
   readonly lambdaB: Float32Array;
   readonly lambdaD: Float32Array;
+}
+
+/** A text file that goes with a merged model (tokenizer.json, tokenizer_config.json, generation_config.json). */
+export interface ModelTextFile {
+  readonly name: string;
+  readonly text: string;
 }
 
 export type ModelSource =
@@ -143,6 +182,12 @@ export interface GenerationProgress {
 /** What the last training or import left: a PEFT adapter, or a ReLoRA-trained model. */
 export type TrainedKind = 'adapter' | 'relora';
 
+/** What the worker holds after a run or import (null: nothing, e.g. after a new model was loaded). */
+export interface HeldResult {
+  readonly kind: TrainedKind;
+  readonly method: StudioMethod;
+}
+
 /** ReLoRA's extra facts about one step. */
 export interface ReloraStepInfo {
   readonly phase: 'warm-start' | 'relora';
@@ -155,8 +200,8 @@ export interface ReloraStepInfo {
 export type StudioRequest =
   | { readonly type: 'init'; readonly profile: boolean }
   | { readonly type: 'load-model'; readonly source: ModelSource }
-  | { readonly type: 'load-dataset'; readonly fileName: string; readonly text: string; readonly csvColumn: string | null; readonly seqLen: number; readonly valFraction: number; readonly seed: number }
-  | { readonly type: 'retokenize-dataset'; readonly seqLen: number; readonly valFraction: number; readonly seed: number }
+  | { readonly type: 'load-dataset'; readonly fileName: string; readonly text: string; readonly csvColumn: string | null; readonly seqLen: number; readonly valFraction: number; readonly seed: number; readonly options: DatasetOptions; readonly maxSamples?: number }
+  | { readonly type: 'retokenize-dataset'; readonly seqLen: number; readonly valFraction: number; readonly seed: number; readonly options: DatasetOptions; readonly maxSamples?: number }
   | { readonly type: 'train'; readonly settings: TrainSettings; readonly continueAdapter: boolean }
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
@@ -192,10 +237,12 @@ export type StudioEvent =
   | { readonly type: 'generation-update'; readonly which: Which; readonly progress: GenerationProgress }
   | { readonly type: 'generation-error'; readonly message: string }
   | { readonly type: 'export-ready'; readonly kind: 'adapter'; readonly weights: Uint8Array; readonly configJson: string }
-  | { readonly type: 'export-ready'; readonly kind: 'merged'; readonly weights: Uint8Array; readonly configJson: string }
+  | { readonly type: 'export-ready'; readonly kind: 'merged'; readonly weights: Uint8Array; readonly configJson: string; readonly extraFiles: readonly ModelTextFile[] }
   | { readonly type: 'export-error'; readonly message: string }
   | { readonly type: 'adapter-imported'; readonly settings: Partial<TrainSettings>; readonly trainableParams: number }
-  | { readonly type: 'adapter-import-error'; readonly message: string };
+  | { readonly type: 'adapter-import-error'; readonly message: string }
+  /** Sent whenever what the worker holds changes (a run starts or fails, an import, a new model): the page's export and generate controls follow it. */
+  | { readonly type: 'held'; readonly held: HeldResult | null };
 
 /** Exhaustiveness check for switches over message types. */
 export function unreachable(x: never): never {

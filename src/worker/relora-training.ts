@@ -27,7 +27,7 @@ export class ReloraTrainingRun {
     const s = io.settings;
     this.totalSteps = s.steps;
     this.engine = new ReloraRun(io.rt, io.model, reloraSettingsOf(s), {
-      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: s.seed,
+      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay ?? 0, maxGradNorm: s.maxGradNorm ?? 1, seed: s.seed,
     });
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
   }

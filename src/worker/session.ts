@@ -6,20 +6,23 @@ import { createAdapter, loadAdapter, trainableCount } from '../adapters/load';
 import type { Adapter } from '../adapters/types';
 import { splitTrainVal } from '../data/batches';
 import { parseDatasetFile } from '../data/parse';
-import { tokenizeDataset, tokenizeRecord, type TokenSequence } from '../data/tokenize';
+import { lengthStats } from '../data/lengths';
+import { exampleParts, fitExample, tokenizeDataset, tokenizeRecord, type TextEncoder as DataEncoder, type TokenSequence } from '../data/tokenize';
 import type { DatasetRecord, ParsedDataset } from '../data/types';
 import { adapterSpecFor } from '../engine/adapter-spec';
 import { continuationText, generate } from '../engine/generate';
 import { mergedTensors } from '../engine/merge';
 import { loadModelFolder, type ModelFolder } from '../engine/model-files';
+import { float32ConfigJson } from '../formats/merged-folder';
 import { adapterConfigJson, parseAdapterConfig } from '../formats/peft';
 import { parseSafetensors, writeSafetensors } from '../formats/safetensors';
 import { createBrowserRuntime } from '../gpu/browser';
 import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
 import { stopOf } from './generation-text';
-import type { DatasetSummary, GenerationProgress, GenerationSettings, GenerationStop, ModelSource, StudioEvent, TrainSettings, Which } from './protocol';
+import type { DatasetOptions, DatasetSummary, ExamplePreview, GenerationProgress, HeldResult, GenerationSettings, GenerationStop, ModelSource, StudioEvent, TrainSettings, Which } from './protocol';
 import { reloraSettingsProblem, reloraTrainableCount } from './relora-settings';
+import { assertValidSettings } from './settings-validation';
 import { ReloraTrainingRun } from './relora-training';
 import { adaptedModulePaths, TrainingRun } from './training-run';
 
@@ -27,6 +30,8 @@ type Post = (event: StudioEvent, transfer?: Transferable[]) => void;
 
 interface LoadedModel {
   readonly name: string;
+  /** What an exported adapter_config.json names as its base model: null for loose files whose config.json does not say. */
+  readonly baseModelId: string | null;
   readonly folder: ModelFolder;
   readonly transformer: Transformer;
 }
@@ -55,7 +60,10 @@ export class StudioSession {
   /** Set after a ReLoRA run; cleared when a PEFT adapter is trained or imported. */
   private relora: ReloraResult | null = null;
   private busy: Promise<unknown> = Promise.resolve();
-  private tokenizeParams = { seqLen: 64, valFraction: 0.1, seed: 0 };
+  /** From a train request's arrival until its run ends (queued, running or paused): the model and dataset stay as they are. */
+  private runActive = false;
+  private tokenizeParams = { seqLen: 64, valFraction: 0.1, seed: 0, maxSamples: 0 };
+  private datasetOptions: DatasetOptions = { truncation: 'right', chatTemplate: 'model' };
 
   constructor(private readonly post: Post) {}
 
@@ -94,7 +102,10 @@ export class StudioSession {
       this.post({ type: 'model-loading', name: source.name });
       try {
         const folder = await loadModelFolder(await blobsOf(source));
-        this.replaceModel(source.kind === 'files' && source.name === LOOSE_FILES ? (savedName(folder.config.raw) ?? source.name) : source.name, folder);
+        const loose = source.kind === 'files' && source.name === LOOSE_FILES;
+        const baseModelId = loose ? savedName(folder.config.raw) : source.name;
+        this.replaceModel(baseModelId ?? source.name, baseModelId, folder);
+        this.postHeld();
         const m = this.model!;
         this.post({
           type: 'model-loaded',
@@ -103,73 +114,117 @@ export class StudioSession {
             config: folder.config, parameterCount: m.transformer.parameterCount, hasChatTemplate: folder.tokenizer.hasChatTemplate,
           },
         });
-        if (this.dataset) this.retokenize(this.tokenizeParams.seqLen, this.tokenizeParams.valFraction, this.tokenizeParams.seed);
+        if (this.dataset) this.retokenize(this.tokenizeParams.seqLen, this.tokenizeParams.valFraction, this.tokenizeParams.seed, this.datasetOptions);
       } catch (e) {
         this.post({ type: 'model-error', message: (e as Error).message });
       }
     });
   }
 
-  private replaceModel(name: string, folder: ModelFolder): void {
+  private replaceModel(name: string, baseModelId: string | null, folder: ModelFolder): void {
     const rt = this.runtime();
     this.adapter?.destroy(rt);
     this.adapter = null;
     this.dropRelora();
     this.model?.transformer.destroy();
-    this.model = { name, folder, transformer: new Transformer(rt, folder.config, folder.weights) };
+    this.model = { name, baseModelId, folder, transformer: new Transformer(rt, folder.config, folder.weights) };
   }
 
   // ---- dataset ------------------------------------------------------------------------------
 
-  loadDataset(fileName: string, text: string, csvColumn: string | null, seqLen: number, valFraction: number, seed: number): void {
+  loadDataset(fileName: string, text: string, csvColumn: string | null, seqLen: number, valFraction: number, seed: number, options: DatasetOptions, maxSamples?: number): void {
     try {
       const parsed = parseDatasetFile(fileName, text, csvColumn === null ? {} : { csvColumn });
       this.dataset = { fileName, parsed, train: [], val: [] };
-      this.retokenize(seqLen, valFraction, seed);
+      this.retokenize(seqLen, valFraction, seed, options, maxSamples);
     } catch (e) {
       this.post({ type: 'dataset-error', message: (e as Error).message });
     }
   }
 
-  retokenize(seqLen: number, valFraction: number, seed: number): void {
-    this.tokenizeParams = { seqLen, valFraction, seed };
+  /** `maxSamples` (0: all) keeps only the dataset's first examples, as LLaMA-Factory's max_samples does. */
+  retokenize(seqLen: number, valFraction: number, seed: number, options: DatasetOptions = this.datasetOptions, maxSamples = this.tokenizeParams.maxSamples): void {
+    this.tokenizeParams = { seqLen, valFraction, seed, maxSamples };
+    this.datasetOptions = options;
     const d = this.dataset;
     if (!d) return;
     if (!this.model) return this.post({ type: 'dataset-error', message: 'load a model first: the dataset is tokenized with its tokenizer' });
-    const tokenizer = this.model.folder.tokenizer;
-    const tokenized = tokenizeDataset(d.parsed.records, tokenizer, seqLen);
+    const tokenizer = this.chatEncoder();
+    const records = maxSamples > 0 ? d.parsed.records.slice(0, maxSamples) : d.parsed.records;
+    const tokenized = tokenizeDataset(records, tokenizer, seqLen, { truncation: options.truncation, rows: d.parsed.recordRows });
     const { train, val } = splitTrainVal(tokenized.sequences, valFraction, seed);
     d.train = train;
     d.val = val;
     const summary: DatasetSummary = {
       fileName: d.fileName, format: d.parsed.format, examples: d.parsed.records.length,
-      badRows: [...d.parsed.badRows, ...tokenized.badRows.map((b) => ({ ...b, reason: `after tokenizing: ${b.reason}` }))],
-      preview: d.parsed.records.slice(0, PREVIEW_COUNT).map((r) => this.previewOf(r)),
+      badRows: [...d.parsed.badRows, ...tokenized.badRows.map((b) => ({ ...b, reason: `after tokenizing: ${b.reason}` }))].sort((a, b) => a.row - b.row),
+      tooLong: tokenized.tooLong, lengths: lengthStats(tokenized.lengths, this.model.folder.config.maxPositions),
+      hasChat: d.parsed.records.some((r) => r.kind === 'chat'), options,
+      preview: d.parsed.records.slice(0, PREVIEW_COUNT).map((r, i) => this.previewOf(r, d.parsed.recordRows[i] ?? i + 1, tokenizer, seqLen, options)),
       trainSequences: train.length, valSequences: val.length, totalTokens: tokenized.totalTokens,
       truncated: tokenized.truncated, seqLen, columns: d.parsed.columns, column: d.parsed.column,
     };
     this.post({ type: 'dataset-loaded', dataset: summary });
   }
 
-  private previewOf(record: DatasetRecord): DatasetSummary['preview'][number] {
-    const tokenizer = this.model!.folder.tokenizer;
+  /** The tokenizer with the chat template chosen for the dataset (the model's own by default). */
+  private chatEncoder(): LoadedModel['folder']['tokenizer'] {
+    return this.model!.folder.tokenizer.withChatTemplate(this.datasetOptions.chatTemplate);
+  }
+
+  /** A row whole, split into what the model reads (prompt) and what it learns (answer), and what becomes of it at seqLen. */
+  private previewOf(record: DatasetRecord, row: number, tokenizer: DataEncoder, seqLen: number, options: DatasetOptions): ExamplePreview {
     const ex = tokenizeRecord(record, tokenizer);
-    const text = record.kind === 'text' ? record.text : record.kind === 'pair' ? `${record.prompt}⟶ ${record.completion}` : record.messages.map((m) => `${m.role}: ${m.content}`).join('\n');
-    if (typeof ex === 'string') return { text, promptTokens: 0, completionTokens: 0 };
-    return { text: text.slice(0, 400), promptTokens: ex.promptIds.length, completionTokens: ex.completionIds.length };
+    const split = exampleParts(record, tokenizer);
+    if (typeof ex === 'string') return { row, ...split, promptTokens: 0, completionTokens: 0, status: 'bad', note: ex };
+    const counts = { promptTokens: ex.promptIds.length, completionTokens: ex.completionIds.length };
+    if (record.kind === 'text') return { row, ...split, ...counts, status: 'fits', note: null };
+    const fit = fitExample(ex, seqLen, options.truncation);
+    if (fit.kind === 'too-long') return { row, ...split, ...counts, status: 'too-long', note: fit.reason };
+    if (fit.kind === 'fits') return { row, ...split, ...counts, status: 'fits', note: null };
+    const total = ex.promptIds.length + ex.completionIds.length;
+    const note = fit.promptKept < ex.promptIds.length
+      ? `${total} tokens: the first ${ex.promptIds.length - fit.promptKept} prompt tokens are dropped to fit ${seqLen}`
+      : `${total} tokens: the answer is cut at ${seqLen}`;
+    return { row, ...split, ...counts, status: 'truncated', note };
   }
 
   // ---- training -----------------------------------------------------------------------------
 
   train(settings: TrainSettings, continueAdapter: boolean): Promise<void> {
+    this.runActive = true;
     return this.exclusive(async () => {
+      const before = [this.adapter, this.relora];
       try {
         await this.trainUnchecked(settings, continueAdapter);
       } catch (e) {
         this.run = null;
         this.post({ type: 'train-error', message: (e as Error).message });
+        // A run that failed after dropping what was held (or making a new adapter) says what is left.
+        if (this.adapter !== before[0] || this.relora !== before[1]) this.postHeld();
+      } finally {
+        this.runActive = false;
       }
     });
+  }
+
+  /**
+   * A model or dataset change while a run is queued, running or paused would leave the run on the
+   * old one while the page shows the new one (and a new model discards the adapter being trained):
+   * refused with an error the page shows. Returns true when refused.
+   */
+  refuseDuringRun(what: 'model' | 'dataset'): boolean {
+    if (!this.runActive) return false;
+    const message = what === 'model'
+      ? 'training is in progress: stop the run to change the model'
+      : 'training is in progress: stop the run to change the dataset (the run trains on the data it started with)';
+    this.post({ type: what === 'model' ? 'model-error' : 'dataset-error', message });
+    return true;
+  }
+
+  /** What the worker holds now: a PEFT adapter (trained or imported), a ReLoRA-trained model, or nothing. */
+  private postHeld(held: HeldResult | null = this.relora ? { kind: 'relora', method: 'relora' } : this.adapter ? { kind: 'adapter', method: this.adapter.spec.method } : null): void {
+    this.post({ type: 'held', held });
   }
 
   private async trainUnchecked(settings: TrainSettings, continueAdapter: boolean): Promise<void> {
@@ -177,8 +232,11 @@ export class StudioSession {
     const model = this.model;
     if (!model) throw new Error('load a model first');
     if (!this.dataset) throw new Error('load a dataset first');
-    this.retokenize(settings.seqLen, settings.valFraction, settings.seed);
+    // Every setting is checked before anything is tokenized or allocated (the page checks the same).
+    assertValidSettings(settings, { config: model.folder.config });
+    this.retokenize(settings.seqLen, settings.valFraction, settings.seed, this.datasetOptions, settings.maxSamples ?? 0);
     const data = this.dataset;
+    assertValidSettings(settings, { config: model.folder.config, trainSequences: data.train.length });
     if (data.train.length === 0) throw new Error('the dataset has no training sequences at this sequence length');
     if (settings.method === 'relora') return this.trainRelora(settings);
     const continued = continueAdapter && this.adapter !== null;
@@ -192,6 +250,7 @@ export class StudioSession {
     const adapter = this.adapter!;
     const padId = model.folder.tokenizer.eosId ?? 0;
     this.run = new TrainingRun({ rt, model: model.transformer, adapter, settings, train: data.train, val: data.val, padId, post: this.post });
+    this.postHeld();
     this.post({ type: 'train-started', totalSteps: this.run.totalSteps, trainableParams: trainableCount(adapter.spec, model.folder.config), continued, kind: 'adapter' });
     await this.run.run();
     this.run = null;
@@ -215,6 +274,7 @@ export class StudioSession {
     try {
       const run = new ReloraTrainingRun({ rt, model: transformer, settings, train: data.train, val: data.val, padId: tokenizer.eosId ?? 0, post: this.post });
       this.run = run;
+      this.postHeld({ kind: 'relora', method: 'relora' });
       this.post({
         type: 'train-started', totalSteps: run.totalSteps, continued: false, kind: 'relora',
         trainableParams: reloraTrainableCount(config, model.transformer.parameterCount, settings.rank),
@@ -270,7 +330,8 @@ export class StudioSession {
   private async generateWith(which: Which, adapter: Adapter | null, s: GenerationSettings, on?: Transformer): Promise<void> {
     const { folder } = this.model!;
     const transformer = on ?? this.model!.transformer;
-    const tokenizer = folder.tokenizer;
+    // The chat template chosen for the dataset, so that a model trained on ChatML is prompted in ChatML.
+    const tokenizer = this.chatEncoder();
     if (s.prompt === '') throw new Error('the prompt is empty');
     const chat = s.useChatTemplate && tokenizer.hasChatTemplate;
     const promptText = chat ? tokenizer.renderChat([{ role: 'user', content: s.prompt }], true) : s.prompt;
@@ -280,7 +341,7 @@ export class StudioSession {
     const progress = (generated: readonly number[], done: boolean, stop: GenerationStop | null): GenerationProgress => ({
       text: continuationText(tokenizer.decode, promptIds, decodedPrompt, generated), tokens: generated.length, done, promptText, chat, stop,
     });
-    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: folder.stopTokenIds };
+    const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: stopIdsWith(folder.stopTokenIds, tokenizer.endOfTurnId) };
     const { ids: generated, stopId } = await generate(this.runtime(), transformer, adapter, promptIds, opts, (ids) => {
       this.post({ type: 'generation-update', which, progress: progress(ids, false, null) });
     });
@@ -297,7 +358,7 @@ export class StudioSession {
         const adapter = this.requireAdapter();
         const tensors = await adapter.exportTensors(this.runtime());
         const weights = writeSafetensors(tensors, { format: 'pt' });
-        const configJson = adapterConfigJson(adapter.spec, this.model!.name);
+        const configJson = adapterConfigJson(adapter.spec, this.model!.baseModelId);
         this.post({ type: 'export-ready', kind: 'adapter', weights, configJson }, [weights.buffer]);
       } catch (e) {
         this.post({ type: 'export-error', message: (e as Error).message });
@@ -312,7 +373,7 @@ export class StudioSession {
           const { folder } = this.model;
           const tensors = [...this.relora.weights].map(([name, w]) => ({ name, shape: w.shape, data: w.data }));
           const weights = writeSafetensors(tensors, { format: 'pt' });
-          this.post({ type: 'export-ready', kind: 'merged', weights, configJson: folder.configJson }, [weights.buffer]);
+          this.post({ type: 'export-ready', kind: 'merged', weights, configJson: float32ConfigJson(folder.configJson), extraFiles: folder.textFiles }, [weights.buffer]);
           return;
         }
         const adapter = this.requireAdapter();
@@ -320,7 +381,7 @@ export class StudioSession {
         const deltas = new Map<string, Float32Array>();
         for (const path of adaptedModulePaths(adapter)) deltas.set(path, await adapter.layerFor(path)!.deltaWeight(this.runtime()));
         const weights = writeSafetensors(mergedTensors(folder.config, folder.weights, deltas), { format: 'pt' });
-        this.post({ type: 'export-ready', kind: 'merged', weights, configJson: folder.configJson }, [weights.buffer]);
+        this.post({ type: 'export-ready', kind: 'merged', weights, configJson: float32ConfigJson(folder.configJson), extraFiles: folder.textFiles }, [weights.buffer]);
       } catch (e) {
         this.post({ type: 'export-error', message: (e as Error).message });
       }
@@ -341,6 +402,7 @@ export class StudioSession {
         const settings: Partial<TrainSettings> = {
           method: spec.method, rank: spec.rank, alpha: spec.alpha, rslora: spec.rslora, dropout: spec.dropout, targets: spec.targets,
         };
+        this.postHeld();
         this.post({ type: 'adapter-imported', settings, trainableParams: trainableCount(spec, model.folder.config) });
       } catch (e) {
         this.post({ type: 'adapter-import-error', message: (e as Error).message });
@@ -353,6 +415,10 @@ export class StudioSession {
     if (!this.adapter) throw new Error('there is no adapter yet: train or import one');
     return this.adapter;
   }
+}
+
+function stopIdsWith(ids: readonly number[], endOfTurnId: number | null): number[] {
+  return endOfTurnId === null || ids.includes(endOfTurnId) ? [...ids] : [...ids, endOfTurnId];
 }
 
 /** What the page calls files picked or dropped without their folder. */

@@ -16,11 +16,14 @@ async function handle(req: StudioRequest): Promise<void> {
     case 'init':
       return session.init(req.profile);
     case 'load-model':
+      if (session.refuseDuringRun('model')) return;
       return session.loadModel(req.source);
     case 'load-dataset':
-      return session.loadDataset(req.fileName, req.text, req.csvColumn, req.seqLen, req.valFraction, req.seed);
+      if (session.refuseDuringRun('dataset')) return;
+      return session.loadDataset(req.fileName, req.text, req.csvColumn, req.seqLen, req.valFraction, req.seed, req.options, req.maxSamples);
     case 'retokenize-dataset':
-      return session.retokenize(req.seqLen, req.valFraction, req.seed);
+      if (session.refuseDuringRun('dataset')) return;
+      return session.retokenize(req.seqLen, req.valFraction, req.seed, req.options, req.maxSamples);
     case 'train':
       return session.train(req.settings, req.continueAdapter);
     case 'pause':

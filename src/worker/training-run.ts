@@ -88,7 +88,7 @@ export class TrainingRun {
     const s = io.settings;
     this.totalSteps = totalStepsFor(s, io.train.length);
     this.trainer = new Trainer(io.rt, io.model, io.adapter, {
-      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: s.seed,
+      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay ?? 0, maxGradNorm: s.maxGradNorm ?? 1, seed: s.seed,
     });
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
     this.schedule = { kind: s.schedule, peakLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps };

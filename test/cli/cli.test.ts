@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../../src/formats/safetensors';
 import { ADAPTER_CASES, FIXTURES, FULL_CASES, loadCase } from '../engine/fixtures';
 import { relErr } from '../helpers/ref';
+import { SP_TOKENIZER_CONFIG, sentencePieceTokenizerJson } from '../tokenizer/sentencepiece';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')];
@@ -202,6 +203,18 @@ describe('CLI generate', () => {
     expect(byConfig.stdout).toBe(byFlag.stdout);
     expect(flagWins.stdout).toBe(plain4.stdout);
     expect(byConfig.stdout).not.toBe(plain4.stdout); // the dev model does not stop by itself within 4 tokens
+  });
+
+  it('keeps the space between the prompt and the continuation with a SentencePiece tokenizer (Llama 2 style)', async () => {
+    const sp = tmp();
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(model, f), join(sp, f));
+    // Every piece but the specials is "▁word": decoded alone, the first new word would lose its space.
+    writeFileSync(join(sp, 'tokenizer.json'), sentencePieceTokenizerJson('metaspace', 257));
+    writeFileSync(join(sp, 'tokenizer_config.json'), SP_TOKENIZER_CONFIG);
+    const r = await cli(['generate', '--model', sp, '--prompt', 'The film was', '--max-tokens', '6']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^The film was( [^\s]+)+\n$/);
   });
 
   it('names a missing model folder and a missing prompt', async () => {

@@ -35,10 +35,11 @@ describe('tokenizeDataset', () => {
     expect(d.truncated).toBe(1);
     expect(d.totalTokens).toBe(6 + 3 + 10);
   });
-  it('reports prompts that leave no room for an answer', () => {
+  it('reports prompts that leave no room for an answer as too long, not as bad rows', () => {
     const d = tokenizeDataset([{ kind: 'pair', prompt: 'abcdef', completion: 'x' }], chars, 4);
     expect(d.sequences).toEqual([]);
-    expect(d.badRows[0]!.reason).toMatch(/no room/);
+    expect(d.badRows).toEqual([]);
+    expect(d.tooLong[0]!.reason).toMatch(/no room/);
   });
   it('packSequences drops a one-token tail', () => {
     expect(packSequences([1, 2, 3], 2)).toEqual([{ ids: [1, 2], labels: [1, 2] }]);

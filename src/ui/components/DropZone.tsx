@@ -11,21 +11,30 @@ export function pickedFiles(list: FileList | null): PickedFile[] {
   return [...(list ?? [])].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
 }
 
-/** A drop target around its children; directories dropped are walked for their files. */
-export function DropZone(props: { onFiles: (files: PickedFile[]) => void; children: ReactNode; testId: string }) {
+/**
+ * A drop target around its children; directories dropped are walked for their files. While
+ * `disabled`, a drop is taken (so the browser does not open the file instead) and ignored.
+ */
+export function DropZone(props: { onFiles: (files: PickedFile[]) => void; children: ReactNode; testId: string; disabled?: boolean }) {
   const [over, setOver] = useState(false);
   return (
     <div
-      className={over ? 'drop over' : 'drop'}
+      className={props.disabled ? 'drop disabled' : over ? 'drop over' : 'drop'}
       data-testid={props.testId}
+      aria-disabled={props.disabled || undefined}
       onDragOver={(e) => {
         e.preventDefault();
+        if (props.disabled) {
+          e.dataTransfer.dropEffect = 'none';
+          return;
+        }
         setOver(true);
       }}
       onDragLeave={() => setOver(false)}
       onDrop={(e) => {
         e.preventDefault();
         setOver(false);
+        if (props.disabled) return;
         void droppedFiles(e.dataTransfer).then(props.onFiles);
       }}
     >

@@ -1,5 +1,6 @@
 import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from '../store/store';
+import { isRunActive } from '../store/training-slice';
 import { ErrorText, Panel } from './Panel';
 
 export function ExportPanel() {
@@ -7,7 +8,8 @@ export function ExportPanel() {
     useShallow((s) => ({
       hasAdapter: s.hasAdapter, relora: s.trainedKind === 'relora', pending: s.pendingDownload, exportError: s.exportError, importError: s.importError,
       request: s.requestDownload, importFiles: s.importAdapterFiles, hasModel: s.model !== null,
-      busy: s.trainingStatus === 'running' || s.trainingStatus === 'starting',
+      // A paused run still holds the worker's GPU queue: a download asked for now would wait for the run to end.
+      busy: isRunActive(s.trainingStatus),
     })),
   );
   const disabled = !s.hasAdapter || s.pending !== null || s.busy;
@@ -15,7 +17,7 @@ export function ExportPanel() {
     <Panel title="7 · Export and import" testId="export-panel" wide>
       {s.relora ? (
         <>
-          <p className="muted">ReLoRA merged every update into the model itself, so there is no PEFT adapter: download the trained model (Hugging Face keys) with its config.json.</p>
+          <p className="muted">ReLoRA merged every update into the model itself, so there is no PEFT adapter: download the trained model (Hugging Face keys) with its config.json and tokenizer files.</p>
           <div className="row">
             <button type="button" data-testid="download-merged-zip" disabled={disabled} onClick={() => s.request('merged-zip')}>Download merged model (.zip)</button>
             <button type="button" data-testid="download-merged" disabled={disabled} onClick={() => s.request('merged')}>model.safetensors</button>
@@ -27,16 +29,17 @@ export function ExportPanel() {
         <button type="button" data-testid="download-zip" disabled={disabled} onClick={() => s.request('zip')}>Download adapter (.zip)</button>
         <button type="button" data-testid="download-weights" disabled={disabled} onClick={() => s.request('adapter-weights')}>adapter_model.safetensors</button>
         <button type="button" data-testid="download-config" disabled={disabled} onClick={() => s.request('adapter-config')}>adapter_config.json</button>
+        <button type="button" data-testid="download-merged-zip" disabled={disabled} onClick={() => s.request('merged-zip')} title="config.json, model.safetensors and the tokenizer files: a Hugging Face folder that loads as it is">Merged model (.zip)</button>
         <button type="button" data-testid="download-merged" disabled={disabled} onClick={() => s.request('merged')}>Merged model.safetensors</button>
       </div>
       )}
       <ErrorText message={s.exportError} />
       <p>
-        Import a PEFT adapter (adapter_config.json + adapter_model.safetensors) to generate with it or continue training:{' '}
+        Import a PEFT adapter (adapter_config.json + adapter_model.safetensors, under any names, or the adapter .zip) to generate with it or continue training:{' '}
         <label className={s.hasModel ? 'button' : 'button disabled'}>
           Import adapter…
           <input
-            type="file" hidden multiple accept=".json,.safetensors" data-testid="adapter-import" disabled={!s.hasModel}
+            type="file" hidden multiple accept=".json,.safetensors,.zip" data-testid="adapter-import" disabled={!s.hasModel}
             onChange={(e) => {
               void s.importFiles([...(e.target.files ?? [])]);
               e.target.value = '';

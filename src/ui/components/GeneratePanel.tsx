@@ -1,7 +1,8 @@
 import { useShallow } from 'zustand/react/shallow';
 import { stopNote } from '../../worker/generation-text';
-import type { Which } from '../../worker/protocol';
+import type { HeldResult, Which } from '../../worker/protocol';
 import { useStudio } from '../store/store';
+import { heldName, isRunActive } from '../store/training-slice';
 import { NumberField, Row } from './Field';
 import { ErrorText, Panel } from './Panel';
 
@@ -10,7 +11,8 @@ export function GeneratePanel() {
     useShallow((s) => ({
       settings: s.generationSettings, update: s.updateGenerationSettings, start: s.startGeneration, generating: s.generating,
       error: s.generationError, hasModel: s.model !== null, hasChatTemplate: s.model?.hasChatTemplate ?? false, relora: s.trainedKind === 'relora',
-      training: s.trainingStatus === 'running' || s.trainingStatus === 'starting',
+      // A paused run still holds the worker's GPU queue, so generation waits for the run to end.
+      training: isRunActive(s.trainingStatus),
     })),
   );
   return (
@@ -31,22 +33,30 @@ export function GeneratePanel() {
           {generating ? 'Generating…' : 'Generate'}
         </button>
       </Row>
-      {training && <p className="muted">Generation is available when training is paused or finished.</p>}
+      {training && <p className="muted" data-testid="generate-locked">Generation is available when the run is stopped or finished.</p>}
       <ErrorText message={error} />
       <div className="side-by-side">
         <Output which="base" title={relora ? 'Base model (as loaded, before training)' : 'Base model'} />
-        <Output which="adapted" title={relora ? 'After ReLoRA (merged)' : 'With adapter'} />
+        <Output which="adapted" title={adaptedTitle} />
       </div>
     </Panel>
   );
 }
 
-function Output({ which, title }: { which: Which; title: string }) {
+/** The adapted side is named after what its text came from (what the worker held when it was generated). */
+function adaptedTitle(from: HeldResult | null): string {
+  if (!from) return 'With adapter';
+  return from.kind === 'relora' ? 'After ReLoRA (merged)' : `With ${heldName(from)}`;
+}
+
+function Output({ which, title }: { which: Which; title: string | ((from: HeldResult | null) => string) }) {
   const out = useStudio((s) => s.outputs[which]);
+  const from = useStudio((s) => (s.outputs[which].tokens > 0 || s.outputs[which].done ? s.outputsFrom : s.held));
+  const heading = typeof title === 'function' ? title(from) : title;
   const note = out.done ? stopNote(out.stop, out.tokens) : null;
   return (
     <div className="output" data-testid={`output-${which}`} data-done={out.done} data-tokens={out.tokens} data-stop={out.stop?.reason ?? ''}>
-      <h3>{title} <span className="muted">{out.tokens} {out.tokens === 1 ? 'token' : 'tokens'}{out.done ? '' : out.tokens > 0 ? '…' : ''}</span></h3>
+      <h3>{heading} <span className="muted">{out.tokens} {out.tokens === 1 ? 'token' : 'tokens'}{out.done ? '' : out.tokens > 0 ? '…' : ''}</span></h3>
       <pre>
         {out.tokens > 0 || out.done ? <span className="muted" data-testid={`output-${which}-prompt`}>{out.promptText}</span> : null}
         <span data-testid={`output-${which}-text`}>{out.text}</span>

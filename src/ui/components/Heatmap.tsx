@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'react';
+import { formatTicks } from '../ticks';
 
 /** Rows of values as colour cells (blue negative, white zero, red positive), scaled to the largest |value|. */
 export function Heatmap(props: { rows: readonly { label: string; values: Float32Array }[]; testId: string; title: string }) {
@@ -23,7 +24,13 @@ export function Heatmap(props: { rows: readonly { label: string; values: Float32
       <figcaption>{props.title} <span className="muted">(|max| = {maxAbs.toExponential(2)})</span></figcaption>
       <div className="heatmap-body">
         <div className="heatmap-labels">{props.rows.map((r) => <div key={r.label}>{r.label}</div>)}</div>
-        <canvas ref={canvas} width={600} height={Math.max(1, props.rows.length) * 14} />
+        <div className="heatmap-cells">
+          <canvas ref={canvas} width={600} height={Math.max(1, props.rows.length) * 14} />
+          <div className="tick-bar" />
+          <div className="tick-legend" data-testid={`${props.testId}-scale`}>
+            {scaleLabels(maxAbs).map((t, i) => <span key={i}>{t}</span>)}
+          </div>
+        </div>
       </div>
     </figure>
   );
@@ -33,4 +40,10 @@ function colour(t: number): string {
   const a = Math.min(1, Math.abs(t));
   const fade = Math.round(255 * (1 - a));
   return t >= 0 ? `rgb(255, ${fade}, ${fade})` : `rgb(${fade}, ${fade}, 255)`;
+}
+
+/** The colour scale's labels: −|max| … 0 … +|max|, |max| to 3 significant digits. */
+function scaleLabels(maxAbs: number): string[] {
+  const top = Number(maxAbs.toPrecision(3));
+  return formatTicks([-top, -top / 2, 0, top / 2, top]);
 }

@@ -1,20 +1,31 @@
 import { useShallow } from 'zustand/react/shallow';
 import { linearModuleNames } from '../../engine/adapter-spec';
 import type { ScheduleKind } from '../../engine/schedule';
-import type { StudioMethod } from '../../worker/protocol';
+import type { TrainSettings } from '../../worker/protocol';
+import { METHOD_LABEL, type SettingsField, type SettingsIssue } from '../../worker/settings-validation';
 import { useTrainingPlan } from '../plan';
+import { saveSettingsFile } from '../settings-file';
 import { useStudio } from '../store/store';
 import { NumberField, Row } from './Field';
 import { Panel } from './Panel';
 
-const METHOD_LABEL: Record<StudioMethod, string> = { lora: 'LoRA', dora: 'DoRA', vera: 'VeRA', relora: 'ReLoRA' };
+/** The reason a field is invalid, or null. */
+function errorOf(issues: readonly SettingsIssue[], field: SettingsField): string | null {
+  return issues.find((i) => i.field === field)?.message ?? null;
+}
 
 export function MethodPanel() {
-  const { settings, update, model, locked } = useStudio(
+  const { settings, update, chooseMethod, model, locked, hint } = useStudio(
     useShallow((s) => ({
-      settings: s.settings, update: s.updateSettings, model: s.model,
+      settings: s.settings, update: s.updateSettings, chooseMethod: s.chooseMethod, model: s.model, hint: s.methodHint,
       locked: s.trainingStatus === 'running' || s.trainingStatus === 'paused' || s.trainingStatus === 'starting',
     })),
+  );
+  const { issues } = useTrainingPlan();
+  const err = (field: SettingsField) => errorOf(issues, field);
+  /** A number setting: marked with its reason when invalid; an emptied field is NaN ("enter a number"). */
+  const num = <K extends keyof TrainSettings>(key: K & SettingsField, label: string, testId: string | undefined, extra: { step?: number; min?: number; max?: number; title?: string } = {}) => (
+    <NumberField label={label} value={settings[key] as number} onChange={(v) => update({ [key]: v } as Partial<TrainSettings>)} testId={testId} error={err(key)} reportEmpty {...extra} />
   );
   const vera = settings.method === 'vera';
   const relora = settings.method === 'relora';
@@ -24,24 +35,25 @@ export function MethodPanel() {
         <Row>
           {(['lora', 'dora', 'vera', 'relora'] as const).map((m) => (
             <label key={m} className="radio">
-              <input type="radio" name="method" value={m} checked={settings.method === m} onChange={() => update({ method: m })} data-testid={`method-${m}`} />
+              <input type="radio" name="method" value={m} checked={settings.method === m} onChange={() => chooseMethod(m)} data-testid={`method-${m}`} />
               {METHOD_LABEL[m]}
             </label>
           ))}
         </Row>
+        {hint && <p className="muted hint" data-testid="method-defaults-hint">{hint}</p>}
         <Row>
-          <NumberField label="Rank r" value={settings.rank} min={1} onChange={(rank) => update({ rank })} testId="rank" />
-          {!vera && <NumberField label="Alpha" value={settings.alpha} min={0.001} step={1} onChange={(alpha) => update({ alpha })} testId="alpha" />}
+          {num('rank', 'Rank r', 'rank', { min: 1 })}
+          {!vera && num('alpha', 'Alpha', 'alpha', { min: 0.001 })}
           {!vera && !relora && (
             <label className="field checkbox">
               <input type="checkbox" checked={settings.rslora} onChange={(e) => update({ rslora: e.target.checked })} /> <span>rsLoRA (α/√r)</span>
             </label>
           )}
-          {!relora && <NumberField label="Dropout" value={settings.dropout} min={0} max={0.9} step={0.05} onChange={(dropout) => update({ dropout })} />}
+          {!relora && num('dropout', 'Dropout', 'dropout', { min: 0, max: 0.9, step: 0.05 })}
         </Row>
-        {relora ? <ReloraFields /> : model && <TargetModules />}
+        {relora ? <ReloraFields issues={issues} /> : model && <TargetModules error={err('targets')} />}
         <Row>
-          <NumberField label="Learning rate" value={settings.lr} step={0.0001} min={0} onChange={(lr) => update({ lr })} testId="lr" />
+          {num('lr', 'Learning rate', 'lr', { step: 0.0001, min: 0 })}
           {!relora && <label className="field">
             <span>Schedule</span>
             <select value={settings.schedule} onChange={(e) => update({ schedule: e.target.value as ScheduleKind })} data-testid="schedule">
@@ -50,7 +62,7 @@ export function MethodPanel() {
               <option value="cosine">cosine</option>
             </select>
           </label>}
-          <NumberField label={relora ? 'First warmup steps' : 'Warmup steps'} value={settings.warmupSteps} min={0} onChange={(warmupSteps) => update({ warmupSteps })} testId="warmup-steps" />
+          {num('warmupSteps', relora ? 'First warmup steps' : 'Warmup steps', 'warmup-steps', { min: 0 })}
         </Row>
         <Row>
           {!relora && <label className="field">
@@ -60,26 +72,30 @@ export function MethodPanel() {
               <option value="epochs">epochs</option>
             </select>
           </label>}
-          {relora || settings.durationUnit === 'steps' ? (
-            <NumberField label="Steps" value={settings.steps} min={1} onChange={(steps) => update({ steps })} testId="steps" />
-          ) : (
-            <NumberField label="Epochs" value={settings.epochs} min={1} onChange={(epochs) => update({ epochs })} testId="epochs" />
-          )}
-          <NumberField label="Batch size" value={settings.batchSize} min={1} onChange={(batchSize) => update({ batchSize })} testId="batch-size" />
-          {!relora && <NumberField label="Grad. accumulation" value={settings.gradAccum} min={1} onChange={(gradAccum) => update({ gradAccum })} testId="grad-accum" />}
-          <NumberField label="Sequence length" value={settings.seqLen} min={2} onChange={(seqLen) => update({ seqLen })} testId="seq-len" />
-          <NumberField label="Seed" value={settings.seed} onChange={(seed) => update({ seed })} testId="seed" />
-          <NumberField label="Eval every (steps)" value={settings.evalEvery} min={1} onChange={(evalEvery) => update({ evalEvery })} testId="eval-every" />
+          {relora || settings.durationUnit === 'steps' ? num('steps', 'Steps', 'steps', { min: 1 }) : num('epochs', 'Epochs', 'epochs', { min: 1 })}
+          {num('batchSize', 'Batch size', 'batch-size', { min: 1 })}
+          {!relora && num('gradAccum', 'Grad. accumulation', 'grad-accum', { min: 1 })}
+          {num('seqLen', 'Sequence length', 'seq-len', { min: 2, max: model?.config.maxPositions })}
+          {num('seed', 'Seed', 'seed', { min: 0 })}
+          {num('evalEvery', 'Eval every (steps)', 'eval-every', { min: 1 })}
+        </Row>
+        <Row>
+          {num('valFraction', 'Validation size (fraction)', 'val-fraction', { min: 0, max: 0.9, step: 0.05, title: 'Share of the examples held out for the validation loss' })}
+          {num('maxSamples', 'Max samples (0 = all)', 'max-samples', { min: 0, title: "Use only the dataset's first N examples" })}
+          {num('weightDecay', 'Weight decay', 'weight-decay', { min: 0, max: 1, step: 0.01, title: "AdamW's decoupled weight decay" })}
+          {num('maxGradNorm', 'Max grad norm (0 = off)', 'max-grad-norm', { min: 0, step: 0.1, title: 'Clip the global gradient norm to this' })}
         </Row>
       </fieldset>
       <TrainableCount />
+      <SettingsFile locked={locked} valid={issues.length === 0} />
     </Panel>
   );
 }
 
 /** ReLoRA's own parameters; it adapts every linear layer and brings its own lr schedule. */
-function ReloraFields() {
+function ReloraFields({ issues }: { issues: readonly SettingsIssue[] }) {
   const { r, update } = useStudio(useShallow((s) => ({ r: s.settings.relora, update: s.updateRelora })));
+  const err = (field: SettingsField) => errorOf(issues, field);
   return (
     <div data-testid="relora-fields">
       <p className="muted">
@@ -88,9 +104,9 @@ function ReloraFields() {
         one micro-batch per step (no epochs, no gradient accumulation), and leaves a merged model instead of a PEFT adapter.
       </p>
       <Row>
-        <NumberField label="Warm-start steps (full rank)" value={r.warmStartSteps} min={0} onChange={(warmStartSteps) => update({ warmStartSteps })} testId="relora-warm-start" />
-        <NumberField label="Reset every k steps" value={r.resetEvery} min={1} onChange={(resetEvery) => update({ resetEvery })} testId="relora-reset-every" />
-        <NumberField label="Restart warmup steps" value={r.restartWarmupSteps} min={0} onChange={(restartWarmupSteps) => update({ restartWarmupSteps })} testId="relora-restart-warmup" />
+        <NumberField label="Warm-start steps (full rank)" value={r.warmStartSteps} min={0} onChange={(warmStartSteps) => update({ warmStartSteps })} testId="relora-warm-start" error={err('relora.warmStartSteps')} reportEmpty />
+        <NumberField label="Reset every k steps" value={r.resetEvery} min={1} onChange={(resetEvery) => update({ resetEvery })} testId="relora-reset-every" error={err('relora.resetEvery')} reportEmpty />
+        <NumberField label="Restart warmup steps" value={r.restartWarmupSteps} min={0} onChange={(restartWarmupSteps) => update({ restartWarmupSteps })} testId="relora-restart-warmup" error={err('relora.restartWarmupSteps')} reportEmpty />
         <label className="field">
           <span>Optimizer pruning</span>
           <select value={r.pruning} onChange={(e) => update({ pruning: e.target.value as 'random' | 'magnitude' })} data-testid="relora-pruning">
@@ -98,17 +114,17 @@ function ReloraFields() {
             <option value="magnitude">magnitude</option>
           </select>
         </label>
-        <NumberField label="Pruning ratio" value={r.pruningRatio} min={0} max={1} step={0.001} onChange={(pruningRatio) => update({ pruningRatio })} testId="relora-pruning-ratio" />
-        <NumberField label="Min lr ratio" value={r.minLrRatio} min={0} max={1} step={0.05} onChange={(minLrRatio) => update({ minLrRatio })} testId="relora-min-lr" />
+        <NumberField label="Pruning ratio" value={r.pruningRatio} min={0} max={1} step={0.001} onChange={(pruningRatio) => update({ pruningRatio })} testId="relora-pruning-ratio" error={err('relora.pruningRatio')} reportEmpty />
+        <NumberField label="Min lr ratio" value={r.minLrRatio} min={0} max={1} step={0.05} onChange={(minLrRatio) => update({ minLrRatio })} testId="relora-min-lr" error={err('relora.minLrRatio')} reportEmpty />
       </Row>
     </div>
   );
 }
 
-function TargetModules() {
+function TargetModules({ error }: { error: string | null }) {
   const { config, targets, toggleTarget } = useStudio(useShallow((s) => ({ config: s.model!.config, targets: s.settings.targets, toggleTarget: s.toggleTarget })));
   return (
-    <div className="targets" data-testid="target-modules">
+    <div className={error ? 'targets invalid' : 'targets'} data-testid="target-modules">
       <span>Target modules</span>
       {linearModuleNames(config).map((name) => (
         <label key={name} className="checkbox">
@@ -116,6 +132,7 @@ function TargetModules() {
           {name}
         </label>
       ))}
+      {error && <small className="field-error" data-testid="targets-error">{error}</small>}
     </div>
   );
 }
@@ -126,6 +143,9 @@ function TrainableCount() {
     useShallow((s) => ({ method: s.settings.method, rank: s.settings.rank, resetEvery: s.settings.relora.resetEvery, warmStart: s.settings.relora.warmStartSteps })),
   );
   const total = useStudio((s) => s.model?.parameterCount ?? 0);
+  if (plan.issues.length > 0) {
+    return <p className="warn" data-testid="trainable-count"><span data-testid="settings-problems">{plan.settingsProblem}</span></p>;
+  }
   if (plan.settingsProblem) return <p className="warn" data-testid="trainable-count">{plan.settingsProblem}</p>;
   if (plan.trainable === null) return null;
   const percent = total > 0 ? ((plan.trainable / total) * 100).toFixed(2) : '0';
@@ -141,5 +161,38 @@ function TrainableCount() {
     <p className="trainable" data-testid="trainable-count">
       {METHOD_LABEL[method]}: {plan.trainable.toLocaleString('en-US')} trainable, {percent} %
     </p>
+  );
+}
+
+/** Save the run's settings to a JSON file, load them back (validated; bad fields named), or go back to the defaults. */
+function SettingsFile({ locked, valid }: { locked: boolean; valid: boolean }) {
+  const { settings, error, load, reset, examples } = useStudio(
+    useShallow((s) => ({ settings: s.settings, error: s.settingsFileError, load: s.loadSettingsFile, reset: s.resetSettings, examples: s.dataset?.examples ?? null })),
+  );
+  return (
+    <div className="settings-file">
+      {examples !== null && settings.maxSamples > 0 && settings.maxSamples < examples && (
+        <p className="muted" data-testid="max-samples-note">Max samples: training and validation use the first {settings.maxSamples} of the {examples} examples.</p>
+      )}
+      <Row>
+        <button type="button" data-testid="settings-save" disabled={!valid} title={valid ? undefined : 'fix the marked settings first'} onClick={() => saveSettingsFile(settings)}>
+          Save settings
+        </button>
+        <label className={locked ? 'button disabled' : 'button'}>
+          Load settings…
+          <input
+            type="file" hidden accept=".json,application/json" data-testid="settings-load" disabled={locked}
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              if (file) void load(file);
+              e.target.value = '';
+            }}
+          />
+        </label>
+        <button type="button" data-testid="settings-reset" disabled={locked} onClick={reset}>Reset to defaults</button>
+        <span className="muted">Settings are kept in this browser for the next visit.</span>
+      </Row>
+      {error && <p className="error" role="alert" data-testid="settings-load-error">Settings not loaded: {error}</p>}
+    </div>
   );
 }

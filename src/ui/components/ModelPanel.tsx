@@ -7,15 +7,17 @@ const BUNDLED_NOTES: Readonly<Record<string, string>> = {
   'kjv-tiny': 'bundled · pretrained on the King James Bible with ReLoRA',
   'dev-tiny': 'bundled · random-initialised development model',
 };
+import { MODEL_LOCKED } from '../store/model-slice';
 import { useStudio } from '../store/store';
+import { isRunActive } from '../store/training-slice';
 import { DropZone, pickedFiles } from './DropZone';
 import { ErrorText, Panel } from './Panel';
 
 export function ModelPanel() {
-  const { model, status, loadingName, error, loadModelFiles, loadBundledModel } = useStudio(
+  const { model, status, loadingName, error, loadModelFiles, loadBundledModel, locked } = useStudio(
     useShallow((s) => ({
       model: s.model, status: s.modelStatus, loadingName: s.modelLoadingName, error: s.modelError,
-      loadModelFiles: s.loadModelFiles, loadBundledModel: s.loadBundledModel,
+      loadModelFiles: s.loadModelFiles, loadBundledModel: s.loadBundledModel, locked: isRunActive(s.trainingStatus),
     })),
   );
   const onInput = (e: React.ChangeEvent<HTMLInputElement>) => {
@@ -27,18 +29,19 @@ export function ModelPanel() {
       {loadingName && <p className="muted">Loading {loadingName}…</p>}
       {model && <ModelFacts />}
       {status === 'none' && !loadingName && <p className="muted">Waiting for WebGPU…</p>}
-      <ErrorText message={error} />
-      <DropZone onFiles={loadModelFiles} testId="model-drop">
+      {error !== MODEL_LOCKED && <ErrorText message={error} />}
+      <DropZone onFiles={loadModelFiles} testId="model-drop" disabled={locked}>
         <p>Drop a Hugging Face model folder here (config.json, model.safetensors or shards + index, tokenizer.json), or</p>
-        <label className="button">
+        <label className={locked ? 'button disabled' : 'button'}>
           Open folder…
-          <input type="file" hidden data-testid="model-folder-input" onChange={onInput} {...{ webkitdirectory: '', directory: '' }} />
+          <input type="file" hidden data-testid="model-folder-input" disabled={locked} onChange={onInput} {...{ webkitdirectory: '', directory: '' }} />
         </label>{' '}
-        <label className="button">
+        <label className={locked ? 'button disabled' : 'button'}>
           Pick files…
-          <input type="file" hidden multiple data-testid="model-files-input" onChange={onInput} />
+          <input type="file" hidden multiple data-testid="model-files-input" disabled={locked} onChange={onInput} />
         </label>{' '}
-        <button type="button" onClick={loadBundledModel}>Use bundled model</button>
+        <button type="button" disabled={locked} onClick={loadBundledModel}>Use bundled model</button>
+        {locked && <p className="warn" data-testid="model-locked">{MODEL_LOCKED}</p>}
       </DropZone>
     </Panel>
   );

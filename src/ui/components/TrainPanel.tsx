@@ -38,6 +38,11 @@ function TrainControls() {
       <button type="button" data-testid="train-stop" disabled={!active} onClick={s.stop}>Stop</button>
       {!s.ready && <span className="muted">Load a model and a dataset to train.</span>}
       {plan.fitProblem && <span className="error">Will not fit on this GPU.</span>}
+      {s.ready && plan.issues.length > 0 && (
+        <span className="error" data-testid="train-blocked">
+          Fix {plan.issues.length === 1 ? 'the setting' : `the ${plan.issues.length} settings`} marked in the Method panel first.
+        </span>
+      )}
     </div>
   );
 }
@@ -55,8 +60,8 @@ function TrainProgress() {
     <div className="progress-block">
       <progress max={1} value={fraction} data-testid="train-progress" />
       <p data-testid="train-status" data-status={p.status} data-step={p.step}>
-        <strong>{p.status}</strong> · step {p.step} / {p.total}
-        {p.lastLoss !== undefined && <> · loss <span data-testid="last-loss">{p.lastLoss.toFixed(4)}</span></>}
+        <strong>{p.status}</strong> · {p.status === 'starting' ? 'preparing the run…' : <>step {p.step} / {p.total}</>}
+        {p.lastLoss !== undefined && p.status !== 'starting' && <> · loss <span data-testid="last-loss">{p.lastLoss.toFixed(4)}</span></>}
         {etaSeconds !== null && p.status === 'running' && <> · ETA {formatSeconds(etaSeconds)}</>}
         {p.tps > 0 && <> · {Math.round(p.tps).toLocaleString('en-US')} tokens/s</>}
         {p.step > 0 && <> · epoch {p.epoch + 1}</>}

@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
+import { formatTicks } from '../ticks';
 
 /**
  * A uPlot chart that is created once per `options` identity and fed new data in place, so
@@ -12,7 +13,7 @@ export function UPlotChart(props: { options: Omit<uPlot.Options, 'width' | 'heig
 
   useEffect(() => {
     const el = host.current!;
-    const plot = new uPlot({ ...props.options, width: Math.max(200, el.clientWidth), height }, props.data, el);
+    const plot = new uPlot({ ...props.options, axes: readableAxes(props.options.axes, el), width: Math.max(200, el.clientWidth), height }, props.data, el);
     chart.current = plot;
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height }));
     resize.observe(el);
@@ -32,3 +33,22 @@ export function UPlotChart(props: { options: Omit<uPlot.Options, 'width' | 'heig
 }
 
 export const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#65a30d', '#4f46e5', '#b45309', '#0d9488', '#7c3aed', '#e11d48', '#15803d'];
+
+/**
+ * Tick labels with enough significant digits to tell the ticks apart at any scale (see ticks.ts)
+ * for every axis that does not format its own; the labels drawn are kept in data-x-ticks /
+ * data-y-ticks ("|"-separated), since the canvas has no text to read.
+ */
+function readableAxes(axes: uPlot.Axis[] | undefined, el: HTMLElement): uPlot.Axis[] {
+  return (axes ?? [{}, {}]).map((axis, i) => {
+    if (axis.values !== undefined) return axis;
+    return {
+      ...axis,
+      values: (_u: uPlot, splits: number[]) => {
+        const labels = formatTicks(splits);
+        el.setAttribute(i === 0 ? 'data-x-ticks' : `data-y${i === 1 ? '' : i}-ticks`, labels.join('|'));
+        return labels;
+      },
+    };
+  });
+}

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
 import { useShallow } from 'zustand/react/shallow';
 import type { ModuleUpdateStats } from '../../worker/protocol';
@@ -13,15 +13,29 @@ const moduleLabel = (m: Pick<ModuleUpdateStats, 'layer' | 'name'>) => `L${m.laye
 export function UpdatePanel() {
   const [open, setOpen] = useState(false);
   const count = useStudio((s) => s.updates.length);
+  const kind = useStudio((s) => s.trainedKind);
+  // A new run (or ReLoRA, which has no per-layer adapter to show) leaves no snapshot: close the view
+  // rather than leave a "Hide" over nothing.
+  useEffect(() => {
+    if (count === 0) setOpen(false);
+  }, [count]);
+  const shown = open && count > 0;
   return (
     <Panel title="5 · See the update" testId="update-panel" wide>
       <p className="muted">
         Per adapted layer: ΔM = mean over output rows of |‖w′ᵢ‖ − ‖wᵢ‖| and ΔD = mean of 1 − cos(w′ᵢ, wᵢ), for W′ = W + ΔW, computed on the GPU.
       </p>
       <button type="button" data-testid="update-open" onClick={() => setOpen(!open)} disabled={count === 0}>
-        {open ? 'Hide update view' : `Show update view (${count} snapshots)`}
+        {shown ? 'Hide update view' : `Show update view (${count} snapshot${count === 1 ? '' : 's'})`}
       </button>
-      {open && count > 0 && <UpdateCharts />}
+      {count === 0 && (
+        <p className="muted" data-testid="update-empty">
+          {kind === 'relora'
+            ? 'ReLoRA merges its low-rank updates into the weights at every reset, so there is no adapter whose layers to show here; the loss and lr charts mark its resets.'
+            : 'Snapshots appear during training, at every evaluation (every "Eval every" steps and at the end).'}
+        </p>
+      )}
+      {shown && <UpdateCharts />}
     </Panel>
   );
 }
@@ -59,7 +73,7 @@ function OverSteps(props: { updates: readonly UpdateSnapshot[]; labels: string[]
       title: props.title,
       scales: { x: { time: false } },
       legend: { show: props.labels.length <= 8 },
-      axes: [{ label: 'step' }, { size: 70 }],
+      axes: [{ label: 'step' }, { size: 80 }],
       series: [{}, ...props.labels.map((label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 1.5 }))],
     }),
     [props.labels, props.title],
@@ -78,7 +92,7 @@ function Scatter({ snapshot }: { snapshot: UpdateSnapshot }) {
     () => ({
       title: `ΔD vs ΔM at step ${snapshot.step}`,
       scales: { x: { time: false } },
-      axes: [{ label: 'ΔM' }, { label: 'ΔD', size: 70 }],
+      axes: [{ label: 'ΔM' }, { label: 'ΔD', size: 80 }],
       series: [{}, ...names.map((label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], paths: () => null, points: { show: true, size: 9, fill: PALETTE[i % PALETTE.length] } }))],
     }),
     [names, snapshot.step],

@@ -1,5 +1,7 @@
 import type { StateCreator } from 'zustand';
 import { send } from '../worker-client';
+import { findAdapterFiles } from '../../formats/adapter-files';
+import type { ModelTextFile } from '../../worker/protocol';
 import { downloadExport, isMergedKind, type DownloadKind } from '../downloads';
 import type { StudioState } from './store';
 
@@ -8,7 +10,7 @@ export interface ExportSlice {
   exportError: string | null;
   importError: string | null;
   requestDownload(kind: DownloadKind): void;
-  exportReady(weights: Uint8Array, configJson: string): void;
+  exportReady(weights: Uint8Array, configJson: string, extraFiles: readonly ModelTextFile[]): void;
   exportFailed(message: string): void;
   importAdapterFiles(files: readonly File[]): Promise<void>;
   importFailed(message: string): void;
@@ -22,21 +24,23 @@ export const createExportSlice: StateCreator<StudioState, [], [], ExportSlice> =
     set({ pendingDownload: kind, exportError: null });
     send({ type: isMergedKind(kind) ? 'export-merged' : 'export-adapter' });
   },
-  exportReady: (weights, configJson) => {
+  exportReady: (weights, configJson, extraFiles) => {
     const kind = get().pendingDownload;
-    if (kind) downloadExport(kind, weights, configJson);
+    if (kind) downloadExport(kind, weights, configJson, extraFiles);
     set({ pendingDownload: null });
   },
   exportFailed: (exportError) => set({ exportError, pendingDownload: null }),
   importAdapterFiles: async (files) => {
-    const config = files.find((f) => f.name === 'adapter_config.json');
-    const weights = files.find((f) => f.name.endsWith('.safetensors'));
-    if (!config || !weights) {
-      set({ importError: 'pick both adapter_config.json and adapter_model.safetensors' });
+    // Told apart by content: "adapter_config (1).json" is a repeated download, adapter.zip the studio's own export.
+    const picked = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
+    const found = findAdapterFiles(picked);
+    if (typeof found === 'string') {
+      set({ importError: found });
       return;
     }
     set({ importError: null });
-    send({ type: 'import-adapter', configText: await config.text(), weights, fileName: weights.name });
+    const weights = new Blob([found.weights as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
+    send({ type: 'import-adapter', configText: found.configText, weights, fileName: found.weightsName });
   },
   importFailed: (importError) => set({ importError }),
 });

@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { GenerationProgress, GenerationSettings, Which } from '../../worker/protocol';
+import type { GenerationProgress, GenerationSettings, HeldResult, Which } from '../../worker/protocol';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
 
@@ -8,6 +8,8 @@ export type GenerationOutput = GenerationProgress;
 export interface GenerationSlice {
   generationSettings: GenerationSettings;
   outputs: Record<Which, GenerationOutput>;
+  /** What the worker held when the outputs were generated (names the adapted side). */
+  outputsFrom: HeldResult | null;
   generating: boolean;
   generationError: string | null;
   updateGenerationSettings(patch: Partial<GenerationSettings>): void;
@@ -16,16 +18,18 @@ export interface GenerationSlice {
   generationFailed(message: string): void;
 }
 
-const EMPTY: GenerationOutput = { text: '', tokens: 0, done: false, promptText: '', chat: false, stop: null };
+export const EMPTY_OUTPUT: GenerationOutput = { text: '', tokens: 0, done: false, promptText: '', chat: false, stop: null };
+const EMPTY = EMPTY_OUTPUT;
 
 export const createGenerationSlice: StateCreator<StudioState, [], [], GenerationSlice> = (set, get) => ({
   generationSettings: { prompt: 'The quick brown', useChatTemplate: true, temperature: 0, topK: 20, maxNewTokens: 24, seed: 7 },
   outputs: { base: EMPTY, adapted: EMPTY },
+  outputsFrom: null,
   generating: false,
   generationError: null,
   updateGenerationSettings: (patch) => set((s) => ({ generationSettings: { ...s.generationSettings, ...patch } })),
   startGeneration: () => {
-    set({ generating: true, generationError: null, outputs: { base: EMPTY, adapted: EMPTY } });
+    set({ generating: true, generationError: null, outputs: { base: EMPTY, adapted: EMPTY }, outputsFrom: get().held });
     send({ type: 'generate', settings: get().generationSettings });
   },
   generationUpdate: (which, progress) =>

@@ -3,6 +3,28 @@ import type { GpuSummary, ModelSummary } from '../../worker/protocol';
 import type { PickedFile } from '../components/DropZone';
 import { send } from '../worker-client';
 import type { StudioState } from './store';
+import { heldName, isRunActive } from './training-slice';
+
+/** The page's message while a run holds the model (the worker refuses a change too). */
+export const MODEL_LOCKED = 'Training is in progress: stop the run to change the model.';
+
+/**
+ * Whether loading `next` may go ahead: never during a run; after one, a trained result that was not
+ * downloaded goes with the old model, so the user is asked first.
+ */
+function mayReplaceModel(s: StudioState, next: string, set: (p: Partial<StudioState>) => void): boolean {
+  if (isRunActive(s.trainingStatus)) {
+    set({ modelError: MODEL_LOCKED });
+    return false;
+  }
+  set({ modelError: null });
+  if (!s.held || s.heldSaved) return true;
+  const what = heldName(s.held);
+  return globalThis.confirm(
+    `Loading ${next} discards the ${what} trained on ${s.model?.name ?? 'the current model'}: it has not been downloaded. ` +
+      `Download it first under "7 · Export and import" to keep it.\n\nDiscard the ${what} and load ${next}?`,
+  );
+}
 
 /**
  * The bundled models: kjv-tiny (pretrained on the KJV by `npm run pretrain`) opens by default;
@@ -49,17 +71,24 @@ export function folderOf(files: readonly PickedFile[]): { name: string; files: {
   return { name, files: [...byName.values()].map((f) => ({ name: f.file.name, blob: f.file })) };
 }
 
-export const createModelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set) => ({
+export const createModelSlice: StateCreator<StudioState, [], [], ModelSlice> = (set, get) => ({
   gpuStatus: { kind: 'checking' },
   model: null,
   modelStatus: 'none',
   modelLoadingName: null,
   modelError: null,
   setGpuStatus: (gpuStatus) => set({ gpuStatus }),
-  loadBundledModel: () => send({ type: 'load-model', source: { kind: 'bundled', ...bundledModel() } }),
+  loadBundledModel: () => {
+    const source = { kind: 'bundled', ...bundledModel() } as const;
+    // The first load (the worker's GPU just became ready) has nothing to lose and asks nothing.
+    if (get().model && !mayReplaceModel(get(), source.name, set)) return;
+    send({ type: 'load-model', source });
+  },
   loadModelFiles: (files) => {
     if (files.length === 0) return;
-    send({ type: 'load-model', source: { kind: 'files', ...folderOf(files) } });
+    const source = { kind: 'files', ...folderOf(files) } as const;
+    if (!mayReplaceModel(get(), source.name, set)) return;
+    send({ type: 'load-model', source });
   },
   modelLoading: (name) => set({ modelStatus: 'loading', modelLoadingName: name, modelError: null }),
   modelLoaded: (model) => set({ model, modelStatus: 'loaded', modelError: null, modelLoadingName: null }),

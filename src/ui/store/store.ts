@@ -4,7 +4,7 @@ import { createExportSlice, type ExportSlice } from './export-slice';
 import { createGenerationSlice, type GenerationSlice } from './generation-slice';
 import { createModelSlice, type ModelSlice } from './model-slice';
 import { createProfileSlice, type ProfileSlice } from './profile-slice';
-import { createSettingsSlice, type SettingsSlice } from './settings-slice';
+import { createSettingsSlice, storeSettings, type SettingsSlice } from './settings-slice';
 import { createTrainingSlice, type TrainingSlice } from './training-slice';
 
 export type StudioState = ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & GenerationSlice & ExportSlice & ProfileSlice;
@@ -19,3 +19,8 @@ export const useStudio = create<StudioState>()((...a) => ({
   ...createExportSlice(...a),
   ...createProfileSlice(...a),
 }));
+
+// The run's settings outlive the page: the next visit opens with them (restoreSettings).
+useStudio.subscribe((s, before) => {
+  if (s.settings !== before.settings || s.explicitSettings !== before.explicitSettings) storeSettings({ settings: s.settings, explicit: s.explicitSettings });
+});

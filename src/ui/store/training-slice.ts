@@ -1,9 +1,22 @@
 import type { StateCreator } from 'zustand';
-import type { ModuleUpdateStats, StudioEvent, TrainedKind, VeraLambdas } from '../../worker/protocol';
+import type { HeldResult, ModuleUpdateStats, StudioEvent, TrainedKind, VeraLambdas } from '../../worker/protocol';
 import { send } from '../worker-client';
+import { EMPTY_OUTPUT } from './generation-slice';
 import type { StudioState } from './store';
 
 export type TrainingStatus = 'idle' | 'starting' | 'running' | 'paused' | 'finished' | 'error';
+
+/** A run is on (asked for, running or paused): the model and the dataset stay as they are. */
+export const isRunActive = (status: TrainingStatus): boolean => status === 'starting' || status === 'running' || status === 'paused';
+
+/** Leaving the page now would lose work: a run is on, or a trained result was never downloaded. */
+export const leavingLosesWork = (s: Pick<TrainingSlice, 'trainingStatus' | 'held' | 'heldSaved'>): boolean =>
+  isRunActive(s.trainingStatus) || (s.held !== null && !s.heldSaved);
+
+const METHOD_NAME: Record<HeldResult['method'], string> = { lora: 'LoRA', dora: 'DoRA', vera: 'VeRA', relora: 'ReLoRA' };
+
+/** How the page names what the worker holds: "LoRA adapter", "ReLoRA-trained model". */
+export const heldName = (h: HeldResult): string => (h.kind === 'relora' ? 'ReLoRA-trained model' : `${METHOD_NAME[h.method]} adapter`);
 
 /** Column-oriented series, as the charts take them. */
 export interface LossHistory {
@@ -45,6 +58,12 @@ export interface TrainingSlice {
   hasAdapter: boolean;
   /** What the worker holds: a PEFT adapter or a ReLoRA-trained model (null: nothing yet). */
   trainedKind: TrainedKind | null;
+  /** What the worker says it holds (its 'held' events): the truth the export and generate panels follow. */
+  held: HeldResult | null;
+  /** The held result was downloaded (or imported from files), so nothing is lost if it goes. */
+  heldSaved: boolean;
+  heldChanged(held: HeldResult | null): void;
+  heldDownloaded(): void;
   startTraining(continueAdapter: boolean): void;
   pauseTraining(): void;
   resumeTraining(): void;
@@ -62,6 +81,18 @@ export interface TrainingSlice {
 
 const emptyHistory = (): LossHistory => ({ steps: [], losses: [], lrs: [], resets: [], loraStart: null });
 
+/** "Stop the run to change …" errors (the page's and the worker's) are over once the run is. */
+const runOver = (s: StudioState): Partial<StudioState> => {
+  const stale = (m: string | null) => m !== null && m.includes('stop the run to change');
+  return { ...(stale(s.modelError) ? { modelError: null } : {}), ...(stale(s.datasetError) ? { datasetError: null } : {}) };
+};
+
+/** A run's charts, step counters and update statistics, emptied. */
+const clearedRun = () => ({
+  step: 0, tokensPerSecond: 0, elapsedMs: 0, epoch: 0,
+  history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], veraLambdas: [],
+});
+
 export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlice> = (set, get) => ({
   trainingStatus: 'idle',
   step: 0,
@@ -77,8 +108,30 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   veraLambdas: [],
   hasAdapter: false,
   trainedKind: null,
+  held: null,
+  heldSaved: false,
+  heldChanged: (held) =>
+    set((s) => {
+      // The old generations came from what was held before; export errors were about it too.
+      const fresh = { held, heldSaved: false, hasAdapter: held !== null, trainedKind: held?.kind ?? null, outputs: { base: EMPTY_OUTPUT, adapted: EMPTY_OUTPUT }, outputsFrom: null, exportError: null };
+      // Gone without a run failing: a new model was loaded, and the old run's charts and numbers go with it.
+      if (held === null && s.held !== null && s.trainingStatus !== 'error' && !isRunActive(s.trainingStatus)) {
+        return {
+          ...fresh, ...clearedRun(), trainingStatus: 'idle' as const, totalSteps: 0, trainableParams: null,
+          trainingMessage: `The ${heldName(s.held)} was discarded with the model it was trained on.`,
+        };
+      }
+      return fresh;
+    }),
+  heldDownloaded: () => set({ heldSaved: true }),
   startTraining: (continueAdapter) => {
-    set({ trainingStatus: 'starting', trainingMessage: null });
+    if (isRunActive(get().trainingStatus)) return;
+    // Nothing of the last run stays on screen as if it were this one's: numbers, outputs, errors.
+    set({
+      trainingStatus: 'starting', trainingMessage: null, step: 0, totalSteps: 0, tokensPerSecond: 0, elapsedMs: 0, epoch: 0,
+      ...(continueAdapter ? {} : clearedRun()),
+      outputs: { base: EMPTY_OUTPUT, adapted: EMPTY_OUTPUT }, outputsFrom: null, generationError: null, exportError: null,
+    });
     send({ type: 'train', settings: get().settings, continueAdapter });
   },
   pauseTraining: () => send({ type: 'pause' }),
@@ -110,7 +163,7 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   trainingPaused: (trainingMessage) => set({ trainingStatus: 'paused', trainingMessage }),
   trainingResumed: () => set({ trainingStatus: 'running', trainingMessage: null }),
   trainingFinished: (reason, step) =>
-    set({ trainingStatus: 'finished', trainingMessage: reason === 'stopped' ? `Stopped after step ${step}.` : `Finished ${step} steps.` }),
-  trainingFailed: (trainingMessage) => set({ trainingStatus: 'error', trainingMessage }),
-  adapterImported: (trainableParams) => set({ hasAdapter: true, trainedKind: 'adapter', trainableParams, trainingMessage: 'Adapter imported: generate with it or continue training.' }),
+    set((s) => ({ ...runOver(s), trainingStatus: 'finished', trainingMessage: reason === 'stopped' ? `Stopped after step ${step}.` : `Finished ${step} steps.` })),
+  trainingFailed: (trainingMessage) => set((s) => ({ ...runOver(s), trainingStatus: 'error', trainingMessage })),
+  adapterImported: (trainableParams) => set({ hasAdapter: true, heldSaved: true, trainedKind: 'adapter', trainableParams, trainingMessage: 'Adapter imported: generate with it or continue training.' }),
 });

@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ReloraRun, type ReloraSettings } from '../src/adapters/relora';
+import { ReloraRun, type ReloraSettings } from '../src/train/relora';
 import { seededRandom } from '../src/adapters/init';
 import { expectedWeights, parseModelConfig } from '../src/formats/hf-config';
 import { writeFileAtomic } from '../src/formats/node-fs';

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FullRankTarget } from '../adapters/full';
-import { ReloraRun, type ReloraSettings } from '../adapters/relora';
+import { FullRankTarget } from '../train/full-rank';
+import { ReloraRun, type ReloraSettings } from '../train/relora';
 import { createAdapter, loadAdapter } from '../adapters/load';
 import type { Adapter } from '../adapters/types';
 import { parseBatch } from '../formats/batch';

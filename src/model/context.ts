@@ -1,4 +1,4 @@
-import type { Adapter, StepContext } from '../adapters/types';
+import type { Adapter, StepContext } from './adapter';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { normWeightGrad } from '../kernels/weight-grads';

@@ -1,4 +1,4 @@
-import type { Adapter, StepContext } from '../adapters/types';
+import type { Adapter, StepContext } from '../model/adapter';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { crossEntropy, reduceSum } from '../kernels/loss';

@@ -1,4 +1,4 @@
-import type { Adapter, TrainableParam } from '../adapters/types';
+import type { Adapter, TrainableParam } from '../model/adapter';
 import type { Tensor } from '../gpu/tensor';
 
 /** What a training run updates: an adapter's tensors, the base weights (full rank), or both. */

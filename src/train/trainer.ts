@@ -1,4 +1,4 @@
-import type { Adapter, TrainableParam } from '../adapters/types';
+import type { Adapter, TrainableParam } from '../model/adapter';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 import { type AdamWHyper, adamwStep, gradNormScale } from '../kernels/optimizer';

@@ -1,5 +1,5 @@
 /** ReLoRA's settings as the studio holds them: conversion to the engine's, checks, trainable count (pure, no GPU). */
-import type { ReloraSettings } from '../adapters/relora';
+import type { ReloraSettings } from '../train/relora';
 import { linearModules, type ModelConfig } from '../formats/hf-config';
 import type { TrainSettings } from './protocol';
 

@@ -6,7 +6,7 @@
  */
 import { RunControl } from './run-control';
 import { heldOutLoss, postKernelProfile, type RunInputs } from './training-run';
-import { ReloraRun } from '../adapters/relora';
+import { ReloraRun } from '../train/relora';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import { releaseBatch, uploadBatch } from '../train/device-batch';
 import { reloraSettingsOf } from './relora-settings';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FullRankTarget } from '../../src/adapters/full';
+import { FullRankTarget } from '../../src/train/full-rank';
 import { Transformer } from '../../src/model/transformer';
 import { releaseBatch, uploadBatch } from '../../src/train/device-batch';
 import { evaluateLoss, Trainer } from '../../src/train/trainer';

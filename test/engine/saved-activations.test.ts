@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FullRankTarget } from '../../src/adapters/full';
+import { FullRankTarget } from '../../src/train/full-rank';
 import type { ModelConfig } from '../../src/formats/hf-config';
 import { BufferPool } from '../../src/gpu/buffer-pool';
 import { Transformer } from '../../src/model/transformer';

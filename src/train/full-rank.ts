@@ -1,9 +1,9 @@
-import { expectedWeights } from '../../formats/hf-config';
-import type { GpuRuntime } from '../../gpu/runtime';
-import type { Tensor } from '../../gpu/tensor';
-import type { Transformer } from '../../model/transformer';
-import type { TrainingTarget } from '../../train/target';
-import type { TrainableParam } from '../types';
+import { expectedWeights } from '../formats/hf-config';
+import type { GpuRuntime } from '../gpu/runtime';
+import type { Tensor } from '../gpu/tensor';
+import type { Transformer } from '../model/transformer';
+import type { TrainingTarget } from './target';
+import type { TrainableParam } from '../model/adapter';
 
 /**
  * Full-rank training: every base weight trains (embeddings and norms included). With tied

@@ -2,13 +2,13 @@ import { linearModules } from '../../formats/hf-config';
 import type { AdapterSpec } from '../../formats/peft';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Transformer } from '../../model/transformer';
-import type { DeviceBatch } from '../../train/device-batch';
-import type { TrainingTarget } from '../../train/target';
-import { Trainer, type TrainHyper } from '../../train/trainer';
-import { FullRankTarget } from '../full';
-import { kaimingUniform, seededRandom } from '../init';
-import { lora, type LayeredAdapter } from '../lora';
-import { LoraLayer } from '../lora/layer';
+import type { DeviceBatch } from '../device-batch';
+import type { TrainingTarget } from '../target';
+import { Trainer, type TrainHyper } from '../trainer';
+import { FullRankTarget } from '../full-rank';
+import { kaimingUniform, seededRandom } from '../../adapters/init';
+import { lora, type LayeredAdapter } from '../../adapters/lora';
+import { LoraLayer } from '../../adapters/lora/layer';
 import { jaggedCosine, type JaggedCosine } from './schedule';
 
 /** Everything the ReLoRA reference exposes, as parameters. */

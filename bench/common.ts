@@ -5,6 +5,7 @@
  */
 import type { AdapterMethod, AdapterSpec } from '../src/formats/peft';
 import type { TrainHyper } from '../src/train/trainer';
+import { trainHyper } from '../src/train/defaults';
 
 export interface LlamaDims {
   readonly hidden: number;
@@ -55,7 +56,7 @@ export const MATMUL_FILL = { a: 0.01, b: 0.02 } as const;
 export function checkConstantProduct(product: ArrayLike<number>, c: MatmulCase): void {
   const expected = c.K * MATMUL_FILL.a * MATMUL_FILL.b;
   const got = product[0];
-  if (!(Math.abs(got - expected) <= 1e-3 * expected)) throw new Error(`wrong product: C[0] = ${got}, expected ${expected}`);
+  if (!(Math.abs(got! - expected) <= 1e-3 * expected)) throw new Error(`wrong product: C[0] = ${got}, expected ${expected}`);
 }
 
 /** Rank-8 (by default) adapter of `method` on q, k, v, o, without dropout, as the benches train it. */
@@ -66,7 +67,8 @@ export function benchAdapterSpec(method: AdapterMethod, rank = 8): AdapterSpec {
   };
 }
 
-export const BENCH_HYPER: TrainHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: 0 };
+/** The training defaults (src/train/defaults.ts: AdamW 0.9/0.999/1e-8, clipping at 1, seed 0) at lr 1e-3. */
+export const BENCH_HYPER: TrainHyper = trainHyper(1e-3);
 
 /** Deterministic token ids spread over the vocabulary (a prime stride, so rows differ). */
 export function benchTokenIds(count: number, vocab: number): Int32Array {
@@ -76,7 +78,7 @@ export function benchTokenIds(count: number, vocab: number): Int32Array {
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /**

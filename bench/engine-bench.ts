@@ -65,9 +65,9 @@ export async function adapterStepTimes(
   const trainers = adapters.map((a) => new Trainer(rt, model, a, BENCH_HYPER));
   const runs: Record<keyof AdapterStepTimes, () => void> = {
     frozen: () => recordLoss(rt, model, null, batch, step, { withGrad: true, lossOut }),
-    lora: () => recordTrainerStep(trainers[0], batch),
-    dora: () => recordTrainerStep(trainers[1], batch),
-    vera: () => recordTrainerStep(trainers[2], batch),
+    lora: () => recordTrainerStep(trainers[0]!, batch),
+    dora: () => recordTrainerStep(trainers[1]!, batch),
+    vera: () => recordTrainerStep(trainers[2]!, batch),
   };
   const names = Object.keys(runs) as (keyof AdapterStepTimes)[];
   const times: Record<string, number[]> = { frozen: [], lora: [], dora: [], vera: [] };
@@ -80,12 +80,12 @@ export async function adapterStepTimes(
       for (let i = 0; i < names.length; i++) {
         const name = names[(round + i) % names.length];
         const t0 = performance.now();
-        runs[name]();
+        runs[name!]();
         await rt.sync();
-        times[name].push(performance.now() - t0);
+        times[name!]!.push(performance.now() - t0);
       }
     }
-    return { frozen: median(times.frozen), lora: median(times.lora), dora: median(times.dora), vera: median(times.vera) };
+    return { frozen: median(times.frozen!), lora: median(times.lora!), dora: median(times.dora!), vera: median(times.vera!) };
   } finally {
     for (const t of trainers) t.destroy();
     for (const a of adapters) a.destroy(rt);

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:generate -- [--model DIR] [--prompt N] [--tokens N]`: generation speed with the
- * KV cache (engine/generate.ts) against rerunning the whole prefix for every token and reading
+ * KV cache (generation/generate.ts) against rerunning the whole prefix for every token and reading
  * its logits back (what generation did before the cache), side by side in one run on Dawn's
  * WebGPU in Node. Not a test: it prints tokens/s and their ratio, and asserts nothing. Both
  * paths decode greedily, so they also print whether they picked the same tokens.
@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate } from '../src/engine/generate';
-import { sampleToken } from '../src/engine/sampling';
+import { generate } from '../src/generation/generate';
+import { sampleToken } from '../src/generation/sampling';
 import { parseBatch } from '../src/formats/batch';
 import { readModelFolder } from '../src/formats/node-fs';
 import { createNodeRuntime } from '../src/gpu/node';

@@ -30,7 +30,7 @@ function pageQuery(argv: readonly string[]): URLSearchParams {
   for (const arg of argv) {
     const match = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(arg);
     if (!match) throw new Error(`unexpected argument ${JSON.stringify(arg)} (flags look like --quick)`);
-    query.set(match[1], match[2] ?? '1');
+    query.set(match[1]!, match[2] ?? '1');
   }
   return query;
 }

@@ -121,7 +121,7 @@ export class TfLoraLlama {
     const { cos, sin } = this.ropeTables(S);
     const half = this.config.headDim / 2;
     const [x1, x2] = tf.split(x, [half, half], 3);
-    const rotated = tf.concat([tf.neg(x2), x1], 3);
+    const rotated = tf.concat([tf.neg(x2!), x1!], 3);
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
   }
 
@@ -176,7 +176,7 @@ export class TfLoraLlama {
   /** Loss and the gradient of every LoRA matrix, by PEFT key (the caller disposes them). */
   gradients(batch: TfBatch): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const { value, grads } = tf.variableGrads(() => this.loss(batch), this.params.map((p) => p.variable));
-    return { loss: value, grads: new Map(this.params.map((p) => [p.key, grads[p.variable.name]])) };
+    return { loss: value, grads: new Map(this.params.map((p) => [p.key, grads[p.variable.name]!])) };
   }
 
   dispose(): void {
@@ -202,8 +202,8 @@ export class TfAdamW {
   update(grads: ReadonlyMap<string, tf.Tensor>): void {
     this.step++;
     const h = this.hyper;
-    const bc1 = 1 - Math.pow(h.beta1, this.step);
-    const bc2Sqrt = Math.sqrt(1 - Math.pow(h.beta2, this.step));
+    const bc1 = 1 - h.beta1 ** this.step;
+    const bc2Sqrt = Math.sqrt(1 - h.beta2 ** this.step);
     tf.tidy(() => {
       const gs = this.params.map((p) => grads.get(p.key)!);
       // Pairwise adds, not tf.addN: TF.js' AddN binds every input at once and, with more than
@@ -211,8 +211,8 @@ export class TfAdamW {
       const norm = tf.sqrt(gs.map((g) => tf.sum(tf.square(g))).reduce((sum, x) => tf.add(sum, x)));
       const clip = h.maxGradNorm > 0 ? tf.minimum(1, tf.div(h.maxGradNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
       this.params.forEach((p, i) => {
-        const { m, v } = this.moments[i];
-        const g = tf.mul(gs[i], clip);
+        const { m, v } = this.moments[i]!;
+        const g = tf.mul(gs[i]!, clip);
         m.assign(tf.add(tf.mul(m, h.beta1), tf.mul(g, 1 - h.beta1)));
         v.assign(tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2)));
         const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), h.eps);

@@ -28,7 +28,7 @@ function mixedDataset(): { text: string; lengths: number[] } {
     lines.push(JSON.stringify({ prompt, completion: ' yes' }));
     lengths.push(bytes(prompt) + bytes(' yes') + 1);
   }
-  return { text: lines.join('\n') + '\n', lengths };
+  return { text: `${lines.join('\n')}\n`, lengths };
 }
 
 async function download(page: Page, testId: string, name: string): Promise<Buffer> {

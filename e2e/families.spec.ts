@@ -22,8 +22,9 @@ const MAX_TOKENS = 12;
 /** Short answers, always "ok": the adapter learns to answer and end its turn. */
 function chatJsonl(rows: number): string {
   const questions = ['Hello?', 'How are you?', 'What is this?', 'Is it blue?', 'Where is the sky?', 'Tell me a story.'];
-  return Array.from({ length: rows }, (_, i) =>
-    JSON.stringify({ messages: [{ role: 'user', content: questions[i % questions.length] }, { role: 'assistant', content: 'ok' }] })).join('\n') + '\n';
+  const lines = Array.from({ length: rows }, (_, i) =>
+    JSON.stringify({ messages: [{ role: 'user', content: questions[i % questions.length] }, { role: 'assistant', content: 'ok' }] }));
+  return `${lines.join('\n')}\n`;
 }
 
 /** Drags files or folders from disk onto the model drop zone, as a user does (through CDP's drag events). */

@@ -47,7 +47,7 @@ export async function setNumber(page: Page, testId: string, value: number): Prom
 export function repetitiveJsonl(rows: number): string {
   const lines: string[] = [];
   for (let i = 0; i < rows; i++) lines.push(JSON.stringify({ prompt: `Q${i % 4}: colour?`, completion: ' blue sky blue sky' }));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** Reads a safetensors header: {name: {dtype, shape, data_offsets}}. */

@@ -49,7 +49,9 @@ function bytesToUnicode(): string[] {
 
 function tokenizerJson(): object {
   const vocab: Record<string, number> = {};
-  bytesToUnicode().forEach((ch, b) => (vocab[ch] = b));
+  bytesToUnicode().forEach((ch, b) => {
+    vocab[ch] = b;
+  });
   vocab['<|endoftext|>'] = EOS_ID;
   return {
     version: '1.0',
@@ -107,8 +109,8 @@ function weights(): { name: string; shape: number[]; data: Float32Array }[] {
 }
 
 mkdirSync(OUT_DIR, { recursive: true });
-writeFileSync(join(OUT_DIR, 'config.json'), JSON.stringify(CONFIG, null, 2) + '\n');
-writeFileSync(join(OUT_DIR, 'tokenizer.json'), JSON.stringify(tokenizerJson()) + '\n');
-writeFileSync(join(OUT_DIR, 'tokenizer_config.json'), JSON.stringify(TOKENIZER_CONFIG, null, 2) + '\n');
+writeFileSync(join(OUT_DIR, 'config.json'), `${JSON.stringify(CONFIG, null, 2)}\n`);
+writeFileSync(join(OUT_DIR, 'tokenizer.json'), `${JSON.stringify(tokenizerJson())}\n`);
+writeFileSync(join(OUT_DIR, 'tokenizer_config.json'), `${JSON.stringify(TOKENIZER_CONFIG, null, 2)}\n`);
 writeFileSync(join(OUT_DIR, 'model.safetensors'), writeSafetensors(weights(), { format: 'pt' }));
 console.log(`wrote ${OUT_DIR}`);

@@ -92,7 +92,7 @@ function weightsFile(config: Record<string, unknown>, seed: number): Uint8Array 
 }
 
 const paddedVocab = (n: number) => Math.ceil(n / 16) * 16;
-const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
 export function tinyQwen3(): TinyModel {
   const tok = tokenizer(['<|im_start|>', '<|im_end|>']);

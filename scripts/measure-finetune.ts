@@ -23,13 +23,12 @@ import { splitTrainVal } from '../src/data/batches';
 import { alpacaPrompt, parseDatasetFile } from '../src/data/parse';
 import { tokenizeDataset, type TokenSequence } from '../src/data/tokenize';
 import { DatasetError, type DatasetFormat, type ParsedDataset } from '../src/data/types';
-import { adapterSpecFor } from '../src/engine/adapter-spec';
-import { generate } from '../src/engine/generate';
-import { readStudioModel as readModel } from '../src/cli/studio-model';
-import type { ModelFolder } from '../src/engine/model-files';
+import { adapterSpecFor } from '../src/train/adapter-spec';
+import { generate } from '../src/generation/generate';
+import type { TextModelFolder as ModelFolder } from '../src/formats/model-folder';
 import { FormatError } from '../src/formats/errors';
 import type { ModelConfig } from '../src/formats/hf-config';
-import { writeFileAtomic } from '../src/formats/node-fs';
+import { readModelFolder, writeFileAtomic } from '../src/formats/node-fs';
 import { WebGpuUnavailableError } from '../src/gpu/device';
 import { createNodeRuntime } from '../src/gpu/node';
 import type { GpuRuntime } from '../src/gpu/runtime';
@@ -281,7 +280,7 @@ function relativeDrop(before: number | null, after: number | null): number | nul
 
 /** Loads and checks everything, then measures every sample on one runtime and one loaded model. */
 export async function measureFinetune(options: MeasureOptions, progress: (line: string) => void = () => undefined): Promise<FinetuneReport> {
-  const folder = await readModel(options.modelDir);
+  const folder = await readModelFolder(options.modelDir, { tokenizer: true });
   const samples: PreparedSample[] = [];
   const chosen = SAMPLES.filter((spec) => !options.only?.length || options.only.includes(spec.file));
   for (const spec of chosen) samples.push(await prepareSample(options.samplesDir, spec, folder, options.steps));

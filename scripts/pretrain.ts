@@ -32,11 +32,12 @@ import { createNodeRuntime } from '../src/gpu/node';
 import { Transformer, type WeightMap } from '../src/model/transformer';
 import { bpeTokenizerJson, END_OF_TEXT, trainBpe } from '../src/tokenizer/bpe-trainer';
 import { releaseBatch, uploadBatch } from '../src/train/device-batch';
+import { trainHyper } from '../src/train/defaults';
 import { evaluateLoss } from '../src/train/trainer';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
+  return (i >= 0 ? process.argv[i + 1] : undefined) ?? fallback;
 }
 
 const SMOKE = process.argv.includes('--smoke');
@@ -69,7 +70,7 @@ const RELORA: ReloraSettings = {
 /** The branches share ReLoRA's code path: full-rank is a warm start that never ends, LoRA a cycle that never resets. */
 const SETTINGS: ReloraSettings = BRANCH === 'full' ? { ...RELORA, warmStartSteps: STEPS }
   : BRANCH === 'lora' ? { ...RELORA, resetEvery: STEPS } : RELORA;
-const HYPER = { lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1, seed: SEED };
+const HYPER = trainHyper(3e-3, { beta2: 0.95, weightDecay: 0.01, seed: SEED });
 
 /** The corpus: every verse of the KJV, verse references stripped, one verse per line. */
 function readCorpus(): string {

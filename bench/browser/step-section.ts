@@ -36,12 +36,12 @@ async function ourLossAndGrads(rt: GpuRuntime, model: Transformer, adapter: Adap
   rt.release(lossOut);
   const grads = new Map<string, Float32Array>();
   for (const p of adapter.parameters()) grads.set(p.key, await rt.read(p.grad));
-  return { loss, grads };
+  return { loss: loss!, grads };
 }
 
 async function tfjsLossAndGrads(model: TfLoraLlama, batch: TfBatch): Promise<LossAndGrads> {
   const { loss, grads } = model.gradients(batch);
-  const out = { loss: (await loss.data())[0], grads: new Map<string, Float32Array>() };
+  const out = { loss: (await loss.data())[0]!, grads: new Map<string, Float32Array>() };
   for (const [key, g] of grads) out.grads.set(key, (await g.data()) as Float32Array);
   tf.dispose([loss, ...grads.values()]);
   return out;
@@ -52,8 +52,8 @@ export function maxNormRelError(a: Float32Array, b: Float32Array): number {
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
   }
   return diff / scale;
 }

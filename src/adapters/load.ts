@@ -21,8 +21,5 @@ export function createAdapter(rt: GpuRuntime, model: BaseModelView, spec: Adapte
 
 /** Trainable parameter count of an adapter spec on a model, without building it. */
 export function trainableCount(spec: AdapterSpec, config: ModelConfig): number {
-  const modules = targetedModules(spec, config, 'adapter settings');
-  if (spec.method === 'vera') return modules.reduce((n, m) => n + m.outFeatures + spec.rank, 0);
-  const perModule = (inF: number, out: number) => spec.rank * (inF + out) + (spec.method === 'dora' ? out : 0);
-  return modules.reduce((n, m) => n + perModule(m.inFeatures, m.outFeatures), 0);
+  return ADAPTER_METHODS[spec.method].format.trainableCount(spec, targetedModules(spec, config, 'adapter settings'));
 }

@@ -23,7 +23,7 @@ export class Flags {
     spec: FlagSpec,
   ) {
     for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i];
+      const arg = argv[i]!;
       if (!arg.startsWith('--')) throw new UsageError(`${command}: unexpected argument '${arg}'`);
       const name = arg.slice(2);
       if (spec.switches?.includes(name)) {

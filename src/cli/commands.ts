@@ -4,16 +4,19 @@ import { FullRankTarget } from '../train/full-rank';
 import { ReloraRun, type ReloraSettings } from '../train/relora';
 import { createAdapter, loadAdapter } from '../adapters/load';
 import type { Adapter } from '../adapters/types';
-import { parseBatch } from '../formats/batch';
+import { parseBatch, type TokenBatch } from '../formats/batch';
 import { FormatError } from '../formats/errors';
-import { readAdapterFolder, readModelFolder, writeAdapterFolder, writeFileAtomic, type ModelFolder } from '../formats/node-fs';
-import { targetedModules, type AdapterMethod, type AdapterSpec } from '../formats/peft';
+import type { ModelFolder } from '../formats/model-folder';
+import { readAdapterFolder, readModelFolder, writeAdapterFolder, writeFileAtomic } from '../formats/node-fs';
+import { targetedModules, type AdapterSpec } from '../formats/peft';
 import { writeSafetensors } from '../formats/safetensors';
 import { createNodeRuntime } from '../gpu/node';
 import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
 import { type DeviceBatch, releaseBatch, uploadBatch } from '../train/device-batch';
 import { recordLoss } from '../train/step';
+import { adapterSpecFor } from '../train/adapter-spec';
+import { RELORA_DEFAULTS, TRAINING_DEFAULTS, trainHyper } from '../train/defaults';
 import { evaluateLoss, Trainer, type TrainHyper } from '../train/trainer';
 import { Flags, UsageError } from './args';
 
@@ -35,27 +38,47 @@ async function readInputs(flags: Flags): Promise<Inputs> {
   return { model, batchJson: { text, path } };
 }
 
-/** Runs `work` with a runtime, the model and the batch on the GPU, releasing all of it after. */
+/**
+ * Runs `work` with a runtime, the model and the batch on the GPU, releasing all of it after. With
+ * `microBatches` > 1 the batch's rows are split into that many micro-batches (gradient
+ * accumulation: one optimizer step over all of them takes the whole batch's mean loss).
+ */
 async function withEngine<T>(
   inputs: Inputs,
-  work: (rt: GpuRuntime, model: Transformer, batch: DeviceBatch) => Promise<T>,
+  work: (rt: GpuRuntime, model: Transformer, batches: MicroBatches) => Promise<T>,
+  microBatches = 1,
 ): Promise<T> {
   const { model: folder, batchJson } = inputs;
   const tokens = parseBatch(batchJson.text, batchJson.path, folder.config.vocabSize);
   if (tokens.seq > folder.config.maxPositions) {
     throw new FormatError(batchJson.path, `sequence length ${tokens.seq} exceeds the model's ${folder.config.maxPositions} positions`);
   }
+  const parts = splitRows(tokens, microBatches);
   const rt = await createNodeRuntime();
   try {
     const model = new Transformer(rt, folder.config, folder.weights);
-    const batch = uploadBatch(rt, tokens);
-    const result = await work(rt, model, batch);
-    releaseBatch(rt, batch);
+    const batches = parts.map((part) => uploadBatch(rt, part)) as unknown as MicroBatches;
+    const result = await work(rt, model, batches);
+    for (const b of batches) releaseBatch(rt, b);
     model.destroy();
     return result;
   } finally {
     rt.destroy();
   }
+}
+
+/** At least one. */
+type MicroBatches = readonly [DeviceBatch, ...DeviceBatch[]];
+
+/** The batch's rows in `n` equal micro-batches (n must divide the row count). */
+function splitRows(tokens: TokenBatch, n: number): TokenBatch[] {
+  if (n === 1) return [tokens];
+  if (tokens.batch % n !== 0) throw new UsageError(`train: --grad-accum ${n} must divide the batch's ${tokens.batch} rows`);
+  const rows = tokens.batch / n;
+  const span = rows * tokens.seq;
+  return Array.from({ length: n }, (_, i) => ({
+    inputIds: tokens.inputIds.slice(i * span, (i + 1) * span), labels: tokens.labels.slice(i * span, (i + 1) * span), batch: rows, seq: tokens.seq,
+  }));
 }
 
 async function adapterFromFolder(rt: GpuRuntime, model: Transformer, dir: string): Promise<Adapter> {
@@ -73,7 +96,7 @@ export async function runEval(argv: string[]): Promise<void> {
   const adapterDir = flags.optionalString('adapter');
   if (adapterDir) await readAdapterFolder(adapterDir, inputs.model.config); // fail before the GPU starts
   const logitsPath = flags.optionalString('logits');
-  await withEngine(inputs, async (rt, model, batch) => {
+  await withEngine(inputs, async (rt, model, [batch]) => {
     const adapter = adapterDir ? await adapterFromFolder(rt, model, adapterDir) : null;
     const loss = await evaluateLoss(rt, model, adapter, batch);
     if (logitsPath) {
@@ -95,10 +118,10 @@ export async function runGrads(argv: string[]): Promise<void> {
   const adapterDir = flags.string('adapter');
   const out = flags.string('out');
   await readAdapterFolder(adapterDir, inputs.model.config);
-  await withEngine(inputs, async (rt, model, batch) => {
+  await withEngine(inputs, async (rt, model, batches) => {
     const adapter = await adapterFromFolder(rt, model, adapterDir);
-    const trainer = new Trainer(rt, model, adapter, { lr: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 0 });
-    trainer.recordGradients(batch);
+    const trainer = new Trainer(rt, model, adapter, trainHyper(0));
+    trainer.recordGradients(batches);
     const grads = [];
     for (const p of adapter.parameters()) grads.push({ name: p.key, shape: [...p.value.shape], data: await rt.read(p.grad) });
     await writeFileAtomic(out, writeSafetensors(grads, { format: 'pt' }, out));
@@ -107,6 +130,7 @@ export async function runGrads(argv: string[]): Promise<void> {
   });
 }
 
+/** The studio's spec builder on the flags: CLI and studio make the same adapter from the same choice. */
 function adapterSpecFromFlags(flags: Flags, model: ModelFolder): AdapterSpec {
   const method = flags.string('method');
   if (method !== 'lora' && method !== 'dora' && method !== 'vera') {
@@ -117,34 +141,24 @@ function adapterSpecFromFlags(flags: Flags, model: ModelFolder): AdapterSpec {
   if (method === 'vera' && (flags.has('alpha') || flags.isSet('rslora'))) {
     throw new UsageError('train: VeRA has no --alpha or --rslora (its scaling is the trained λ vectors)');
   }
-  return {
-    method: method as AdapterMethod,
-    rank,
-    alpha: method === 'vera' ? rank : flags.number('alpha', 8, (v) => Number.isFinite(v) && v > 0, 'a positive number'),
-    rslora: flags.isSet('rslora'),
-    dropout,
-    targets: flags.list('targets'),
-    fanInFanOut: model.config.arch === 'gpt2',
-    dInitial: 0.1,
-    projectionPrngKey: 0,
-    saveProjection: true,
-  };
+  const alpha = method === 'vera' ? rank : flags.number('alpha', 8, (v) => Number.isFinite(v) && v > 0, 'a positive number');
+  return adapterSpecFor({ method, rank, alpha, rslora: flags.isSet('rslora'), dropout, targets: flags.list('targets') }, model.config);
 }
 
 function hyperFromFlags(flags: Flags): TrainHyper {
-  const betas = (flags.optionalString('betas') ?? '0.9,0.999').split(',').map(Number);
+  const d = TRAINING_DEFAULTS;
+  const betas = (flags.optionalString('betas') ?? `${d.beta1},${d.beta2}`).split(',').map(Number);
   if (betas.length !== 2 || betas.some((b) => !(b >= 0 && b < 1))) {
     throw new UsageError(`train: --betas must be two numbers in [0, 1), e.g. 0.9,0.999`);
   }
-  return {
-    lr: flags.number('lr', undefined, (v) => Number.isFinite(v) && v >= 0, 'a non-negative number'),
-    beta1: betas[0],
-    beta2: betas[1],
-    eps: flags.number('eps', 1e-8, (v) => v > 0, 'a positive number'),
-    weightDecay: flags.number('weight-decay', 0, (v) => v >= 0, 'a non-negative number'),
-    maxGradNorm: flags.number('max-grad-norm', 0, (v) => v >= 0, 'a non-negative number'),
-    seed: flags.number('seed', 0, Number.isSafeInteger, 'an integer'),
-  };
+  return trainHyper(flags.number('lr', undefined, (v) => Number.isFinite(v) && v >= 0, 'a non-negative number'), {
+    beta1: betas[0]!,
+    beta2: betas[1]!,
+    eps: flags.number('eps', d.eps, (v) => v > 0, 'a positive number'),
+    weightDecay: flags.number('weight-decay', d.weightDecay, (v) => v >= 0, 'a non-negative number'),
+    maxGradNorm: flags.number('max-grad-norm', d.maxGradNorm, (v) => v >= 0, 'a non-negative number (0: no clipping)'),
+    seed: flags.number('seed', d.seed, Number.isSafeInteger, 'an integer'),
+  });
 }
 
 const RELORA_FLAGS = ['relora-reset', 'warm-start-steps', 'restart-warmup', 'optimizer-pruning', 'pruning', 'min-lr-ratio', 'warmup'];
@@ -153,7 +167,7 @@ export async function runTrain(argv: string[]): Promise<void> {
   const flags = new Flags('train', argv, {
     values: [
       'model', 'adapter', 'method', 'rank', 'alpha', 'dropout', 'targets', 'batch', 'steps', 'lr', 'betas', 'eps',
-      'weight-decay', 'max-grad-norm', 'seed', 'out', ...RELORA_FLAGS,
+      'weight-decay', 'max-grad-norm', 'grad-accum', 'seed', 'out', ...RELORA_FLAGS,
     ],
     switches: ['rslora'],
   });
@@ -167,21 +181,22 @@ export async function runTrain(argv: string[]): Promise<void> {
   const existing = adapterDir ? await readAdapterFolder(adapterDir, inputs.model.config) : null;
   const steps = flags.positiveInt('steps');
   const hyper = hyperFromFlags(flags);
+  const gradAccum = flags.positiveInt('grad-accum', TRAINING_DEFAULTS.gradAccum);
   const out = flags.string('out');
-  await withEngine(inputs, async (rt, model, batch) => {
+  await withEngine(inputs, async (rt, model, batches) => {
     const adapter = existing
       ? loadAdapter(rt, model, existing.spec, existing.tensors, adapterDir!)
       : await createAdapter(rt, model, newSpec!, hyper.seed);
     const trainer = new Trainer(rt, model, adapter, hyper);
     for (let step = 0; step < steps; step++) {
-      const loss = await trainer.trainStep(batch);
+      const loss = await trainer.trainStep(batches);
       printJson({ step, loss });
       checkFinite(loss, step, out);
     }
     await writeAdapterFolder(out, adapter.spec, await adapter.exportTensors(rt), null);
     trainer.destroy();
     adapter.destroy(rt);
-  });
+  }, gradAccum);
 }
 
 function checkFinite(loss: number, step: number, out: string): void {
@@ -189,7 +204,7 @@ function checkFinite(loss: number, step: number, out: string): void {
 }
 
 function reloraSettingsFromFlags(flags: Flags, steps: number): ReloraSettings {
-  const pruning = flags.optionalString('pruning') ?? 'random';
+  const pruning = flags.optionalString('pruning') ?? RELORA_DEFAULTS.pruning;
   if (pruning !== 'random' && pruning !== 'magnitude') throw new UsageError(`train: --pruning must be random or magnitude, got '${pruning}'`);
   const nonNegativeInt = (name: string, fallback: number) => flags.number(name, fallback, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
   const rank = flags.positiveInt('rank', 8);
@@ -199,11 +214,11 @@ function reloraSettingsFromFlags(flags: Flags, steps: number): ReloraSettings {
     totalSteps: steps,
     warmStartSteps: nonNegativeInt('warm-start-steps', 0),
     resetEvery: flags.positiveInt('relora-reset'),
-    firstWarmupSteps: nonNegativeInt('warmup', 0),
+    firstWarmupSteps: nonNegativeInt('warmup', TRAINING_DEFAULTS.warmupSteps),
     restartWarmupSteps: nonNegativeInt('restart-warmup', 0),
     pruning,
-    pruningRatio: flags.number('optimizer-pruning', 0.999, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
-    minLrRatio: flags.number('min-lr-ratio', 0.1, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
+    pruningRatio: flags.number('optimizer-pruning', RELORA_DEFAULTS.pruningRatio, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
+    minLrRatio: flags.number('min-lr-ratio', RELORA_DEFAULTS.minLrRatio, (v) => v >= 0 && v <= 1, 'in [0, 1]'),
   };
 }
 
@@ -215,13 +230,14 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
   const steps = flags.positiveInt('steps');
   const hyper = hyperFromFlags(flags);
   const settings = method === 'relora' ? reloraSettingsFromFlags(flags, steps) : null;
+  const gradAccum = flags.positiveInt('grad-accum', TRAINING_DEFAULTS.gradAccum);
   const out = flags.string('out');
-  await withEngine(inputs, async (rt, model, batch) => {
+  await withEngine(inputs, async (rt, model, batches) => {
     let weights: Map<string, { shape: number[]; data: Float32Array }>;
     if (settings) {
       const run = new ReloraRun(rt, model, settings, hyper);
       for (let step = 0; step < steps; step++) {
-        const r = await run.trainStep(batch);
+        const r = await run.trainStep(batches);
         printJson({ step, loss: r.loss, lr: r.lr, phase: r.phase, reset: r.reset });
         checkFinite(r.loss, step, out);
       }
@@ -231,7 +247,7 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
       const target = new FullRankTarget(rt, model);
       const trainer = new Trainer(rt, model, target, hyper);
       for (let step = 0; step < steps; step++) {
-        const loss = await trainer.trainStep(batch);
+        const loss = await trainer.trainStep(batches);
         printJson({ step, loss });
         checkFinite(loss, step, out);
       }
@@ -240,7 +256,7 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
       target.destroy();
     }
     await writeModelFolder(out, inputs.model.config.raw, weights);
-  });
+  }, gradAccum);
 }
 
 /** config.json (as read) + model.safetensors with HF keys, each written atomically. */

@@ -1,10 +1,9 @@
-import { continuationText, generate } from '../engine/generate';
-import { readAdapterFolder } from '../formats/node-fs';
+import { continuationText, generate } from '../generation/generate';
+import { readAdapterFolder, readModelFolder } from '../formats/node-fs';
 import { loadAdapter } from '../adapters/load';
 import { createNodeRuntime } from '../gpu/node';
 import { Transformer } from '../model/transformer';
 import { Flags } from './args';
-import { readStudioModel } from './studio-model';
 
 /**
  * `generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]`:
@@ -13,7 +12,7 @@ import { readStudioModel } from './studio-model';
  */
 export async function runGenerate(argv: string[]): Promise<void> {
   const flags = new Flags('generate', argv, { values: ['model', 'adapter', 'prompt', 'max-tokens', 'temperature', 'top-k', 'seed'] });
-  const folder = await readStudioModel(flags.string('model'));
+  const folder = await readModelFolder(flags.string('model'), { tokenizer: true });
   const prompt = flags.string('prompt');
   const adapterDir = flags.optionalString('adapter');
   const adapterFolder = adapterDir ? await readAdapterFolder(adapterDir, folder.config) : null; // checked before the GPU starts

@@ -109,7 +109,7 @@ function parseJsonArray(fileName: string, text: string): Collected {
   const rows = Array.isArray(value) ? value : isObject(value) && Array.isArray(value.data) ? value.data : null;
   if (!rows) throw new DatasetError(fileName, 'expected a JSON array of examples (or {"data": [...]})');
   const out: Collected = { records: [], recordRows: [], badRows: [] };
-  rows.forEach((row: unknown, i: number) => collect(row, i + 1, out));
+  for (const [i, row] of rows.entries()) collect(row, i + 1, out);
   return out;
 }
 

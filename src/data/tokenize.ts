@@ -136,18 +136,27 @@ export function tokenizeDataset(records: readonly DatasetRecord[], enc: TextEnco
   const packed: number[] = [];
   let truncated = 0;
   let totalTokens = 0;
-  records.forEach((record, i) => {
+  for (const [i, record] of records.entries()) {
     const row = options.rows?.[i] ?? i + 1;
     const ex = tokenizeRecord(record, enc);
-    if (typeof ex === 'string') return badRows.push({ row, reason: ex });
+    if (typeof ex === 'string') {
+      badRows.push({ row, reason: ex });
+      continue;
+    }
     totalTokens += ex.promptIds.length + ex.completionIds.length;
-    if (record.kind === 'text') return packed.push(...ex.completionIds);
+    if (record.kind === 'text') {
+      packed.push(...ex.completionIds);
+      continue;
+    }
     lengths.push(ex.promptIds.length + ex.completionIds.length);
     const fit = fitExample(ex, seqLen, options.truncation ?? 'right');
-    if (fit.kind === 'too-long') return tooLong.push({ row, reason: fit.reason });
+    if (fit.kind === 'too-long') {
+      tooLong.push({ row, reason: fit.reason });
+      continue;
+    }
     if (fit.kind === 'truncated') truncated++;
     sequences.push(fit.sequence);
-  });
+  }
   sequences.push(...packSequences(packed, seqLen));
   return { sequences, badRows, tooLong, truncated, totalTokens, lengths };
 }

@@ -58,14 +58,14 @@ function matrixShape(v: unknown, name: string, file: string): [number, number] {
 function toInt32(rows: unknown[][], name: string, file: string, ok: (v: number) => boolean, range: string): Int32Array {
   const seq = rows[0]!.length;
   const out = new Int32Array(rows.length * seq);
-  rows.forEach((row, b) =>
-    row.forEach((v, t) => {
+  for (const [b, row] of rows.entries()) {
+    for (const [t, v] of row.entries()) {
       if (typeof v !== 'number' || !Number.isInteger(v) || !ok(v)) {
         throw new FormatError(file, `${name}[${b}][${t}] = ${describeValue(v)} is not an integer in ${range}`);
       }
       out[b * seq + t] = v;
-    }),
-  );
+    }
+  }
   return out;
 }
 

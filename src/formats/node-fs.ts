@@ -1,29 +1,22 @@
 /**
- * Node-only helpers: read a HF model folder or a PEFT adapter folder from disk, and write files
+ * Node-only helpers: a directory as the model loader's FileSource, read a PEFT adapter folder from disk, and write files
  * atomically. Everything else in src/formats is byte/string based and also runs in the browser;
  * keep `node:` imports confined to this file.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from './errors';
-import { canonicalizeWeights, parseModelConfig, type ModelConfig } from './hf-config';
+import type { ModelConfig } from './hf-config';
+import { loadModelFolder, type FileSource, type LoadOptions, type ModelFolder } from './model-folder';
 import { adapterConfigJson, checkAdapterTensors, parseAdapterConfig, type AdapterSpec } from './peft';
-import { loadShardedIndex, parseSafetensors, writeSafetensors, type TensorEntry } from './safetensors';
-
-export interface ModelFolder {
-  config: ModelConfig;
-  /** Keyed by canonical HF key (GPT-2 keys always with `transformer.`), shapes checked against the config. */
-  weights: Map<string, TensorEntry>;
-}
+import { parseSafetensors, writeSafetensors, type TensorEntry } from './safetensors';
+import type { LoadedTokenizer } from '../tokenizer/load';
 
 export interface AdapterFolder {
   spec: AdapterSpec;
   /** Keyed by PEFT key (`base_model.model.<module>.lora_A.weight`, ...). */
   tensors: Map<string, TensorEntry>;
 }
-
-const SINGLE = 'model.safetensors';
-const INDEX = 'model.safetensors.index.json';
 
 /** Reads a whole file; a missing or unreadable file becomes a FormatError naming its path. */
 async function readBytes(path: string, hint = ''): Promise<Uint8Array> {
@@ -47,44 +40,39 @@ async function readText(path: string, hint = ''): Promise<string> {
   return new TextDecoder().decode(await readBytes(path, hint));
 }
 
-export async function readModelFolder(dir: string): Promise<ModelFolder> {
-  const configPath = join(dir, 'config.json');
-  const config = parseModelConfig(await readText(configPath), configPath);
-
-  const singlePath = join(dir, SINGLE);
-  const single = await readOptional(singlePath);
-  let weights: Map<string, TensorEntry>;
-  let weightsFile: string;
-  if (single) {
-    weights = parseSafetensors(single, singlePath).tensors;
-    weightsFile = singlePath;
-  } else {
-    weightsFile = join(dir, INDEX);
-    const index = await readOptional(weightsFile);
-    if (!index) {
-      const bin = await readOptional(join(dir, 'pytorch_model.bin'));
-      const why = bin ? ' (pytorch_model.bin is a pickle and is not supported; convert it to safetensors)' : '';
-      throw new FormatError(dir, `neither ${SINGLE} nor ${INDEX} found${why}`);
-    }
-    weights = await readShards(dir, new TextDecoder().decode(index), weightsFile);
+/**
+ * A directory on disk as a FileSource for loadModelFolder: listed once, errors name each file by
+ * its path; a folder that does not exist is "model folder not found".
+ */
+export async function directorySource(dir: string): Promise<FileSource> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FormatError(dir, code === 'ENOENT' ? 'model folder not found' : `cannot read the model folder (${code ?? (e as Error).message})`);
   }
-  return { config, weights: canonicalizeWeights(config, weights, weightsFile) };
+  return {
+    name: dir,
+    list: () => names,
+    pathOf: (name) => join(dir, name),
+    bytes: (name) => bareNamed(name, readBytes(join(dir, name))),
+    text: (name) => bareNamed(name, readText(join(dir, name))),
+  };
 }
 
-async function readShards(dir: string, indexJson: string, indexPath: string): Promise<Map<string, TensorEntry>> {
-  const { weightMap, shards } = loadShardedIndex(indexJson, indexPath);
-  const weights = new Map<string, TensorEntry>();
-  for (const shard of shards) {
-    const shardPath = join(dir, shard);
-    const { tensors } = parseSafetensors(await readBytes(shardPath, ` (listed in ${INDEX})`), shardPath);
-    for (const [name, file] of Object.entries(weightMap)) {
-      if (file !== shard) continue;
-      const t = tensors.get(name);
-      if (!t) throw new FormatError(shardPath, `tensor ${JSON.stringify(name)} is not in this shard, but ${INDEX} says it is`);
-      weights.set(name, t);
-    }
+/** A FileSource's errors name the file by its bare name; the loader names it by pathOf. */
+async function bareNamed<T>(name: string, read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (e) {
+    throw e instanceof FormatError ? new FormatError(name, e.problem) : e;
   }
-  return weights;
+}
+
+/** loadModelFolder on a directory (with `{ tokenizer: true }` also its tokenizer and generation config). */
+export async function readModelFolder<T extends boolean = false>(dir: string, opts: LoadOptions<T> = {}): Promise<ModelFolder<T extends true ? LoadedTokenizer : null>> {
+  return loadModelFolder(await directorySource(dir), opts);
 }
 
 /** Reads `adapter_config.json` + `adapter_model.safetensors`; with a model config, also checks keys and shapes. */

@@ -7,10 +7,17 @@
  * per-layer ranks, trainable biases, layer subsets, ...) are rejected with a message instead of
  * being ignored, since ignoring them would silently train or run a different model.
  */
+import { ADAPTER_METHODS, type AdapterMethod } from '../adapters';
+import type { MethodFormat } from '../adapters/types';
 import { FormatError, describeValue, isObject, parseJsonObject } from './errors';
 import { linearModules, type LinearModuleInfo, type ModelConfig, sameShape } from './hf-config';
 
-export type AdapterMethod = 'lora' | 'dora' | 'vera';
+export type { AdapterMethod };
+
+/** Each method's file format, from its folder (src/adapters/<method>/format.ts) through the registry. */
+function formatOf(method: AdapterMethod): MethodFormat {
+  return ADAPTER_METHODS[method].format;
+}
 
 export interface AdapterSpec {
   method: AdapterMethod;
@@ -53,56 +60,43 @@ export function matchesTarget(modulePath: string, targets: string[]): boolean {
 
 /** The factor s in `y = W x + s B A x`. */
 export function adapterScale(spec: AdapterSpec): number {
-  if (spec.method === 'vera') return 1;
-  return spec.rslora ? spec.alpha / Math.sqrt(spec.rank) : spec.alpha / spec.rank;
+  return formatOf(spec.method).scale(spec);
 }
 
 // ---------------------------------------------------------------------------------------------
 // adapter_config.json → AdapterSpec
 
-// PEFT defaults, used when a hand-written config leaves a field out.
-const VERA_DEFAULTS = { r: 256, d_initial: 0.1, projection_prng_key: 0, save_projection: true };
-const LORA_DEFAULTS = { r: 8, lora_alpha: 8 };
+// PEFT's VeraConfig defaults; the other methods carry them unused in their specs.
+export const VERA_DEFAULTS = { d_initial: 0.1, projection_prng_key: 0, save_projection: true };
 
 export function parseAdapterConfig(json: string, file: string): AdapterSpec {
   const raw = parseJsonObject(json, file, 'adapter config');
   const type = raw.peft_type;
-  if (type !== 'LORA' && type !== 'VERA') {
-    if (type === undefined) throw new FormatError(file, 'missing "peft_type" (expected "LORA" or "VERA")');
-    throw new FormatError(file, `peft_type ${describeValue(type)} is not supported (supported: "LORA" incl. use_dora/use_rslora, "VERA")`);
+  const formats = Object.values(ADAPTER_METHODS).map((m) => m.format);
+  const types = [...new Set(formats.map((f) => f.peftType))];
+  if (typeof type !== 'string' || !types.includes(type)) {
+    const supported = types.map((t) => `"${t}"`).join(', ');
+    if (type === undefined) throw new FormatError(file, `missing "peft_type" (supported: ${supported})`);
+    throw new FormatError(file, `peft_type ${describeValue(type)} is not supported (supported: ${supported}; LORA incl. use_dora/use_rslora)`);
   }
   rejectUnsupported(raw, file);
-  const targets = readTargets(raw.target_modules, file);
-  const fanInFanOut = bool(raw, 'fan_in_fan_out', file, false);
+  const common = { targets: readTargets(raw.target_modules, file), fanInFanOut: bool(raw, 'fan_in_fan_out', file, false) };
+  // LoRA and DoRA share peft_type LORA: the method that claims the config reads it.
+  const format = formats.find((f) => f.peftType === type && f.claims(raw))!;
+  return format.parse(raw, file, common);
+}
 
-  if (type === 'VERA') {
-    const rank = posInt(raw, 'r', file, VERA_DEFAULTS.r);
-    return {
-      method: 'vera',
-      rank,
-      alpha: rank,
-      rslora: false,
-      dropout: dropout(raw, 'vera_dropout', file),
-      targets,
-      fanInFanOut,
-      dInitial: finite(raw, 'd_initial', file, VERA_DEFAULTS.d_initial),
-      projectionPrngKey: int(raw, 'projection_prng_key', file, VERA_DEFAULTS.projection_prng_key),
-      saveProjection: bool(raw, 'save_projection', file, VERA_DEFAULTS.save_projection),
-    };
-  }
-  const alpha = finite(raw, 'lora_alpha', file, LORA_DEFAULTS.lora_alpha);
-  if (alpha <= 0) throw new FormatError(file, `"lora_alpha" must be positive, got ${alpha}`);
+/** Typed readers of one config's fields, for the method formats: each error names the file and field. */
+export function configReaders(raw: Readonly<Record<string, unknown>>, file: string) {
   return {
-    method: bool(raw, 'use_dora', file, false) ? 'dora' : 'lora',
-    rank: posInt(raw, 'r', file, LORA_DEFAULTS.r),
-    alpha,
-    rslora: bool(raw, 'use_rslora', file, false),
-    dropout: dropout(raw, 'lora_dropout', file),
-    targets,
-    fanInFanOut,
-    dInitial: VERA_DEFAULTS.d_initial,
-    projectionPrngKey: VERA_DEFAULTS.projection_prng_key,
-    saveProjection: VERA_DEFAULTS.save_projection,
+    bool: (key: string, fallback: boolean) => bool(raw, key, file, fallback),
+    finite: (key: string, fallback: number) => finite(raw, key, file, fallback),
+    int: (key: string, fallback: number) => int(raw, key, file, fallback),
+    posInt: (key: string, fallback: number) => posInt(raw, key, file, fallback),
+    dropout: (key: string) => dropout(raw, key, file),
+    fail: (problem: string): never => {
+      throw new FormatError(file, problem);
+    },
   };
 }
 
@@ -198,7 +192,7 @@ function dropout(raw: Record<string, unknown>, key: string, file: string): numbe
 // AdapterSpec → adapter_config.json
 
 /** Marks a number that Python writes as a float (`0.0`, not `0`), so PEFT reads back the same type. */
-class PyFloat {
+export class PyFloat {
   constructor(readonly value: number) {}
 }
 
@@ -208,45 +202,13 @@ class PyFloat {
  */
 export function adapterConfigJson(spec: AdapterSpec, baseModelName: string | null): string {
   const targets = [...new Set(spec.targets)].sort();
-  const fields: Record<string, unknown> =
-    spec.method === 'vera'
-      ? {
-          peft_type: 'VERA',
-          task_type: 'CAUSAL_LM',
-          r: spec.rank,
-          target_modules: targets,
-          projection_prng_key: spec.projectionPrngKey,
-          save_projection: spec.saveProjection,
-          vera_dropout: new PyFloat(spec.dropout),
-          d_initial: new PyFloat(spec.dInitial),
-          bias: 'none',
-          fan_in_fan_out: spec.fanInFanOut,
-          base_model_name_or_path: baseModelName,
-          inference_mode: false,
-        }
-      : {
-          peft_type: 'LORA',
-          task_type: 'CAUSAL_LM',
-          r: spec.rank,
-          lora_alpha: spec.alpha,
-          lora_dropout: new PyFloat(spec.dropout),
-          target_modules: targets,
-          bias: 'none',
-          fan_in_fan_out: spec.fanInFanOut,
-          use_rslora: spec.rslora,
-          use_dora: spec.method === 'dora',
-          init_lora_weights: true,
-          base_model_name_or_path: baseModelName,
-          modules_to_save: null,
-          inference_mode: false,
-        };
-  return toPrettyJson(fields, '');
+  return toPrettyJson(formatOf(spec.method).configFields(spec, targets, baseModelName), '');
 }
 
 /** JSON.stringify(v, null, 2), except that PyFloat integers keep a ".0". */
 function toPrettyJson(v: unknown, indent: string): string {
   if (v instanceof PyFloat) return Number.isInteger(v.value) ? v.value.toFixed(1) : JSON.stringify(v.value);
-  const inner = indent + '  ';
+  const inner = `${indent}  `;
   if (Array.isArray(v)) {
     if (v.length === 0) return '[]';
     return `[\n${v.map((x) => inner + toPrettyJson(x, inner)).join(',\n')}\n${indent}]`;
@@ -288,31 +250,7 @@ export function targetedModules(spec: AdapterSpec, config: ModelConfig, file: st
 
 /** Every tensor an adapter file holds for this spec and model, with PEFT key and shape. */
 export function expectedAdapterTensors(spec: AdapterSpec, config: ModelConfig, file: string): AdapterTensorSpec[] {
-  const modules = targetedModules(spec, config, file);
-  const r = spec.rank;
-  const out: AdapterTensorSpec[] = [];
-  const add = (module: LinearModuleInfo, kind: keyof typeof PEFT_SUFFIX, shape: number[]) =>
-    out.push({ key: peftKey(module.modulePath, PEFT_SUFFIX[kind]), kind, shape, trainable: true, module });
-
-  for (const m of modules) {
-    if (spec.method === 'vera') {
-      add(m, 'lambdaB', [m.outFeatures]);
-      add(m, 'lambdaD', [r]);
-    } else {
-      // Stored as for nn.Linear even on GPT-2 Conv1D layers: A is [r, in], B is [out, r].
-      add(m, 'loraA', [r, m.inFeatures]);
-      add(m, 'loraB', [m.outFeatures, r]);
-      if (spec.method === 'dora') add(m, 'magnitude', [m.outFeatures]);
-    }
-  }
-  if (spec.method === 'vera') {
-    // One shared pair sized for the largest targeted layer; each layer uses a slice.
-    const maxIn = Math.max(...modules.map((m) => m.inFeatures));
-    const maxOut = Math.max(...modules.map((m) => m.outFeatures));
-    out.push({ key: VERA_SHARED_KEYS.A, kind: 'veraA', shape: [r, maxIn], trainable: false, module: null });
-    out.push({ key: VERA_SHARED_KEYS.B, kind: 'veraB', shape: [maxOut, r], trainable: false, module: null });
-  }
-  return out;
+  return formatOf(spec.method).tensors(spec, targetedModules(spec, config, file));
 }
 
 /** Checks an adapter file against the spec and model: nothing missing, nothing extra, right shapes. */

@@ -61,7 +61,8 @@ export class KernelProfiler {
     const done = resolved.staging.mapAsync(GPUMapMode.READ).then(() => {
       const stamps = new BigUint64Array(resolved.staging.getMappedRange());
       resolved.kernels.forEach((kernel, i) => {
-        const ns = Number(stamps[2 * i + 1] - stamps[2 * i]);
+        // resolve() staged two timestamps (begin, end) for each kernel.
+        const ns = Number(stamps[2 * i + 1]! - stamps[2 * i]!);
         const total = this.totals.get(kernel) ?? { calls: 0, ns: 0 };
         total.calls += 1;
         total.ns += Math.max(0, ns); // timestamps may be quantised or reordered by the browser

@@ -380,11 +380,6 @@ export class GpuRuntime {
     return group;
   }
 
-  /** Buffers that were destroyed must leave the bind-group cache. */
-  forgetBindGroups(): void {
-    this.bindGroups.clear();
-  }
-
   destroy(): void {
     this.flush();
     this.profiler?.destroy();

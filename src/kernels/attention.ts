@@ -71,7 +71,7 @@ export interface AttentionLayout {
   readonly window?: number;
 }
 
-function layoutUniformValues(l: AttentionLayout): Record<string, number> {
+function layoutUniformValues(l: AttentionLayout) {
   return {
     S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim,
     ldq: l.ldq, ldk: l.ldk, ldv: l.ldv, ldo: l.heads * l.headDim,

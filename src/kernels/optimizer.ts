@@ -37,7 +37,7 @@ export function adamwStep(
     uniforms: {
       n: p.numel, lr: h.lr, beta1: h.beta1, beta2: h.beta2, one_minus_beta1: 1 - h.beta1, one_minus_beta2: 1 - h.beta2,
       eps: h.eps, wd: h.weightDecay,
-      bc1: 1 - Math.pow(h.beta1, step), bc2_sqrt: Math.sqrt(1 - Math.pow(h.beta2, step)),
+      bc1: 1 - h.beta1 ** step, bc2_sqrt: Math.sqrt(1 - h.beta2 ** step),
     },
     workgroups: elementGroups(p.numel),
   });
@@ -48,6 +48,6 @@ export function adamwStep(
  * gscale[0] = min(1, maxNorm / (‖g‖ + 1e-6)) (1 when maxNorm ≤ 0), gscale[1] = ‖g‖.
  */
 export function gradNormScale(rt: GpuRuntime, grads: readonly Tensor[], partials: Tensor, gscale: Tensor, maxNorm: number): void {
-  grads.forEach((g, slot) => rt.dispatch(sumSquaresKernel, { bind: [g, partials], uniforms: { n: g.numel, slot }, workgroups: [1] }));
+  for (const [slot, g] of grads.entries()) rt.dispatch(sumSquaresKernel, { bind: [g, partials], uniforms: { n: g.numel, slot }, workgroups: [1] });
   rt.dispatch(clipScaleKernel, { bind: [partials, gscale], uniforms: { count: grads.length, max_norm: maxNorm }, workgroups: [1] });
 }

@@ -30,5 +30,5 @@ export function magnitudeThreshold(values: Float32Array, ratio: number): number 
   const mags = Float32Array.from(values, Math.abs).sort();
   const k = Math.min(values.length, Math.round(ratio * values.length));
   // Strictly above the k-th smallest, so exactly the k smallest (ties aside) fall below it.
-  return k === 0 ? 0 : k >= values.length ? Infinity : (mags[k - 1] + mags[k]) / 2;
+  return k === 0 ? 0 : k >= values.length ? Infinity : (mags[k - 1]! + mags[k]!) / 2;
 }

@@ -15,7 +15,7 @@ const ropeKernel = defineKernel({
  * `_compute_linear_scaling_rope_parameters` and `_compute_llama3_parameters` do.
  */
 export function ropeInverseFrequencies(headDim: number, theta: number, scaling: RopeScaling | null = null): Float64Array {
-  const freq = Float64Array.from({ length: headDim / 2 }, (_, i) => Math.pow(theta, -(2 * i) / headDim));
+  const freq = Float64Array.from({ length: headDim / 2 }, (_, i) => theta ** (-(2 * i) / headDim));
   if (scaling?.type === 'linear') return freq.map((f) => f / scaling.factor);
   if (scaling?.type === 'llama3') return freq.map((f) => llama3Frequency(f, scaling));
   return freq;
@@ -40,7 +40,7 @@ export function ropeTables(positions: number, invFreq: Float64Array): { cos: Flo
   const sin = new Float32Array(positions * half);
   for (let p = 0; p < positions; p++) {
     for (let i = 0; i < half; i++) {
-      const angle = p * invFreq[i];
+      const angle = p * invFreq[i]!;
       cos[p * half + i] = Math.cos(angle);
       sin[p * half + i] = Math.sin(angle);
     }

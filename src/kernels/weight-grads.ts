@@ -33,12 +33,13 @@ export interface RowGroups {
 }
 
 export function groupRowsById(ids: ArrayLike<number>): { uniqueIds: Uint32Array; offsets: Uint32Array; rows: Uint32Array } {
-  const order = Array.from({ length: ids.length }, (_, i) => i).sort((a, b) => ids[a] - ids[b] || a - b);
+  const order = Array.from({ length: ids.length }, (_, i) => i).sort((a, b) => ids[a]! - ids[b]! || a - b);
   const uniqueIds: number[] = [];
   const offsets: number[] = [];
   order.forEach((row, k) => {
-    if (k === 0 || ids[row] !== ids[order[k - 1]]) {
-      uniqueIds.push(ids[row]);
+    const id = ids[row]!;
+    if (k === 0 || id !== ids[order[k - 1]!]) {
+      uniqueIds.push(id);
       offsets.push(k);
     }
   });

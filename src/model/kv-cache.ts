@@ -50,6 +50,7 @@ export function attendWithCache(ctx: PassContext, layer: number, l: AttentionLay
   if (pos0 + n > kv.capacity) throw new Error(`the KV cache holds ${kv.capacity} positions; ${pos0 + n} are needed`);
   const width = l.kvHeads * l.headDim;
   const cache = kv.layers[layer];
+  if (!cache) throw new Error(`attendWithCache: the KV cache has ${kv.layers.length} layers, not a layer ${layer}`);
   kvCacheWrite(rt, k, cache.k, n, width, pos0, l.ldk, l.kOffset);
   kvCacheWrite(rt, v, cache.v, n, width, pos0, l.ldv, l.vOffset);
   const scratch = rt.tensor([l.heads, n, pos0 + n], 'cached_scores');

@@ -16,8 +16,10 @@ export interface LinearShape {
 }
 
 /**
- * A frozen linear layer y = x Wᵀ + b on the GPU. Adapters wrap it: they call the base products
- * and add their own path; the frozen weight never gets a gradient buffer.
+ * A linear layer y = x Wᵀ + b on the GPU whose weight an adapter run leaves frozen: adapters wrap
+ * it, calling the base products and adding their own path, and the weight gets no gradient. In
+ * full-rank training (and ReLoRA's warm start) the same layer trains: the weight's gradient goes
+ * to the buffer the run hands the backward pass (`baseGrads`: src/model/context.ts, src/train/full-rank.ts).
  */
 export class FrozenLinear implements LinearShape {
   readonly modulePath: string;

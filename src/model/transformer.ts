@@ -100,6 +100,8 @@ export class Transformer {
     const c = this.config;
     if (c.arch === 'llama') {
       const p = `model.layers.${l}`;
+      const layerType = c.layerTypes[l];
+      if (layerType === undefined) throw new Error(`layer ${l}: the config gives types for ${c.layerTypes.length} layers`);
       const optional = (key: string, present: boolean) => (present ? this.weight(key) : null);
       return new LlamaBlock(c, {
         attnNorm: this.weight(`${p}.input_layernorm.weight`),
@@ -111,7 +113,7 @@ export class Transformer {
         q: this.linear(`${p}.self_attn.q_proj`), k: this.linear(`${p}.self_attn.k_proj`),
         v: this.linear(`${p}.self_attn.v_proj`), o: this.linear(`${p}.self_attn.o_proj`),
         gate: this.linear(`${p}.mlp.gate_proj`), up: this.linear(`${p}.mlp.up_proj`), down: this.linear(`${p}.mlp.down_proj`),
-      }, this.ropeTable(c.layerTypes[l]), c.layerTypes[l], l);
+      }, this.ropeTable(layerType), layerType, l);
     }
     const p = `transformer.h.${l}`;
     return new Gpt2Block(c, {
@@ -249,7 +251,7 @@ export class Transformer {
     this.finalNormBackward(ctx, f, dNormed, dx);
     rt.release(dNormed);
     for (let l = this.blocks.length - 1; l >= 0; l--) {
-      const dPrev = this.blocks[l].backward(ctx, dx);
+      const dPrev = this.blocks[l]!.backward(ctx, dx);
       rt.release(dx);
       dx = dPrev;
     }

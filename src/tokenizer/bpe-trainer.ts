@@ -81,7 +81,7 @@ function mergePair(symbols: string[], a: string, b: string): string[] {
       out.push(a + b);
       i++;
     } else {
-      out.push(symbols[i]);
+      out.push(symbols[i]!);
     }
   }
   return out;

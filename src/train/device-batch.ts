@@ -15,7 +15,7 @@ export function shiftedTargets(batch: TokenBatch): Int32Array {
   const { batch: B, seq: S, labels } = batch;
   const targets = new Int32Array(B * S).fill(IGNORE_INDEX);
   for (let b = 0; b < B; b++) {
-    for (let s = 0; s + 1 < S; s++) targets[b * S + s] = labels[b * S + s + 1];
+    for (let s = 0; s + 1 < S; s++) targets[b * S + s] = labels[b * S + s + 1]!;
   }
   return targets;
 }

@@ -6,7 +6,7 @@ import { magnitudeThreshold, pruneBelow, pruneRandom } from '../kernels/prune';
 import type { Transformer } from '../model/transformer';
 import type { DeviceBatch } from './device-batch';
 import { adapterTarget, isTrainingTarget, type TrainingTarget } from './target';
-import { recordLoss } from './step';
+import { EmptyBatchError, recordLoss } from './step';
 
 export interface TrainHyper extends AdamWHyper {
   /** Clip the global gradient norm to this value; 0 disables clipping. */
@@ -20,12 +20,18 @@ interface OptimizerState {
   readonly v: Tensor;
 }
 
-/** Trains an adapter with AdamW, everything on the GPU; only the loss is read back. */
+/**
+ * Trains a target (an adapter, or the base weights for full rank) with AdamW and global-norm
+ * clipping, everything on the GPU; only the loss is read back. One optimizer step takes one batch
+ * or several micro-batches whose gradients accumulate (recordGradients).
+ */
 export class Trainer {
   private readonly state: OptimizerState[];
   private readonly partials: Tensor;
   private readonly gscale: Tensor;
-  private readonly lossOut: Tensor;
+  /** One slot per micro-batch of the last step (grown when a step has more). */
+  private lossOut: Tensor;
+  private lossSlots = 1;
   /** Optimizer steps taken so far. */
   step = 0;
 
@@ -48,20 +54,56 @@ export class Trainer {
     this.lossOut = rt.zeros([4], 'loss');
   }
 
-  /** Zeroes gradients and records forward + backward; gradients are left in each param.grad. */
-  recordGradients(batch: DeviceBatch): void {
+  /**
+   * Zeroes the gradients and records forward + backward of every micro-batch into them (gradient
+   * accumulation): each adds its part scaled by 1 / (target tokens of all of them), so the
+   * gradients are those of the mean over every target token, as one batch holding them all would
+   * give. Micro-batch i has dropout seed (step seed + i); one without targets adds nothing; none
+   * with a target is an EmptyBatchError. The loss of the step lands in the loss slots (readLoss).
+   */
+  recordGradients(batches: DeviceBatch | readonly DeviceBatch[]): void {
+    const micro: readonly DeviceBatch[] = Array.isArray(batches) ? batches : [batches as DeviceBatch];
+    const allTargets = micro.reduce((n, b) => n + b.targetCount, 0);
+    if (allTargets === 0) throw new EmptyBatchError();
+    this.lossSlots = Math.max(1, micro.length);
+    if (this.lossSlots > this.lossOut.numel) {
+      this.rt.release(this.lossOut);
+      this.lossOut = this.rt.zeros([this.lossSlots], 'loss');
+    }
+    this.rt.clear(this.lossOut);
     for (const s of this.state) this.rt.clear(s.param.grad);
-    recordLoss(this.rt, this.model, this.target.adapter, batch, { training: true, seed: this.dropoutSeed() }, {
-      withGrad: true, lossOut: this.lossOut, baseGrads: this.target.baseGrads,
+    const seed = this.dropoutSeed();
+    micro.forEach((b, slot) => {
+      if (b.targetCount === 0) return;
+      recordLoss(this.rt, this.model, this.target.adapter, { ...b, targetCount: allTargets }, { training: true, seed: seed + slot }, {
+        withGrad: true, lossOut: this.lossOut, slot, baseGrads: this.target.baseGrads,
+      });
     });
   }
 
-  /** One optimizer step on one batch; returns the loss before the update. */
-  async trainStep(batch: DeviceBatch, lr = this.hyper.lr): Promise<number> {
-    this.recordGradients(batch);
+  /**
+   * Records one optimizer step over `batches` (its micro-batches) and submits it with the read of
+   * its loss: the mean over every target token, before the update. Nothing is awaited before it
+   * returns, so the next step can be recorded while this one's loss is on its way back.
+   */
+  issueStep(batches: DeviceBatch | readonly DeviceBatch[], lr = this.hyper.lr): Promise<number> {
+    this.recordGradients(batches);
     this.recordUpdate(lr);
-    const [loss] = await this.rt.read(this.lossOut, 1);
-    return loss;
+    return this.readLoss();
+  }
+
+  /** One optimizer step (one batch, or several micro-batches accumulated); returns the loss before the update. */
+  trainStep(batches: DeviceBatch | readonly DeviceBatch[], lr = this.hyper.lr): Promise<number> {
+    return this.issueStep(batches, lr);
+  }
+
+  /**
+   * The loss of the gradients recorded last: the sum of the micro-batches' slots (each is its
+   * share of the mean). read() records the copy and submits before its first await, so the copy
+   * is queued ahead of any step recorded after this call.
+   */
+  readLoss(): Promise<number> {
+    return this.rt.read(this.lossOut, this.lossSlots).then((slots) => slots.reduce((sum, l) => sum + l, 0));
   }
 
   /** Clipping factor and AdamW for every parameter, recorded after the gradients. */
@@ -97,11 +139,6 @@ export class Trainer {
     return this.state.find((s) => s.param.key === key);
   }
 
-  /** The global gradient norm of the last step (before clipping). */
-  async lastGradNorm(): Promise<number> {
-    return (await this.rt.read(this.gscale))[1];
-  }
-
   private dropoutSeed(): number {
     return (Math.imul(this.hyper.seed + 1, 0x9e3779b1) + this.step * 0x85ebca77) >>> 0;
   }
@@ -120,5 +157,5 @@ export async function evaluateLoss(
   recordLoss(rt, model, adapter, batch, { training: false, seed: 0 }, { withGrad: false, lossOut });
   const [loss] = await rt.read(lossOut);
   rt.release(lossOut);
-  return loss;
+  return loss!;
 }

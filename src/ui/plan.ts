@@ -1,8 +1,8 @@
 import { useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { trainableCount } from '../adapters/load';
-import { adapterSpecFor } from '../engine/adapter-spec';
-import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit, type DeviceBudget, type MemoryEstimate } from '../engine/memory';
+import { adapterSpecFor } from '../train/adapter-spec';
+import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit, type DeviceBudget, type MemoryEstimate } from '../train/memory';
 import { reloraSettingsProblem, reloraTrainableCount } from '../worker/relora-settings';
 import { describeIssues, validateSettings, type SettingsIssue } from '../worker/settings-validation';
 import { useStudio } from './store/store';

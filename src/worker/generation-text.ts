@@ -1,6 +1,6 @@
 /**
  * Why a generation ended, as the Generate panel says it (the new text itself is
- * engine/generate.ts continuationText). Pure, so it is tested without a GPU.
+ * generation/generate.ts continuationText). Pure, so it is tested without a GPU.
  */
 import type { GenerationStop } from './protocol';
 

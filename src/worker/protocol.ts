@@ -9,7 +9,7 @@ import type { DatasetFormat } from '../data/types';
 import type { ChatTemplateChoice } from '../data/chat-template';
 import type { LengthStats } from '../data/lengths';
 import type { Truncation } from '../data/tokenize';
-import type { ScheduleKind } from '../engine/schedule';
+import type { ScheduleKind } from '../train/schedule';
 import type { KernelTime } from '../gpu/profiler';
 
 // ---- shared shapes -------------------------------------------------------------------------
@@ -135,7 +135,7 @@ export interface ModuleUpdateStats {
   readonly modulePath: string;
   readonly name: string;
   readonly layer: number;
-  /** ΔM and ΔD (see engine/update-stats). */
+  /** ΔM and ΔD (see kernels/update-stats). */
   readonly magnitude: number;
   readonly direction: number;
 }

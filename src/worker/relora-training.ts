@@ -5,7 +5,7 @@
  * It trains its own Transformer (ReLoRA merges into the weights), so the loaded model stays as it was.
  */
 import { RunControl } from './run-control';
-import { heldOutLoss, postKernelProfile, type RunInputs } from './training-run';
+import { heldOutLoss, postKernelProfile, studioHyper, type RunInputs } from './training-run';
 import { ReloraRun } from '../train/relora';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import { releaseBatch, uploadBatch } from '../train/device-batch';
@@ -26,9 +26,7 @@ export class ReloraTrainingRun {
     this.control = new RunControl(io.post);
     const s = io.settings;
     this.totalSteps = s.steps;
-    this.engine = new ReloraRun(io.rt, io.model, reloraSettingsOf(s), {
-      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay ?? 0, maxGradNorm: s.maxGradNorm ?? 1, seed: s.seed,
-    });
+    this.engine = new ReloraRun(io.rt, io.model, reloraSettingsOf(s), studioHyper(s));
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
   }
 

@@ -4,6 +4,8 @@
  * anything. Also the method-aware recommended lr and rank, and the parser of a settings object
  * read from a file or localStorage (pure, no GPU, no DOM).
  */
+import { ADAPTER_METHODS, METHOD_NAMES } from '../adapters';
+import type { MethodFormat } from '../adapters/types';
 import { linearModules, type ModelConfig } from '../formats/hf-config';
 import type { ReloraUiSettings, StudioMethod, TrainSettings } from './protocol';
 
@@ -31,42 +33,29 @@ export const FIELD_LABEL: Record<SettingsField, string> = {
   'relora.pruning': 'optimizer pruning', 'relora.pruningRatio': 'pruning ratio', 'relora.minLrRatio': 'min lr ratio',
 };
 
-export const METHODS: readonly StudioMethod[] = ['lora', 'dora', 'vera', 'relora'];
-export const METHOD_LABEL: Record<StudioMethod, string> = { lora: 'LoRA', dora: 'DoRA', vera: 'VeRA', relora: 'ReLoRA' };
+/** The registry's adapter methods, then ReLoRA (a training regime: LoRA merged into the weights every k steps). */
+export const METHODS: readonly StudioMethod[] = [...METHOD_NAMES, 'relora'];
+export const METHOD_LABEL = Object.fromEntries(METHODS.map((m) => [m, m === 'relora' ? 'ReLoRA' : formatOf(m).label])) as Record<StudioMethod, string>;
+
+/** The file format and studio defaults of a method; ReLoRA trains LoRA layers, so it has LoRA's. */
+export function formatOf(method: StudioMethod): MethodFormat {
+  return method === 'relora' ? ADAPTER_METHODS.lora.format : ADAPTER_METHODS[method].format;
+}
 const SCHEDULES = ['constant', 'linear', 'cosine'] as const;
 const MAX_STEPS = 1_000_000;
 const MAX_BATCH = 1024;
 const MAX_SEED = 0xffffffff;
-/** PEFT's default rank for VeRA (VeraConfig r=256); LoRA's is 8. */
-export const VERA_DEFAULT_RANK = 256;
-/** VeRA trains only two scaling vectors per layer: it needs about 10× LoRA's learning rate (VeRA paper, PEFT docs). */
-export const VERA_DEFAULT_LR = 0.1;
-export const LORA_DEFAULT_RANK = 8;
-export const LORA_DEFAULT_LR = 1e-2;
-
-/** The recommended learning rate and rank of a method (VeRA's rank within what the model allows). */
+/** The recommended learning rate and rank of a method (the registry's defaults, the rank within what the model allows). */
 export function recommendedFor(method: StudioMethod, config: ModelConfig | null, targets: readonly string[]): { lr: number; rank: number } {
-  if (method !== 'vera') return { lr: LORA_DEFAULT_LR, rank: LORA_DEFAULT_RANK };
-  const bound = config ? rankBound('vera', targets, config)?.max ?? VERA_DEFAULT_RANK : VERA_DEFAULT_RANK;
-  return { lr: VERA_DEFAULT_LR, rank: Math.min(VERA_DEFAULT_RANK, bound) };
+  const { lr, rank } = formatOf(method).defaults;
+  const bound = config ? rankBound(method, targets, config)?.max ?? rank : rank;
+  return { lr, rank: Math.min(rank, bound) };
 }
 
-/**
- * The largest sensible rank: LoRA, DoRA and ReLoRA stop being low-rank beyond the narrowest adapted
- * layer's min(in, out); VeRA's shared random matrices may be wider than a layer (PEFT's default r=256),
- * up to 4× its widest adapted layer. Null when no known target is chosen.
- */
+/** The largest sensible rank of the method on the adapted layers (ReLoRA: every linear layer); null when none is chosen. */
 export function rankBound(method: StudioMethod, targets: readonly string[], config: ModelConfig): { max: number; why: string } | null {
   const modules = linearModules(config).filter((m) => method === 'relora' || targets.includes(m.name));
-  if (modules.length === 0) return null;
-  if (method === 'vera') {
-    const widest = modules.reduce((a, m) => (Math.max(m.inFeatures, m.outFeatures) > Math.max(a.inFeatures, a.outFeatures) ? m : a));
-    const w = Math.max(widest.inFeatures, widest.outFeatures);
-    return { max: 4 * w, why: `4× the widest adapted layer (${widest.name}: ${widest.inFeatures} → ${widest.outFeatures})` };
-  }
-  const narrowest = modules.reduce((a, m) => (Math.min(m.inFeatures, m.outFeatures) < Math.min(a.inFeatures, a.outFeatures) ? m : a));
-  const n = Math.min(narrowest.inFeatures, narrowest.outFeatures);
-  return { max: n, why: `the narrowest adapted layer (${narrowest.name}: ${narrowest.inFeatures} → ${narrowest.outFeatures}) has rank ${n}` };
+  return formatOf(method).maxRank(modules);
 }
 
 /** The optimizer steps of the run the settings describe (null: an epoch-long run on an unknown dataset). */
@@ -92,7 +81,6 @@ export function validateSettings(s: TrainSettings, ctx: ValidationContext): Sett
     }
   };
   const relora = s.method === 'relora';
-  const vera = s.method === 'vera';
   const config = ctx.config;
 
   if (!METHODS.includes(s.method)) bad('method', `must be one of ${METHODS.join(', ')}`);
@@ -103,7 +91,7 @@ export function validateSettings(s: TrainSettings, ctx: ValidationContext): Sett
       if (bound && s.rank > bound.max) bad('rank', `must be at most ${bound.max}: ${bound.why}`);
     }
   }
-  if (!vera && isNum('alpha', s.alpha) && !(s.alpha > 0 && s.alpha <= 1e6)) bad('alpha', 'must be greater than 0 (and at most 1,000,000)');
+  if (METHODS.includes(s.method) && formatOf(s.method).fields.alpha && isNum('alpha', s.alpha) && !(s.alpha > 0 && s.alpha <= 1e6)) bad('alpha', 'must be greater than 0 (and at most 1,000,000)');
   if (!relora && isNum('dropout', s.dropout) && !(s.dropout >= 0 && s.dropout < 1)) bad('dropout', 'must be in [0, 1)');
   if (!relora) {
     if (s.targets.length === 0) bad('targets', 'pick at least one target module');

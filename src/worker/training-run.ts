@@ -1,5 +1,5 @@
 /**
- * One training run inside the worker: AdamW with gradient accumulation, the LR schedule,
+ * One training run inside the worker: the Trainer's AdamW steps (with gradient accumulation), the LR schedule,
  * validation loss and update statistics every `evalEvery` steps, and pause/resume/stop that
  * take effect between optimizer steps: the step running at the click and the one already queued
  * behind it (see run()) finish, and nothing after them starts.
@@ -8,14 +8,14 @@ import { RunControl } from './run-control';
 import type { Adapter } from '../adapters/types';
 import { BatchSampler, toTokenBatch } from '../data/batches';
 import type { TokenSequence } from '../data/tokenize';
-import { learningRateAt, type LrSchedule } from '../engine/schedule';
-import { weightUpdateStats } from '../engine/update-stats';
+import { learningRateAt, type LrSchedule } from '../train/schedule';
+import { weightUpdateStats } from '../kernels/update-stats';
 import { PEFT_SUFFIX } from '../formats/peft';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Transformer } from '../model/transformer';
 import { releaseBatch, uploadBatch, type DeviceBatch } from '../train/device-batch';
-import { recordLoss } from '../train/step';
-import { evaluateLoss, Trainer } from '../train/trainer';
+import { trainHyper } from '../train/defaults';
+import { evaluateLoss, Trainer, type TrainHyper } from '../train/trainer';
 import type { ModuleUpdateStats, StudioEvent, TrainSettings, VeraLambdas } from './protocol';
 
 export interface RunInputs {
@@ -27,6 +27,11 @@ export interface RunInputs {
   readonly val: readonly TokenSequence[];
   readonly padId: number;
   readonly post: (event: StudioEvent) => void;
+}
+
+/** The optimizer settings of a studio run: its lr, weight decay, clipping and seed, the defaults for the rest. */
+export function studioHyper(s: TrainSettings): TrainHyper {
+  return trainHyper(s.lr, { weightDecay: s.weightDecay, maxGradNorm: s.maxGradNorm, seed: s.seed });
 }
 
 /** Validation loss is taken on at most this many held-out sequences (SwiftShader is slow). */
@@ -60,13 +65,11 @@ export async function postKernelProfile(rt: GpuRuntime, step: number, post: (eve
   if (rt.profiler) post({ type: 'kernel-profile', step, kernels: await rt.profiler.report() });
 }
 
-/** An optimizer step recorded and submitted, whose losses are still on their way back. */
+/** An optimizer step recorded and submitted, whose loss is still on its way back. */
 interface IssuedStep {
   readonly step: number;
   readonly lr: number;
-  readonly losses: Promise<Float32Array>;
-  /** Which micro-batches had targets (the others recorded nothing into their loss slot). */
-  readonly counted: readonly boolean[];
+  readonly loss: Promise<number>;
   readonly tokenCount: number;
   readonly epoch: number;
 }
@@ -76,7 +79,6 @@ export class TrainingRun {
   private readonly trainer: Trainer;
   private readonly sampler: BatchSampler;
   private readonly schedule: LrSchedule;
-  private readonly lossSlots: ReturnType<GpuRuntime['tensor']>;
   /** Pause, resume and stop, taking effect between optimizer steps. */
   readonly control: RunControl;
   private started = 0;
@@ -87,12 +89,9 @@ export class TrainingRun {
     this.control = new RunControl(io.post);
     const s = io.settings;
     this.totalSteps = totalStepsFor(s, io.train.length);
-    this.trainer = new Trainer(io.rt, io.model, io.adapter, {
-      lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay ?? 0, maxGradNorm: s.maxGradNorm ?? 1, seed: s.seed,
-    });
+    this.trainer = new Trainer(io.rt, io.model, io.adapter, studioHyper(s));
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
     this.schedule = { kind: s.schedule, peakLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps };
-    this.lossSlots = io.rt.zeros([Math.max(4, s.gradAccum)], 'accumulated-losses');
   }
 
   async run(): Promise<void> {
@@ -121,43 +120,27 @@ export class TrainingRun {
     }
     if (inFlight) await this.complete(inFlight);
     this.trainer.destroy();
-    this.io.rt.release(this.lossSlots);
     post({ type: 'train-finished', step: this.trainer.step, reason: this.control.stopped ? 'stopped' : 'completed' });
   }
 
   /**
-   * Records one optimizer step and submits it with the copy of its losses; nothing is awaited.
-   * Gradient accumulation: gradients are cleared once, every micro-batch adds its part scaled by
-   * 1 / (targets of all micro-batches), so the update uses the mean over every target token.
+   * Records one optimizer step over `gradAccum` micro-batches (the Trainer accumulates their
+   * gradients) and submits it with the read of its loss; nothing is awaited.
    */
   private issueStep(step: number, lr: number): IssuedStep {
-    const { rt, model, adapter, settings, padId } = this.io;
+    const { rt, settings, padId } = this.io;
     const micro: DeviceBatch[] = [];
     for (let i = 0; i < settings.gradAccum; i++) micro.push(uploadBatch(rt, toTokenBatch(this.sampler.next(), settings.seqLen, padId)));
-    const allTargets = micro.reduce((n, b) => n + b.targetCount, 0);
-    for (const p of adapter.parameters()) rt.clear(p.grad);
-    const stepSeed = (Math.imul(settings.seed + 1, 0x9e3779b1) + this.trainer.step * 0x85ebca77) >>> 0;
-    micro.forEach((b, slot) => {
-      if (b.targetCount === 0) return;
-      recordLoss(rt, model, adapter, { ...b, targetCount: allTargets }, { training: true, seed: stepSeed + slot }, {
-        withGrad: true, lossOut: this.lossSlots, slot,
-      });
-    });
-    this.trainer.recordUpdate(lr);
-    // read() records the copy and submits before its first await: the copy is queued ahead of the
-    // next step, which overwrites the loss slots.
-    const losses = rt.read(this.lossSlots, settings.gradAccum);
-    const counted = micro.map((b) => b.targetCount > 0);
+    const loss = this.trainer.issueStep(micro, lr);
     const tokenCount = micro.reduce((n, b) => n + b.B * b.S, 0);
     // Released buffers are reused only by work queued after this step's.
     for (const b of micro) releaseBatch(rt, b);
-    return { step, lr, losses, counted, tokenCount, epoch: this.sampler.epoch };
+    return { step, lr, loss, tokenCount, epoch: this.sampler.epoch };
   }
 
-  /** Waits for an issued step's losses, posts its progress, and pauses on a non-finite loss. */
+  /** Waits for an issued step's loss, posts its progress, and pauses on a non-finite loss. */
   private async complete(issued: IssuedStep): Promise<void> {
-    const losses = await issued.losses;
-    const loss = issued.counted.reduce((sum, counted, slot) => sum + (counted ? losses[slot]! : 0), 0);
+    const loss = await issued.loss;
     this.tokens += issued.tokenCount;
     const elapsedMs = performance.now() - this.started - this.pausedMs;
     this.io.post({

@@ -57,12 +57,13 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     const out = tmp();
     const r = await cli([
       'train', ...common, '--adapter', join(dir, 'adapter'), '--steps', String(a.steps), '--lr', String(a.lr),
-      '--betas', a.betas.join(','), '--eps', String(a.eps), '--weight-decay', String(a.weight_decay), '--out', out,
+      '--betas', a.betas.join(','), '--eps', String(a.eps), '--weight-decay', String(a.weight_decay),
+      '--max-grad-norm', '0', '--out', out, // the fixtures' AdamW steps are unclipped
     ]);
     expect(r.code).toBe(0);
     const losses = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
     expect(losses.map((l) => l.step)).toEqual([...Array(a.steps).keys()]);
-    losses.forEach((l, i) => expect(Math.abs(l.loss - c.summary.adamw_step_losses[i]) / l.loss).toBeLessThan(1e-4));
+    for (const [i, l] of losses.entries()) expect(Math.abs(l.loss - c.summary.adamw_step_losses[i]!) / l.loss).toBeLessThan(1e-4);
     const got = readTensors(join(out, 'adapter_model.safetensors'));
     for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
     expect(readFileSync(join(out, 'adapter_config.json'), 'utf8')).toBe(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8'));
@@ -82,10 +83,10 @@ describe('CLI training of new adapters', () => {
       expect(r.code).toBe(0);
       const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
       expect(losses).toHaveLength(4);
-      expect(losses[3]).toBeLessThan(losses[0]);
+      expect(losses[3]).toBeLessThan(losses[0]!);
       const evalRun = await cli(['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', out]);
       expect(evalRun.code).toBe(0);
-      expect((JSON.parse(evalRun.stdout) as { loss: number }).loss).toBeLessThan(losses[3] + 1e-4);
+      expect((JSON.parse(evalRun.stdout) as { loss: number }).loss).toBeLessThan(losses[3]! + 1e-4);
     });
   }
 });
@@ -93,7 +94,7 @@ describe('CLI training of new adapters', () => {
 describe('CLI bad input', () => {
   const dir = join(FIXTURES, 'llama-dora');
   const cases: [string, () => string[], RegExp][] = [
-    ['missing model folder', () => ['eval', '--model', '/nonexistent', '--batch', join(dir, 'batch.json')], /nonexistent\/config\.json: file not found/],
+    ['missing model folder', () => ['eval', '--model', '/nonexistent', '--batch', join(dir, 'batch.json')], /nonexistent: model folder not found/],
     ['token id out of range', () => {
       const f = join(tmp(), 'batch.json');
       writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 67]] }));
@@ -129,7 +130,7 @@ describe('CLI bad input', () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(message);
       const outIndex = argv.indexOf('--out');
-      if (outIndex >= 0) expect(existsSync(argv[outIndex + 1])).toBe(false);
+      if (outIndex >= 0) expect(existsSync(argv[outIndex + 1]!)).toBe(false);
     });
   }
 });
@@ -143,11 +144,11 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
       const out = tmp();
       const r = await cli([
         'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'full', '--steps', String(a.steps),
-        '--lr', String(a.lr), '--weight-decay', String(a.weight_decay), '--out', out,
+        '--lr', String(a.lr), '--weight-decay', String(a.weight_decay), '--max-grad-norm', '0', '--out', out, // unclipped, as the fixture
       ]);
       expect(r.code).toBe(0);
       const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
-      losses.forEach((l, i) => expect(Math.abs(l - c.summary.adamw_step_losses[i]) / l).toBeLessThan(1e-4));
+      for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
       const got = readTensors(join(out, 'model.safetensors'));
       for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
       const evalRun = await cli(['eval', '--model', out, '--batch', join(dir, 'batch.json')]);
@@ -224,5 +225,26 @@ describe('CLI generate', () => {
     const noPrompt = await cli(['generate', '--model', model]);
     expect(noPrompt.code).toBe(2);
     expect(noPrompt.stderr).toMatch(/--prompt/);
+  });
+});
+
+describe('CLI gradient accumulation', () => {
+  it("--grad-accum 2 (the batch's two rows as micro-batches) reproduces the fixture's AdamW steps; a count that does not divide the rows is refused", async () => {
+    const name = 'llama-lora-qv';
+    const c = await loadCase(name);
+    const a = c.summary.adamw;
+    const dir = join(FIXTURES, name);
+    const out = tmp();
+    const r = await cli([
+      'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', join(dir, 'adapter'), '--steps', String(a.steps), '--lr', String(a.lr),
+      '--betas', a.betas.join(','), '--eps', String(a.eps), '--weight-decay', String(a.weight_decay), '--max-grad-norm', '0', '--grad-accum', '2', '--out', out,
+    ]);
+    expect(r.stderr).toBe('');
+    const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    losses.forEach((l, i) => expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4));
+    const got = readTensors(join(out, 'adapter_model.safetensors'));
+    for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
+    const bad = await cli(['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', join(dir, 'adapter'), '--steps', '1', '--lr', '0.1', '--grad-accum', '3', '--out', join(tmp(), 'never')]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, "error: train: --grad-accum 3 must divide the batch's 2 rows"]);
   });
 });

@@ -43,7 +43,7 @@ describe('adapter dropout (applied to the adapter input, as PEFT does)', () => {
         recordLoss(rt, model, adapter, batch, step, { withGrad: true, lossOut });
       });
       const withDropout = await lossAt(step);
-      expect(withDropout).not.toBeCloseTo(await lossAt({ training: false, seed: 77 }), 4);
+      expect(withDropout).not.toBeCloseTo((await lossAt({ training: false, seed: 77 }))!, 4);
       expect(await lossAt(step)).toBe(withDropout); // the mask is a function of the seed
       expect(await lossAt({ training: true, seed: 78 })).not.toBe(withDropout);
       // Central differences on a few entries of each trainable tensor, same seed → same mask.
@@ -57,15 +57,15 @@ describe('adapter dropout (applied to the adapter input, as PEFT does)', () => {
         const probe = [0, Math.floor(value.length / 2), value.length - 1];
         for (const i of probe) {
           const up = value.slice();
-          up[i] += h;
+          up[i]! += h;
           rt.upload(p.value, up);
           const lUp = await lossAt(step);
-          up[i] -= 2 * h;
+          up[i]! -= 2 * h;
           rt.upload(p.value, up);
           const lDown = await lossAt(step);
           rt.upload(p.value, value);
-          const fd = (lUp - lDown) / (2 * h);
-          expect(Math.abs(fd - grad[i]), `${p.key}[${i}] fd=${fd} grad=${grad[i]}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(grad[i]));
+          const fd = (lUp! - lDown!) / (2 * h);
+          expect(Math.abs(fd - grad[i]!), `${p.key}[${i}] fd=${fd} grad=${grad[i]}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(grad[i]!));
         }
       }
       trainer.destroy();

@@ -73,7 +73,7 @@ describe.each(ADAPTER_CASES)('golden fixture %s', (name) => {
     });
     for (let s = 0; s < a.steps; s++) {
       const loss = await trainer.trainStep(batch);
-      expect(Math.abs(loss - c.summary.adamw_step_losses[s]) / c.summary.adamw_step_losses[s]).toBeLessThan(1e-4);
+      expect(Math.abs(loss - c.summary.adamw_step_losses[s]!) / c.summary.adamw_step_losses[s]!).toBeLessThan(1e-4);
     }
     const after = await evaluateLoss(rt, model, adapter, batch);
     expect(Math.abs(after - c.summary.loss_after_adamw) / c.summary.loss_after_adamw).toBeLessThan(1e-4);

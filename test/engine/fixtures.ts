@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBatch, type TokenBatch } from '../../src/formats/batch';
-import { readAdapterFolder, readModelFolder, type AdapterFolder, type ModelFolder } from '../../src/formats/node-fs';
+import type { ModelFolder } from '../../src/formats/model-folder';
+import { readAdapterFolder, readModelFolder, type AdapterFolder } from '../../src/formats/node-fs';
 import { parseSafetensors, type TensorEntry } from '../../src/formats/safetensors';
 
 /** The golden fixtures beside the project root (../shared/fixtures), never copied or edited. */

@@ -27,7 +27,7 @@ describe.each(FULL_CASES)('golden fixture %s (full-rank: every base weight train
 
     const losses = [];
     for (let s = 0; s < a.steps; s++) losses.push(await trainer.trainStep(batch));
-    losses.forEach((l, i) => expect(Math.abs(l - c.summary.adamw_step_losses[i]) / l).toBeLessThan(1e-4));
+    for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
     const after = c.expected('after_adamw');
     for (const p of target.params) expect(relErr(await rt.read(p.value), after.get(p.key)!.data), p.key).toBeLessThan(1e-4);
     const final = await evaluateLoss(rt, model, null, batch);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadAdapter } from '../../src/adapters/load';
-import { generate } from '../../src/engine/generate';
-import { sampleToken } from '../../src/engine/sampling';
+import { generate } from '../../src/generation/generate';
+import { sampleToken } from '../../src/generation/sampling';
 import type { GpuRuntime } from '../../src/gpu/runtime';
 import type { Adapter } from '../../src/adapters/types';
 import { KvCache } from '../../src/model/kv-cache';
@@ -49,7 +49,7 @@ describe.each(CASES)('cached decoding on %s', (name) => {
       expect(relErr(await decodeLogits(rt, model, a, cache, ids.slice(0, prefill)), await prefixLogits(rt, model, a, ids.slice(0, prefill))))
         .toBeLessThan(1e-5);
       for (let t = prefill; t < ids.length; t++) {
-        const got = await decodeLogits(rt, model, a, cache, [ids[t]]);
+        const got = await decodeLogits(rt, model, a, cache, [ids[t]!]);
         expect(relErr(got, await prefixLogits(rt, model, a, ids.slice(0, t + 1))), `position ${t}`).toBeLessThan(1e-5);
       }
       expect(cache.length).toBe(ids.length);
@@ -75,11 +75,11 @@ describe('generate', () => {
     expect(await generate(rt, model, null, prompt, opts, (g) => void seen.push([...g]))).toEqual({ ids: naive, stopId: null });
     expect(seen.at(-1)).toEqual(naive);
     // Stops before the first stop id (either of two), which is not part of the output.
-    const stopId = naive[naive.length - 1];
+    const stopId = naive[naive.length - 1]!;
     const stopped = await generate(rt, model, null, prompt, { ...opts, stopTokenIds: [123456, stopId] }, () => undefined);
     expect(stopped).toEqual({ ids: naive.slice(0, naive.indexOf(stopId)), stopId });
     // Capacity ends at the model's positions: a prompt one short of them gets one token.
-    const long = Array.from({ length: model.config.maxPositions - 1 }, (_, i) => prompt[i % prompt.length]);
+    const long = Array.from({ length: model.config.maxPositions - 1 }, (_, i) => prompt[i % prompt.length]!);
     expect((await generate(rt, model, null, long, opts, () => undefined)).ids).toHaveLength(1);
     await expect(generate(rt, model, null, [], opts, () => undefined)).rejects.toThrow(/no tokens/);
     model.destroy();

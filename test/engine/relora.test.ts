@@ -95,7 +95,7 @@ describe('optimizer pruning', () => {
     const pruned = await rt.read(b);
     expect(pruned.filter((v) => v === 0).length).toBe(n / 4);
     const smallest = [...data].map(Math.abs).sort((x, y) => x - y)[n / 4 - 1];
-    pruned.forEach((v, i) => expect(v === 0).toBe(Math.abs(data[i]) <= smallest));
+    for (const [i, v] of pruned.entries()) expect(v === 0).toBe(Math.abs(data[i]!) <= smallest!);
     rt.release(a, b);
   });
 });
@@ -115,10 +115,10 @@ describe('ReLoRA run', () => {
     for (let i = 0; i < settings.totalSteps; i++) steps.push(await run.trainStep(batch));
     expect(steps.filter((s) => s.reset).map((s) => s.step)).toEqual([9, 14, 19]);
     expect(steps.slice(0, 4).every((s) => s.phase === 'warm-start')).toBe(true);
-    steps.forEach((s) => expect(s.lr).toBeCloseTo(0.004 * run.lrMultiplier(s.step), 12));
+    for (const s of steps) expect(s.lr).toBeCloseTo(0.004 * run.lrMultiplier(s.step), 12);
     // Each cycle ends lower than the one before it, across all three resets.
-    for (const r of [9, 14, 19]) expect(steps[r + 4].loss).toBeLessThan(steps[r - 1].loss);
-    expect(steps[23].loss).toBeLessThan(steps[0].loss);
+    for (const r of [9, 14, 19]) expect(steps[r + 4]!.loss).toBeLessThan(steps[r - 1]!.loss);
+    expect(steps[23]!.loss).toBeLessThan(steps[0]!.loss);
     const merged = await run.exportMergedWeights();
     const mergedModel = new Transformer(rt, c.model.config, merged);
     const lossMerged = await evaluateLoss(rt, mergedModel, null, batch);
@@ -152,7 +152,7 @@ describe('ReLoRA LoRA phase on a model with biases (Qwen2)', () => {
     const step = await run.trainStep(batch);
     expect(step.phase).toBe('relora');
     const after = await biases();
-    biasKeys.forEach((k, i) => expect(after[i], k).not.toEqual(before[i]));
+    for (const [i, k] of biasKeys.entries()) expect(after[i], k).not.toEqual(before[i]);
     run.destroy();
     releaseBatch(rt, batch);
     model.destroy();
@@ -174,14 +174,14 @@ describe('optimizer-state pruning at a reset', () => {
     const trainer = new Trainer(rt, model, adapter, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 0 });
     await trainer.trainStep(batch);
     const [pruned, kept] = adapter.parameters();
-    const keptBefore = await rt.read(trainer.moments(kept.key)!.m);
-    await trainer.pruneOptimizerState(new Set([pruned.key]), 'random', 0.5, 9);
-    const m = await rt.read(trainer.moments(pruned.key)!.m);
-    const v = await rt.read(trainer.moments(pruned.key)!.v);
+    const keptBefore = await rt.read(trainer.moments(kept!.key)!.m);
+    await trainer.pruneOptimizerState(new Set([pruned!.key]), 'random', 0.5, 9);
+    const m = await rt.read(trainer.moments(pruned!.key)!.m);
+    const v = await rt.read(trainer.moments(pruned!.key)!.v);
     const zeroM = m.map((x) => (x === 0 ? 1 : 0));
     expect(zeroM.reduce((a, b) => a + b, 0) / m.length).toBeGreaterThan(0.3);
-    m.forEach((x, i) => expect(x === 0, `element ${i}`).toBe(v[i] === 0));
-    expect(await rt.read(trainer.moments(kept.key)!.m)).toEqual(keptBefore);
+    for (const [i, x] of m.entries()) expect(x === 0, `element ${i}`).toBe(v[i] === 0);
+    expect(await rt.read(trainer.moments(kept!.key)!.m)).toEqual(keptBefore);
     trainer.destroy();
     releaseBatch(rt, batch);
     adapter.destroy(rt);

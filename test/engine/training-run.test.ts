@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createAdapter } from '../../src/adapters/load';
 import { seededRandom } from '../../src/adapters/init';
 import type { TokenSequence } from '../../src/data/tokenize';
-import { adapterSpecFor } from '../../src/engine/adapter-spec';
+import { adapterSpecFor } from '../../src/train/adapter-spec';
 import { Transformer } from '../../src/model/transformer';
 import { DEFAULT_SETTINGS } from '../../src/ui/store/settings-slice';
 import type { StudioEvent, TrainSettings } from '../../src/worker/protocol';

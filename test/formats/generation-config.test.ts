@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readStudioModel } from '../../src/cli/studio-model';
-import { loadModelFolder } from '../../src/engine/model-files';
+import { blobSource, loadModelFolder } from '../../src/formats/model-folder';
+import { readModelFolder } from '../../src/formats/node-fs';
 import { parseGenerationConfig } from '../../src/formats/generation-config';
 import { expectedWeights, parseModelConfig } from '../../src/formats/hf-config';
 import { writeSafetensors } from '../../src/formats/safetensors';
@@ -72,29 +72,30 @@ function modelFiles(tokenizerConfig: string, generationConfig?: object): Map<str
   return files;
 }
 
-const asBlobs = (files: Map<string, string | Uint8Array>) => new Map([...files].map(([name, v]) => [name, new Blob([v as BlobPart])]));
+const asBlobs = (files: Map<string, string | Uint8Array>) => blobSource(new Map([...files].map(([name, v]) => [name, new Blob([v as BlobPart])])));
+const readStudioModel = (dir: string) => readModelFolder(dir, { tokenizer: true });
 
 describe('model folder stop tokens and generation defaults', () => {
   it('Gemma 3: generation_config [<eos>, <end_of_turn>] with the tokenizer’s own, deduplicated', async () => {
-    const folder = await loadModelFolder(asBlobs(modelFiles(GEMMA3_CONFIG, { do_sample: true, eos_token_id: [SPECIAL['<eos>'], SPECIAL['<end_of_turn>']], top_k: 64 })));
+    const folder = await loadModelFolder(asBlobs(modelFiles(GEMMA3_CONFIG, { do_sample: true, eos_token_id: [SPECIAL['<eos>'], SPECIAL['<end_of_turn>']], top_k: 64 })), { tokenizer: true });
     expect(folder.stopTokenIds).toEqual([261, 259]);
     expect(folder.generationDefaults).toEqual({ temperature: 1, topK: 64 });
   });
 
   it('Qwen2.5: an int eos_token_id (<|endoftext|>) joined by <|im_end|>, the tokenizer’s eos and end of turn', async () => {
-    const folder = await loadModelFolder(asBlobs(modelFiles(QWEN25_CONFIG, { eos_token_id: SPECIAL['<|endoftext|>'], max_new_tokens: 64 })));
+    const folder = await loadModelFolder(asBlobs(modelFiles(QWEN25_CONFIG, { eos_token_id: SPECIAL['<|endoftext|>'], max_new_tokens: 64 })), { tokenizer: true });
     expect(folder.stopTokenIds).toEqual([262, 257]);
     expect(folder.generationDefaults).toEqual({ temperature: 0, maxNewTokens: 64 });
   });
 
   it('without generation_config.json: the tokenizer’s eos and the end-of-turn token, no defaults', async () => {
-    const folder = await loadModelFolder(asBlobs(modelFiles(GEMMA3_CONFIG)));
+    const folder = await loadModelFolder(asBlobs(modelFiles(GEMMA3_CONFIG)), { tokenizer: true });
     expect(folder.stopTokenIds).toEqual([261, 259]);
     expect(folder.generationDefaults).toEqual({});
   });
 
   it('an eos id beyond config.json’s vocab_size is a FormatError naming generation_config.json', async () => {
-    await expect(loadModelFolder(asBlobs(modelFiles(QWEN25_CONFIG, { eos_token_id: [257, VOCAB] }))))
+    await expect(loadModelFolder(asBlobs(modelFiles(QWEN25_CONFIG, { eos_token_id: [257, VOCAB] })), { tokenizer: true }))
       .rejects.toThrow(`generation_config.json: eos_token_id ${VOCAB} is beyond the vocabulary (config.json's vocab_size is ${VOCAB})`);
   });
 

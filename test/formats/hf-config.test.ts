@@ -260,7 +260,7 @@ describe.skipIf(!HAVE_FIXTURES)('fixture configs and checkpoints', () => {
     it(`${c}: config parses and every expected weight has the configured shape`, () => {
       const config = parseModelConfig(fixtureText(c, 'config.json'), `${c}/config.json`);
       expect(config.arch).toBe(c.startsWith('gpt2') ? 'gpt2' : 'llama');
-      expect(config.family).toBe(c.split('-')[0].replace(/^llama3$/, 'llama'));
+      expect(config.family).toBe(c.split('-')[0]!.replace(/^llama3$/, 'llama'));
       const { tensors } = parseSafetensors(fixtureBytes(c, 'model.safetensors'), `${c}/model.safetensors`);
       for (const spec of expectedWeights(config)) {
         const t = tensors.get(spec.key);

@@ -38,7 +38,7 @@ describe('F16 / BF16 decoding', () => {
       [0xfc00, -Infinity],
     ];
     const out = oneTensor('F16', cases.map((c) => c[0]));
-    cases.forEach(([, want], i) => expect(out[i]).toBe(want));
+    for (const [i, [, want]] of cases.entries()) expect(out[i]).toBe(want);
     const special = oneTensor('F16', [0x8000, 0x7e00, 0xfe01]);
     expect(Object.is(special[0], -0)).toBe(true);
     expect(Number.isNaN(special[1])).toBe(true);
@@ -227,7 +227,10 @@ describe.skipIf(!HAVE_FIXTURES)('fixture safetensors', () => {
   it('errors are FormatErrors, not TypeErrors, for random corruption', () => {
     const bytes = fixtureBytes('llama-vera', 'adapter', 'adapter_model.safetensors');
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     for (let trial = 0; trial < 200; trial++) {
       const copy = bytes.slice();
       const headerEnd = 8 + new DataView(copy.buffer).getUint32(0, true);

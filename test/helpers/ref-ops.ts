@@ -19,10 +19,10 @@ export function rmsnormFwdRef(
   const rstd = new Float64Array(T);
   for (let t = 0; t < T; t++) {
     let ss = 0;
-    for (let c = 0; c < C; c++) ss += x[t * C + c] * x[t * C + c];
+    for (let c = 0; c < C; c++) ss += x[t * C + c]! * x[t * C + c]!;
     const r = 1 / Math.sqrt(ss / C + eps);
     rstd[t] = r;
-    for (let c = 0; c < C; c++) y[t * C + c] = x[t * C + c] * r * (w[c] + weightOffset);
+    for (let c = 0; c < C; c++) y[t * C + c] = x[t * C + c]! * r * (w[c]! + weightOffset);
   }
   return { y, rstd };
 }
@@ -36,14 +36,14 @@ export function rmsnormBwdRef(
   const dx = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     let ss = 0;
-    for (let c = 0; c < C; c++) ss += x[t * C + c] ** 2;
+    for (let c = 0; c < C; c++) ss += x[t * C + c]! ** 2;
     const r = 1 / Math.sqrt(ss / C + eps);
     // With g_c = w_c + offset: dL/dr = Σ_c dy_c g_c x_c;  dr/dx_c = −r³ x_c / C
     let dLdr = 0;
-    for (let c = 0; c < C; c++) dLdr += dy[t * C + c] * (w[c] + weightOffset) * x[t * C + c];
+    for (let c = 0; c < C; c++) dLdr += dy[t * C + c]! * (w[c]! + weightOffset) * x[t * C + c]!;
     for (let c = 0; c < C; c++) {
       const i = t * C + c;
-      dx[i] = dy[i] * (w[c] + weightOffset) * r + dLdr * (-(r ** 3) * x[i]) / C + (dres ? dres[i] : 0);
+      dx[i] = dy[i]! * (w[c]! + weightOffset) * r + dLdr * (-(r ** 3) * x[i]!) / C + (dres ? dres[i]! : 0);
     }
   }
   return dx;
@@ -57,14 +57,14 @@ export function layernormFwdRef(
   const rstd = new Float64Array(T);
   for (let t = 0; t < T; t++) {
     let s = 0;
-    for (let c = 0; c < C; c++) s += x[t * C + c];
+    for (let c = 0; c < C; c++) s += x[t * C + c]!;
     const m = s / C;
     let v = 0;
-    for (let c = 0; c < C; c++) v += (x[t * C + c] - m) ** 2;
+    for (let c = 0; c < C; c++) v += (x[t * C + c]! - m) ** 2;
     const r = 1 / Math.sqrt(v / C + eps);
     mean[t] = m;
     rstd[t] = r;
-    for (let c = 0; c < C; c++) y[t * C + c] = (x[t * C + c] - m) * r * w[c] + b[c];
+    for (let c = 0; c < C; c++) y[t * C + c] = (x[t * C + c]! - m) * r * w[c]! + b[c]!;
   }
   return { y, mean, rstd };
 }
@@ -74,10 +74,10 @@ export function layernormBwdRef(x: Arr, w: Arr, dy: Arr, T: number, C: number, e
   const dx = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     let s = 0;
-    for (let c = 0; c < C; c++) s += x[t * C + c];
+    for (let c = 0; c < C; c++) s += x[t * C + c]!;
     const m = s / C;
     let v = 0;
-    for (let c = 0; c < C; c++) v += (x[t * C + c] - m) ** 2;
+    for (let c = 0; c < C; c++) v += (x[t * C + c]! - m) ** 2;
     v /= C;
     const r = 1 / Math.sqrt(v + eps);
     // y_c = (x_c − m) r w_c + b_c.  dL/dxhat_c = dy_c w_c = g_c.
@@ -85,14 +85,14 @@ export function layernormBwdRef(x: Arr, w: Arr, dy: Arr, T: number, C: number, e
     let dLdv = 0;
     let dLdm = 0;
     for (let c = 0; c < C; c++) {
-      const g = dy[t * C + c] * w[c];
-      dLdv += g * (x[t * C + c] - m) * -0.5 * r ** 3;
+      const g = dy[t * C + c]! * w[c]!;
+      dLdv += g * (x[t * C + c]! - m) * -0.5 * r ** 3;
       dLdm += -g * r;
     }
     for (let c = 0; c < C; c++) {
       const i = t * C + c;
-      const g = dy[i] * w[c];
-      dx[i] = g * r + (dLdv * 2 * (x[i] - m)) / C + dLdm / C + (dres ? dres[i] : 0);
+      const g = dy[i]! * w[c]!;
+      dx[i] = g * r + (dLdv * 2 * (x[i]! - m)) / C + dLdm / C + (dres ? dres[i]! : 0);
     }
   }
   return dx;
@@ -117,7 +117,7 @@ const sigmoid = (g: number) => 1 / (1 + Math.exp(-g));
 
 export function swigluRef(gate: Arr, up: Arr): Float64Array {
   const h = new Float64Array(gate.length);
-  for (let i = 0; i < h.length; i++) h[i] = gate[i] * sigmoid(gate[i]) * up[i];
+  for (let i = 0; i < h.length; i++) h[i] = gate[i]! * sigmoid(gate[i]!) * up[i]!;
   return h;
 }
 
@@ -125,10 +125,10 @@ export function swigluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array
   const dgate = new Float64Array(gate.length);
   const dup = new Float64Array(gate.length);
   for (let i = 0; i < gate.length; i++) {
-    const s = sigmoid(gate[i]);
+    const s = sigmoid(gate[i]!);
     // d/dg [g σ(g)] = σ + g σ (1 − σ)
-    dgate[i] = dh[i] * up[i] * (s + gate[i] * s * (1 - s));
-    dup[i] = dh[i] * gate[i] * s;
+    dgate[i] = dh[i]! * up[i]! * (s + gate[i]! * s * (1 - s));
+    dup[i] = dh[i]! * gate[i]! * s;
   }
   return { dgate, dup };
 }
@@ -136,7 +136,7 @@ export function swigluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array
 /** GeGLU (Gemma): h = gelu_tanh(gate) · up. */
 export function gegluRef(gate: Arr, up: Arr): Float64Array {
   const h = new Float64Array(gate.length);
-  for (let i = 0; i < h.length; i++) h[i] = geluRef(gate[i]) * up[i];
+  for (let i = 0; i < h.length; i++) h[i] = geluRef(gate[i]!) * up[i]!;
   return h;
 }
 
@@ -144,8 +144,8 @@ export function gegluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array;
   const dgate = new Float64Array(gate.length);
   const dup = new Float64Array(gate.length);
   for (let i = 0; i < gate.length; i++) {
-    dgate[i] = dh[i] * up[i] * geluGradRef(gate[i]);
-    dup[i] = dh[i] * geluRef(gate[i]);
+    dgate[i] = dh[i]! * up[i]! * geluGradRef(gate[i]!);
+    dup[i] = dh[i]! * geluRef(gate[i]!);
   }
   return { dgate, dup };
 }
@@ -159,7 +159,7 @@ export function gegluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array;
 export function ropeRef(
   x: Arr, T: number, S: number, heads: number, D: number, ld: number, theta: number, inverse = false, pos0 = 0,
 ): Float64Array {
-  const invFreq = Array.from({ length: D / 2 }, (_, i) => Math.pow(theta, (-2 * i) / D));
+  const invFreq = Array.from({ length: D / 2 }, (_, i) => theta ** ((-2 * i) / D));
   return ropeFreqRef(x, T, S, heads, D, ld, invFreq, inverse, pos0);
 }
 
@@ -173,10 +173,10 @@ export function ropeFreqRef(
     const pos = pos0 + (t % S);
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < half; i++) {
-        const a = pos * invFreq[i] * (inverse ? -1 : 1);
+        const a = pos * invFreq[i]! * (inverse ? -1 : 1);
         const at = t * ld + h * D + i;
-        const x1 = x[at];
-        const x2 = x[at + half];
+        const x1 = x[at]!;
+        const x2 = x[at + half]!;
         out[at] = x1 * Math.cos(a) - x2 * Math.sin(a);
         out[at + half] = x2 * Math.cos(a) + x1 * Math.sin(a);
       }
@@ -231,17 +231,17 @@ export function attentionFwdRef(q: Arr, k: Arr, v: Arr, L: AttnLayoutRef): { o: 
         let mx = -Infinity;
         for (let j = j0; j <= i; j++) {
           let acc = 0;
-          for (let d = 0; d < D; d++) acc += q[qi(b, i, h, d)] * k[ki(b, j, g, d)];
+          for (let d = 0; d < D; d++) acc += q[qi(b, i, h, d)]! * k[ki(b, j, g, d)]!;
           s[j] = acc * scale;
-          mx = Math.max(mx, s[j]);
+          mx = Math.max(mx, s[j]!);
         }
         let sum = 0;
-        for (let j = j0; j <= i; j++) sum += Math.exp(s[j] - mx);
+        for (let j = j0; j <= i; j++) sum += Math.exp(s[j]! - mx);
         const prow = ((b * H + h) * S + i) * S;
-        for (let j = j0; j <= i; j++) p[prow + j] = Math.exp(s[j] - mx) / sum;
+        for (let j = j0; j <= i; j++) p[prow + j] = Math.exp(s[j]! - mx) / sum;
         for (let d = 0; d < D; d++) {
           let acc = 0;
-          for (let j = j0; j <= i; j++) acc += p[prow + j] * v[vi(b, j, g, d)];
+          for (let j = j0; j <= i; j++) acc += p[prow + j]! * v[vi(b, j, g, d)]!;
           o[(b * S + i) * H * D + h * D + d] = acc;
         }
       }
@@ -276,18 +276,18 @@ export function attentionBwdRef(
         const dp = new Float64Array(i + 1);
         for (let j = j0; j <= i; j++) {
           for (let d = 0; d < D; d++) {
-            dv[vi(b, j, g, d)] += p[prow + j] * dout[orow + d];
-            dp[j] += dout[orow + d] * v[vi(b, j, g, d)];
+            dv[vi(b, j, g, d)]! += p[prow + j]! * dout[orow + d]!;
+            dp[j]! += dout[orow + d]! * v[vi(b, j, g, d)]!;
           }
         }
         // softmax Jacobian: dS_ij = Σ_k dP_ik P_ik (δ_jk − P_ij)
         let pdp = 0;
-        for (let j = j0; j <= i; j++) pdp += p[prow + j] * dp[j];
+        for (let j = j0; j <= i; j++) pdp += p[prow + j]! * dp[j]!;
         for (let j = j0; j <= i; j++) {
-          const ds = p[prow + j] * (dp[j] - pdp) * scale;
+          const ds = p[prow + j]! * (dp[j]! - pdp) * scale;
           for (let d = 0; d < D; d++) {
-            dq[qi(b, i, h, d)] += ds * k[ki(b, j, g, d)];
-            dk[ki(b, j, g, d)] += ds * q[qi(b, i, h, d)];
+            dq[qi(b, i, h, d)]! += ds * k[ki(b, j, g, d)]!;
+            dk[ki(b, j, g, d)]! += ds * q[qi(b, i, h, d)]!;
           }
         }
       }
@@ -308,12 +308,12 @@ export function crossEntropyRef(
     const tg = targets[t];
     if (tg === -100) continue;
     let mx = -Infinity;
-    for (let c = 0; c < V; c++) mx = Math.max(mx, logits[t * V + c]);
+    for (let c = 0; c < V; c++) mx = Math.max(mx, logits[t * V + c]!);
     let s = 0;
-    for (let c = 0; c < V; c++) s += Math.exp(logits[t * V + c] - mx);
+    for (let c = 0; c < V; c++) s += Math.exp(logits[t * V + c]! - mx);
     const lse = mx + Math.log(s);
-    losses[t] = lse - logits[t * V + tg];
-    for (let c = 0; c < V; c++) grad[t * V + c] = (Math.exp(logits[t * V + c] - lse) - (c === tg ? 1 : 0)) * invCount;
+    losses[t] = lse - logits[t * V + tg!]!;
+    for (let c = 0; c < V; c++) grad[t * V + c] = (Math.exp(logits[t * V + c]! - lse) - (c === tg ? 1 : 0)) * invCount;
   }
   return { losses, grad };
 }
@@ -337,13 +337,13 @@ export function adamwRef(
   const b1 = f32Betas ? Math.fround(h.beta1) : h.beta1;
   const b2 = f32Betas ? Math.fround(h.beta2) : h.beta2;
   for (let i = 0; i < s.p.length; i++) {
-    const g = grad[i] * gradScale;
-    s.p[i] *= 1 - h.lr * h.weightDecay;
-    s.m[i] = b1 * s.m[i] + (1 - b1) * g;
-    s.v[i] = b2 * s.v[i] + (1 - b2) * g * g;
+    const g = grad[i]! * gradScale;
+    s.p[i]! *= 1 - h.lr * h.weightDecay;
+    s.m[i] = b1 * s.m[i]! + (1 - b1) * g;
+    s.v[i] = b2 * s.v[i]! + (1 - b2) * g * g;
     const stepSize = h.lr / bc1;
-    const denom = Math.sqrt(s.v[i]) / Math.sqrt(bc2) + h.eps;
-    s.p[i] -= (stepSize * s.m[i]) / denom;
+    const denom = Math.sqrt(s.v[i]!) / Math.sqrt(bc2) + h.eps;
+    s.p[i]! -= (stepSize * s.m[i]!) / denom;
   }
 }
 
@@ -354,7 +354,7 @@ export function scaleColumnsRef(a: Arr, v: Arr, T: number, N: number, bias?: Arr
   for (let t = 0; t < T; t++) {
     for (let j = 0; j < N; j++) {
       const i = t * N + j;
-      out[i] = a[i] * v[j] + (bias ? bias[j] : 0) + (beta !== 0 && out0 ? beta * out0[i] : 0);
+      out[i] = a[i]! * v[j]! + (bias ? bias[j]! : 0) + (beta !== 0 && out0 ? beta * out0[i]! : 0);
     }
   }
   return out;
@@ -364,8 +364,8 @@ export function columnDotRef(a: Arr, b: Arr, T: number, N: number, scale?: Arr, 
   const out = new Float64Array(N);
   for (let j = 0; j < N; j++) {
     let s = 0;
-    for (let t = 0; t < T; t++) s += a[t * N + j] * b[t * N + j];
-    out[j] = s * (scale ? scale[j] : 1) + (beta !== 0 && out0 ? beta * out0[j] : 0);
+    for (let t = 0; t < T; t++) s += a[t * N + j]! * b[t * N + j]!;
+    out[j] = s * (scale ? scale[j]! : 1) + (beta !== 0 && out0 ? beta * out0[j]! : 0);
   }
   return out;
 }
@@ -380,12 +380,12 @@ export function doraNormRef(
     let ss = 0;
     for (let j = 0; j < inF; j++) {
       let ba = 0;
-      for (let k = 0; k < r; k++) ba += b[i * r + k] * a[k * inF + j];
-      const wij = fanInFanOut ? w[j * out + i] : w[i * inF + j];
+      for (let k = 0; k < r; k++) ba += b[i * r + k]! * a[k * inF + j]!;
+      const wij = fanInFanOut ? w[j * out + i]! : w[i * inF + j]!;
       ss += (wij + s * ba) ** 2;
     }
     invNorm[i] = 1 / Math.sqrt(ss);
-    scale[i] = m[i] * invNorm[i];
+    scale[i] = m[i]! * invNorm[i]!;
   }
   return { invNorm, scale };
 }
@@ -399,7 +399,7 @@ export function embeddingRef(
   const out = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     for (let c = 0; c < C; c++) {
-      out[t * C + c] = table[ids[t] * C + c] * scale + (positions ? positions[(pos0 + (t % S)) * C + c] : 0);
+      out[t * C + c] = table[ids[t]! * C + c]! * scale + (positions ? positions[(pos0 + (t % S)) * C + c]! : 0);
     }
   }
   return out;

@@ -18,9 +18,9 @@ export function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>, f
   let diff = 0;
   let ref = 0;
   for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
+    const d = Math.abs(actual[i]! - expected[i]!);
     diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    ref = Math.max(ref, Math.abs(expected[i]));
+    ref = Math.max(ref, Math.abs(expected[i]!));
   }
   return diff / Math.max(ref, floor);
 }
@@ -34,8 +34,8 @@ export function matmulRef(
     for (let n = 0; n < N; n++) {
       let s = 0;
       for (let k = 0; k < K; k++) {
-        const av = transA ? a[k * M + m] : a[m * K + k];
-        const bv = transB ? b[n * K + k] : b[k * N + n];
+        const av = transA ? a[k * M + m]! : a[m * K + k]!;
+        const bv = transB ? b[n * K + k]! : b[k * N + n]!;
         s += av * bv;
       }
       c[m * N + n] = s;
@@ -51,7 +51,7 @@ export function matmulRef(
 export function finiteDiff(x: Float64Array, f: (x: Float64Array) => number, h = 1e-5): Float64Array {
   const g = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const keep = x[i];
+    const keep = x[i]!;
     x[i] = keep + h;
     const up = f(x);
     x[i] = keep - h;
@@ -65,6 +65,6 @@ export function finiteDiff(x: Float64Array, f: (x: Float64Array) => number, h = 
 /** Σ w·y: the scalar whose gradient w.r.t. y is w, used to probe backward kernels. */
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }

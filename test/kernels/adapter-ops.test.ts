@@ -117,7 +117,7 @@ describe('doraNorm', () => {
       const norms = new Float32Array(out);
       for (let i = 0; i < out; i++) {
         let ss = 0;
-        for (let j = 0; j < inF; j++) ss += w[i * inF + j] ** 2;
+        for (let j = 0; j < inF; j++) ss += w[i * inF + j]! ** 2;
         norms[i] = Math.sqrt(ss);
       }
       const tw = rt.tensor([out, inF], 'W', w);

@@ -57,7 +57,7 @@ const firstKey = (i: number, window = 0) => (window > 0 && i >= window ? i - win
 /** Lower-triangular (j ≤ i) entries of [B, H, S, S], the part of P and dS a kernel fills. */
 function causal(p: ArrayLike<number>, B: number, H: number, S: number): Float64Array {
   const out: number[] = [];
-  for (let bh = 0; bh < B * H; bh++) for (let i = 0; i < S; i++) for (let j = 0; j <= i; j++) out.push(p[(bh * S + i) * S + j]);
+  for (let bh = 0; bh < B * H; bh++) for (let i = 0; i < S; i++) for (let j = 0; j <= i; j++) out.push(p[(bh * S + i) * S + j]!);
   return Float64Array.from(out);
 }
 
@@ -114,7 +114,7 @@ async function forwardBackward(c: Case): Promise<{
   for (let r = 0; r < B * H * S; r++) {
     const i = r % S;
     let s = 0;
-    for (let j = 0; j <= i; j++) s += p[r * S + j];
+    for (let j = 0; j <= i; j++) s += p[r * S + j]!;
     expect(Math.abs(s - 1)).toBeLessThan(1e-5);
   }
   // Before the window P is exactly 0 (the backward kernels rely on it: dS = P·(…)), and so is dS.
@@ -210,7 +210,7 @@ describe('attention', () => {
         expect(relErr(causal(await rt.read(tp), B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
         const bwd = attentionBwdRef(qkv, qkv, qkv, dout, ref);
         const expected = new Float64Array(qkv.length);
-        for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i] + bwd.dk[i] + bwd.dv[i];
+        for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i]! + bwd.dk[i]! + bwd.dv[i]!;
         // Every column of dqkv is written (no sentinel survives).
         expect(relErr(await rt.read(tdqkv), expected)).toBeLessThan(1e-5);
         rt.release(tqkv, to, tp, tdo, tds, tdqkv);
@@ -277,7 +277,7 @@ describe('attention', () => {
   });
 
   describe('analytic backward matches finite differences of the forward', () => {
-    for (const c of [cases[0], cases[1], cases[7]]) {
+    for (const c of [cases[0]!, cases[1]!, cases[7]!]) {
       it(c.name, () => {
         const L = layoutOf(c).ref;
         const rows = c.B * c.S;
@@ -326,7 +326,7 @@ describe('attention', () => {
       const qkv = toF64(randn(B * S * ld, 5, 1.5));
       const w = randn(B * S * H * D, 6);
       const g = attentionBwdRef(qkv, qkv, qkv, w, L);
-      const sum = g.dq.map((x, i) => x + g.dk[i] + g.dv[i]);
+      const sum = g.dq.map((x, i) => x + g.dk[i]! + g.dv[i]!);
       expect(relErr(sum, finiteDiff(qkv, (x) => dot(w, attentionFwdRef(x, x, x, L).o)))).toBeLessThan(1e-6);
     });
   });

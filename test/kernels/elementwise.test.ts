@@ -22,7 +22,7 @@ describe('add', () => {
       const tc = rt.tensor([n], 'c');
       await checked(rt, () => add(rt, ta, tb, tc));
       const ref = new Float64Array(n);
-      for (let i = 0; i < n; i++) ref[i] = a[i] + b[i];
+      for (let i = 0; i < n; i++) ref[i] = a[i]! + b[i]!;
       expect(relErr(await rt.read(tc), ref)).toBeLessThan(1e-6);
       rt.release(ta, tb, tc);
     });
@@ -114,9 +114,9 @@ describe('geglu (gelu_tanh(gate) · up, Gemma)', () => {
     const dh = new Float32Array(n).fill(2);
     const out = await runGated('gelu_tanh', gate, up, dh);
     for (let i = 0; i < n; i++) {
-      expect(out.h[i]).toBeCloseTo(geluRef(gate[i]) * 1.5, 5);
-      expect(out.dgate[i]).toBeCloseTo(2 * 1.5 * geluGradRef(gate[i]), 5);
-      expect(out.dup[i]).toBeCloseTo(2 * geluRef(gate[i]), 5 - Math.log10(Math.max(1, Math.abs(gate[i]))));
+      expect(out.h[i]).toBeCloseTo(geluRef(gate[i]!) * 1.5, 5);
+      expect(out.dgate[i]).toBeCloseTo(2 * 1.5 * geluGradRef(gate[i]!), 5);
+      expect(out.dup[i]).toBeCloseTo(2 * geluRef(gate[i]!), 5 - Math.log10(Math.max(1, Math.abs(gate[i]!))));
     }
   });
 
@@ -146,7 +146,7 @@ describe('gelu (tanh form)', () => {
         geluBackward(rt, tx, tdy, tdx);
       });
       expect(relErr(await rt.read(ty), Float64Array.from(x, geluRef))).toBeLessThan(1e-5);
-      expect(relErr(await rt.read(tdx), Float64Array.from(x, (v, i) => dy[i] * geluGradRef(v)))).toBeLessThan(1e-5);
+      expect(relErr(await rt.read(tdx), Float64Array.from(x, (v, i) => dy[i]! * geluGradRef(v)))).toBeLessThan(1e-5);
       rt.release(tx, ty, tdy, tdx);
     });
   }
@@ -169,8 +169,8 @@ describe('gelu (tanh form)', () => {
       expect(Number.isFinite(y[i]), `y(${x[i]}) = ${y[i]}`).toBe(true);
       expect(Number.isFinite(dx[i]), `y'(${x[i]}) = ${dx[i]}`).toBe(true);
       // gelu(x) → x for x ≫ 0 and → 0 for x ≪ 0; its slope → 1 and 0.
-      expect(Math.abs(y[i] - geluRef(x[i]))).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(x[i])));
-      expect(Math.abs(dx[i] - geluGradRef(x[i]))).toBeLessThan(1e-5);
+      expect(Math.abs(y[i]! - geluRef(x[i]!))).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(x[i]!)));
+      expect(Math.abs(dx[i]! - geluGradRef(x[i]!))).toBeLessThan(1e-5);
     }
     rt.release(tx, ty, tdy, tdx);
   });
@@ -179,7 +179,7 @@ describe('gelu (tanh form)', () => {
     const x = toF64(randn(50, 11, 5));
     const w = randn(50, 12);
     const fd = finiteDiff(x, (xx) => dot(w, Float64Array.from(xx, geluRef)));
-    expect(relErr(Float64Array.from(x, (v, i) => w[i] * geluGradRef(v)), fd)).toBeLessThan(1e-6);
+    expect(relErr(Float64Array.from(x, (v, i) => w[i]! * geluGradRef(v)), fd)).toBeLessThan(1e-6);
   });
 });
 
@@ -207,7 +207,7 @@ describe('dropout', () => {
     for (let i = 0; i < n; i++) {
       if (out[i] === 0) continue;
       kept++;
-      expect(out[i]).toBeCloseTo(2 * x[i], 5);
+      expect(out[i]).toBeCloseTo(2 * x[i]!, 5);
     }
     // Binomial(1000, 0.5): σ ≈ 16, so ±80 is five sigma.
     expect(kept).toBeGreaterThan(420);
@@ -220,7 +220,7 @@ describe('dropout', () => {
     for (let i = 0; i < n; i++) {
       if (out[i] === 0) continue;
       kept++;
-      expect(out[i]).toBeCloseTo(x[i] / 0.75, 5);
+      expect(out[i]).toBeCloseTo(x[i]! / 0.75, 5);
     }
     expect(kept).toBeGreaterThan(680);
     expect(kept).toBeLessThan(820);
@@ -254,7 +254,7 @@ describe('dropout', () => {
     const fresh = await run(0.5, 3);
     const acc = await run(0.5, 3, x, 1, out0);
     const ref = new Float64Array(n);
-    for (let i = 0; i < n; i++) ref[i] = fresh[i] + out0[i];
+    for (let i = 0; i < n; i++) ref[i] = fresh[i]! + out0[i]!;
     expect(relErr(acc, ref)).toBeLessThan(1e-6);
     // beta = 0 ignores out, even when it holds NaN.
     expect(fresh.every(Number.isFinite)).toBe(true);

@@ -115,7 +115,7 @@ describe('embeddingForward', () => {
     for (let t = 0; t < T; t++) {
       for (let c = 0; c < C; c++) {
         expect(out[t * C + c]).toBe(out[(t % S) * C + c]);
-        expect(out[t * C + c]).toBeCloseTo(table[(V - 1) * C + c] + positions[(t % S) * C + c], 6);
+        expect(out[t * C + c]).toBeCloseTo(table[(V - 1) * C + c]! + positions[(t % S) * C + c]!, 6);
       }
     }
     rt.release(tids, ttable, tpos, tout);

@@ -10,7 +10,7 @@ const gpu = useGpu();
 /** Each element's own relative error: the cancellation this kernel avoids hides in small elements. */
 function worstElementError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   let worst = 0;
-  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.abs(expected[i]!));
   return worst;
 }
 
@@ -18,7 +18,7 @@ function worstElementError(actual: ArrayLike<number>, expected: ArrayLike<number
 function keyBiasGradRef(dk: Float64Array, T: number, S: number, KVH: number, D: number, theta: number): Float64Array {
   const unrotated = ropeRef(dk, T, S, KVH, D, KVH * D, theta, true);
   const db = new Float64Array(KVH * D);
-  for (let t = 0; t < T; t++) for (let c = 0; c < KVH * D; c++) db[c] += unrotated[t * KVH * D + c];
+  for (let t = 0; t < T; t++) for (let c = 0; c < KVH * D; c++) db[c]! += unrotated[t * KVH * D + c]!;
   return db;
 }
 
@@ -47,8 +47,8 @@ describe('keyBiasGrad (the key bias under RoPE, without cancellation)', () => {
 
       // Finite differences of Σ dO·o in the bias, which enters k after rotation by its row's θ_j.
       const kWithBias = (b: Float64Array) => {
-        const rotated = ropeRef(Float64Array.from({ length: T * KVH * D }, (_, i) => b[i % (KVH * D)]), T, S, KVH, D, KVH * D, theta);
-        return toF64(k).map((x, i) => x + rotated[i]);
+        const rotated = ropeRef(Float64Array.from({ length: T * KVH * D }, (_, i) => b[i % (KVH * D)]!), T, S, KVH, D, KVH * D, theta);
+        return toF64(k).map((x, i) => x + rotated[i]!);
       };
       const fd = finiteDiff(new Float64Array(KVH * D), (b) => dot(dout, attentionFwdRef(q, kWithBias(b), v, L).o));
       expect(relErr(ref, fd)).toBeLessThan(1e-6);

@@ -81,7 +81,7 @@ describe('crossEntropy', () => {
       expect(relErr(losses, ref.losses)).toBeLessThan(1e-6);
       // Softmax is exp(logit − max)/Σ, never exp(logit − lse): lse ≈ 1000 would round in f32.
       expect(relErr(grad, ref.grad)).toBeLessThan(1e-5);
-      expect(Math.abs(grad[V + 5] - ref.grad[V + 5])).toBeLessThan(1e-5);
+      expect(Math.abs(grad[V + 5]! - ref.grad[V + 5]!)).toBeLessThan(1e-5);
     });
   });
 
@@ -106,11 +106,11 @@ describe('reduceSum', () => {
       await checked(rt, () => reduceSum(rt, tx, to, n, scale, slot));
       const out = await rt.read(to);
       let s = 0;
-      for (let i = 0; i < n; i++) s += x[i];
+      for (let i = 0; i < n; i++) s += x[i]!;
       const expected = Float64Array.from(out0);
       expected[slot] = s * scale;
       expect(relErr(out, expected)).toBeLessThan(1e-5);
-      expect(Math.abs(out[slot] - s * scale)).toBeLessThan(1e-5 * Math.max(1, Math.abs(s * scale)));
+      expect(Math.abs(out[slot]! - s * scale)).toBeLessThan(1e-5 * Math.max(1, Math.abs(s * scale)));
       rt.release(tx, to);
     });
   }
@@ -122,7 +122,7 @@ describe('reduceSum', () => {
     const to = rt.tensor([1], 'out');
     await checked(rt, () => reduceSum(rt, tx, to, 300));
     let s = 0;
-    for (let i = 0; i < 300; i++) s += x[i];
+    for (let i = 0; i < 300; i++) s += x[i]!;
     expect((await rt.read(to))[0]).toBeCloseTo(s, 4);
     rt.release(tx, to);
   });

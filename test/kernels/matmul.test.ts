@@ -37,7 +37,7 @@ describe('matmul', () => {
           );
           const got = await rt.read(tc);
           const ref = matmulRef(a, b, M, N, K, transA, transB);
-          for (let i = 0; i < M * N; i++) ref[i] = 0.5 * ref[i] + c0[i] + (withBias ? bias[i % N] : 0);
+          for (let i = 0; i < M * N; i++) ref[i] = 0.5 * ref[i]! + c0[i]! + (withBias ? bias[i % N]! : 0);
           expect(relErr(got, ref)).toBeLessThan(1e-5);
           rt.release(ta, tb, tc, tbias);
         });
@@ -57,13 +57,13 @@ describe('matmul', () => {
         const c0 = randn(M * N, 15), bias = randn(N, 16);
         const [ta, tb, tu, tq, tc, tbias] = [a, b, u, q, c0, bias].map((d, i) => rt.tensor([d.length], `t${i}`, d));
         await checked(rt, () => matmul(rt, {
-          a: ta, b: tb, c: tc, M, N, K, transB: true, alpha: 0.5, beta: 1, bias: tbias, tile,
-          lowRank: { u: tu, q: tq, rank: R, scale: 1.5, transQ },
+          a: ta!, b: tb!, c: tc!, M, N, K, transB: true, alpha: 0.5, beta: 1, bias: tbias!, tile,
+          lowRank: { u: tu!, q: tq!, rank: R, scale: 1.5, transQ },
         }));
-        const got = await rt.read(tc);
+        const got = await rt.read(tc!);
         const base = matmulRef(a, b, M, N, K, false, true);
         const low = matmulRef(u, q, M, N, R, false, transQ);
-        const ref = base.map((v, i) => 0.5 * v + c0[i] + bias[i % N] + 1.5 * low[i]);
+        const ref = base.map((v, i) => 0.5 * v + c0[i]! + bias[i % N]! + 1.5 * low[i]!);
         expect(relErr(got, ref)).toBeLessThan(1e-5);
         rt.release(ta, tb, tu, tq, tc, tbias);
       });
@@ -107,7 +107,7 @@ describe('matmul', () => {
     const got = await rt.read(tc);
     const prod = matmulRef(du, x, 3, 6, 70, true, false);
     const ref = Float32Array.from(c0);
-    for (let r = 0; r < 3; r++) for (let i = 0; i < 6; i++) ref[r * 10 + 2 + i] += prod[r * 6 + i];
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 6; i++) ref[r * 10 + 2 + i]! += prod[r * 6 + i]!;
     expect(relErr(got, ref)).toBeLessThan(1e-5);
     rt.release(tdu, tx, tc);
   });
@@ -123,7 +123,7 @@ describe('matmul', () => {
     await checked(rt, () => matmul(rt, { a: tx, b: ta, c: ty, M: 5, N: 3, K: 6, transB: true, ldb: 10 }));
     const got = await rt.read(ty);
     const slice = new Float32Array(18);
-    for (let r = 0; r < 3; r++) for (let i = 0; i < 6; i++) slice[r * 6 + i] = aFull[r * 10 + i];
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 6; i++) slice[r * 6 + i] = aFull[r * 10 + i]!;
     expect(relErr(got, matmulRef(x, slice, 5, 3, 6, false, true))).toBeLessThan(1e-5);
     rt.release(tx, ta, ty);
   });

@@ -17,7 +17,7 @@ const EPS = 1e-5;
 
 function offsetRows(x: Float32Array, C: number): Float32Array {
   // A per-row offset makes the layernorm mean matter and rmsnorm see non-centred rows.
-  for (let i = 0; i < x.length; i++) x[i] += 0.3 * (Math.floor(i / C) % 5) - 0.6;
+  for (let i = 0; i < x.length; i++) x[i]! += 0.3 * (Math.floor(i / C) % 5) - 0.6;
   return x;
 }
 
@@ -49,7 +49,7 @@ describe('rmsnorm', () => {
           // With C = 1 the two terms of dx cancel to r·w·dy·eps/(x² + eps): measure the error
           // against the size of the terms there, as f32 cannot do better.
           let floor = 1e-12;
-          if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t] * w[0] * dy[t]));
+          if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t]! * w[0]! * dy[t]!));
           expect(relErr(await rt.read(tdx), dxRef, floor)).toBeLessThan(1e-5);
           rt.release(tx, tw, ty, tr, tdy, tdx, tdres);
         });
@@ -130,7 +130,7 @@ describe("rmsnorm with a weight offset (Gemma's 1 + w)", () => {
           expect(relErr(out.rstd, ref.rstd)).toBeLessThan(1e-5);
           const dxRef = rmsnormBwdRef(x, w, dy, T, C, EPS, dres, 1);
           let floor = 1e-12;
-          if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t] * (w[0] + 1) * dy[t]));
+          if (C === 1) for (let t = 0; t < T; t++) floor = Math.max(floor, Math.abs(ref.rstd[t]! * (w[0]! + 1) * dy[t]!));
           expect(relErr(out.dx, dxRef, floor)).toBeLessThan(1e-5);
           // The offset really entered: the plain (offset 0) references are far off.
           if (C > 1) {
@@ -246,7 +246,7 @@ describe('per-head q/k RMSNorm (Qwen3, Gemma 3): rows of one head, one weight [D
         const at = t * heads * D + h * D;
         const r = rmsnormFwdRef(q.subarray(at, at + D), w, 1, D, EPS, offset);
         y.set(r.y, at);
-        rstd[t * heads + h] = r.rstd[0];
+        rstd[t * heads + h] = r.rstd[0]!;
       }
     }
     return { y, rstd };
@@ -263,7 +263,7 @@ describe('per-head q/k RMSNorm (Qwen3, Gemma 3): rows of one head, one weight [D
           const rows = T * heads;
           // Heads of different sizes, so a norm over the whole row would differ.
           const q = randn(rows * D, rows + D);
-          for (let i = 0; i < q.length; i++) q[i] *= 1 + (Math.floor(i / D) % heads);
+          for (let i = 0; i < q.length; i++) q[i]! *= 1 + (Math.floor(i / D) % heads);
           const w = offset ? gemmaWeights(D, D + 1) : randn(D, D + 1, 1.5);
           const dy = randn(rows * D, rows + 3 * D);
           const out = await runRms(rt, q, w, dy, rows, D, { offset });
@@ -273,7 +273,7 @@ describe('per-head q/k RMSNorm (Qwen3, Gemma 3): rows of one head, one weight [D
           expect(relErr(out.dx, rmsnormBwdRef(q, w, dy, rows, D, EPS, undefined, offset))).toBeLessThan(1e-5);
           if (heads > 1) {
             // Not a norm over the full heads·D row with the weight tiled.
-            const tiled = Float32Array.from({ length: heads * D }, (_, i) => w[i % D]);
+            const tiled = Float32Array.from({ length: heads * D }, (_, i) => w[i % D]!);
             expect(relErr(out.y, rmsnormFwdRef(q, tiled, T, heads * D, EPS, offset).y)).toBeGreaterThan(0.05);
           }
         });

@@ -55,7 +55,7 @@ describe('adamwStep', () => {
     const p = await rt.read(tp);
     // m̂ = g, v̂ = g²: the update is lr·sign(g) (0 where g = 0), after p ← p(1 − lr·wd).
     for (let i = 0; i < n; i++) {
-      const expected = p0[i] * (1 - h.lr * h.weightDecay) - h.lr * Math.sign(g[i]);
+      const expected = p0[i]! * (1 - h.lr * h.weightDecay) - h.lr * Math.sign(g[i]!);
       expect(p[i]).toBeCloseTo(expected, 5);
     }
     rt.release(tp, tg, tm, tv, ts);
@@ -81,22 +81,22 @@ describe('gradNormScale', () => {
   it('reports the global norm over several tensors and clips to maxNorm', async () => {
     const { gscale, norm } = await run(1);
     expect(norm).toBeGreaterThan(10);
-    expect(Math.abs(gscale[1] - norm) / norm).toBeLessThan(1e-5);
-    expect(Math.abs(gscale[0] - 1 / (norm + 1e-6)) * norm).toBeLessThan(1e-5);
+    expect(Math.abs(gscale[1]! - norm) / norm).toBeLessThan(1e-5);
+    expect(Math.abs(gscale[0]! - 1 / (norm + 1e-6)) * norm).toBeLessThan(1e-5);
   });
 
   it('does not scale up: factor 1 when the norm is below maxNorm', async () => {
     const { gscale, norm } = await run(5, 0.01);
     expect(norm).toBeLessThan(5);
     expect(gscale[0]).toBe(1);
-    expect(Math.abs(gscale[1] - norm) / norm).toBeLessThan(1e-5);
+    expect(Math.abs(gscale[1]! - norm) / norm).toBeLessThan(1e-5);
   });
 
   it('maxNorm ≤ 0 disables clipping but still reports the norm', async () => {
     for (const maxNorm of [0, -1]) {
       const { gscale, norm } = await run(maxNorm);
       expect(gscale[0]).toBe(1);
-      expect(Math.abs(gscale[1] - norm) / norm).toBeLessThan(1e-5);
+      expect(Math.abs(gscale[1]! - norm) / norm).toBeLessThan(1e-5);
     }
   });
 

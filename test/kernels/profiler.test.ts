@@ -19,10 +19,10 @@ describe('kernel profiler (timestamp-query)', () => {
     const small = rt.tensor([8], 'small', new Float32Array(8).fill(1));
     const sums = [rt.zeros([8], 'sum0'), rt.zeros([8], 'sum1')];
     const adds = PROFILER_CAPACITY + 6; // forces a resolve in the middle of the recording
-    for (let i = 0; i < adds; i++) add(rt, sums[i % 2], small, sums[(i + 1) % 2]);
+    for (let i = 0; i < adds; i++) add(rt, sums[i % 2]!, small, sums[(i + 1) % 2]!);
     const sum = sums[adds % 2];
     expect(relErr(await rt.read(tc), matmulRef(a, b, M, N, K))).toBeLessThan(1e-5);
-    expect((await rt.read(sum))[0]).toBe(adds);
+    expect((await rt.read(sum!))[0]).toBe(adds);
     const rows = await profiler.report();
     rt.profiler = null;
     const byName = new Map(rows.map((r) => [r.kernel, r]));

@@ -28,7 +28,7 @@ describe('row reductions (common_reduce)', () => {
         const w = new Float32Array(rows * n);
         for (let i = 0; i < rows; i++) for (let j = 0; j < n; j++) w[i * n + j] = j === n - 1 ? 64 + i : ((i * 5 + j) % 7) + 1;
         const expected = new Float32Array(rows);
-        for (let i = 0; i < rows; i++) for (let j = 0; j < n; j++) expected[i] += w[i * n + j] ** 2;
+        for (let i = 0; i < rows; i++) for (let j = 0; j < n; j++) expected[i]! += w[i * n + j]! ** 2;
         const tw = rt.tensor([rows, n], 'W', w);
         const tsq = rt.tensor([rows], 'rowSquares');
         await checked(rt, () => rowSumSquares(rt, tw, tsq, rows, n, false));

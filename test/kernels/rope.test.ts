@@ -21,8 +21,8 @@ describe('ropeTables', () => {
   it('holds cos/sin of pos·θ^(−2i/D)', () => {
     const { cos, sin } = ropeTables(11, ropeInverseFrequencies(6, 10000));
     expect(cos.length).toBe(11 * 3);
-    for (const [p, i] of [[0, 0], [1, 0], [1, 1], [10, 2], [7, 1]]) {
-      const a = p * Math.pow(10000, -(2 * i) / 6);
+    for (const [p, i] of [[0, 0], [1, 0], [1, 1], [10, 2], [7, 1]] as const) {
+      const a = p * 10000 ** (-(2 * i) / 6);
       expect(cos[p * 3 + i]).toBeCloseTo(Math.cos(a), 6);
       expect(sin[p * 3 + i]).toBeCloseTo(Math.sin(a), 6);
     }
@@ -43,12 +43,12 @@ function llama3Reference(
   const lowFreqWavelen = orig / low;
   const highFreqWavelen = orig / high;
   const wavelen = invFreq.map((f) => (2 * Math.PI) / f);
-  const divided = invFreq.map((f, i) => (wavelen[i] > lowFreqWavelen ? f / factor : f));
+  const divided = invFreq.map((f, i) => (wavelen[i]! > lowFreqWavelen ? f / factor : f));
   const smooth = wavelen.map((w) => (orig / w - low) / (high - low));
-  const smoothed = divided.map((f, i) => ((1 - smooth[i]) * f) / factor + smooth[i] * f);
+  const smoothed = divided.map((f, i) => ((1 - smooth[i]!) * f) / factor + smooth[i]! * f);
   const medium = wavelen.map((w) => !(w < highFreqWavelen) && !(w > lowFreqWavelen));
   return {
-    freq: divided.map((f, i) => (medium[i] ? smoothed[i] : f)),
+    freq: divided.map((f, i) => (medium[i] ? smoothed[i]! : f)),
     band: wavelen.map((w, i) => (medium[i] ? 'medium' : w > lowFreqWavelen ? 'low' : 'high')),
   };
 }
@@ -86,18 +86,18 @@ describe('ropeInverseFrequencies', () => {
     expect(bands).toBe([...Array(15).fill('high'), ...Array(3).fill('medium'), ...Array(14).fill('low')].join(','));
     const f = plain(64, 500000);
     for (let i = 0; i < 32; i++) {
-      if (ref.band[i] === 'high') expect(got[i] / f[i]).toBeCloseTo(1, 14);
-      else if (ref.band[i] === 'low') expect(got[i] / (f[i] / 32)).toBeCloseTo(1, 14);
+      if (ref.band[i] === 'high') expect(got[i]! / f[i]!).toBeCloseTo(1, 14);
+      else if (ref.band[i] === 'low') expect(got[i]! / (f[i]! / 32)).toBeCloseTo(1, 14);
       else {
         // Strictly between the two, and neither.
-        expect(got[i]).toBeGreaterThan(f[i] / 32 * 1.01);
-        expect(got[i]).toBeLessThan(f[i] * 0.99);
+        expect(got[i]).toBeGreaterThan(f[i]! / 32 * 1.01);
+        expect(got[i]).toBeLessThan(f[i]! * 0.99);
       }
     }
     expect(got[0]).toBe(1);
     expect(got[31]).toBeCloseTo(500000 ** (-62 / 64) / 32, 18);
     // The frequencies still fall monotonically through the blended band.
-    for (let i = 1; i < 32; i++) expect(got[i]).toBeLessThan(got[i - 1]);
+    for (let i = 1; i < 32; i++) expect(got[i]).toBeLessThan(got[i - 1]!);
   });
 
   it('llama3 scaling at other settings, with bands on both sides of each boundary', () => {

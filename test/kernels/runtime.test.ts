@@ -34,7 +34,7 @@ describe('pipeline cache', () => {
       expect(spy).toHaveBeenCalledTimes(1);
 
       // rmsnorm forward, backward without and with the residual (an override): three more.
-      for (const [T, C] of [[2, 5], [3, 70]]) {
+      for (const [T, C] of [[2, 5], [3, 70]] as const) {
         const tx = rt.tensor([T, C], 'x', randn(T * C, 3));
         const tw = rt.tensor([C], 'w', randn(C, 4));
         const ty = rt.tensor([T, C], 'y');
@@ -205,7 +205,7 @@ describe('grid', () => {
     const tc = rt.tensor([n], 'c', new Float32Array(n).fill(Number.NaN));
     // 4 workgroups of 256 as 2×2 instead of 4×1.
     await checked(rt, () => rt.dispatch(addByHand, { bind: [ta, tb, tc], uniforms: { n }, workgroups: [2, 2] }));
-    expect(relErr(await rt.read(tc), a.map((v, i) => v + b[i]))).toBeLessThan(1e-6);
+    expect(relErr(await rt.read(tc), a.map((v, i) => v + b[i]!))).toBeLessThan(1e-6);
     rt.release(ta, tb, tc);
   });
 

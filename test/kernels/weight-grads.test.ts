@@ -20,8 +20,8 @@ function normParamGradRef(kind: 'rmsnorm' | 'layernorm', x: Float32Array, dy: Fl
     const ms = row.reduce((a, v) => a + (v - mean) ** 2, 0) / C;
     const rstd = 1 / Math.sqrt(ms + EPS);
     for (let c = 0; c < C; c++) {
-      dw[c] += dy[t * C + c] * (row[c] - mean) * rstd;
-      db[c] += dy[t * C + c];
+      dw[c]! += dy[t * C + c]! * (row[c]! - mean) * rstd;
+      db[c]! += dy[t * C + c]!;
     }
   }
   return { dw, db };
@@ -59,7 +59,7 @@ describe('normWeightGrad', () => {
           else layernormForward(rt, tx, tw, tb, ty, stats, T, C, EPS);
           normWeightGrad(rt, kind, tx, stats, tdy, dw, kind === 'layernorm' ? db : null, T, C);
         });
-        const plusStart = (r: Float64Array) => r.map((v, i) => v + start[i]);
+        const plusStart = (r: Float64Array) => r.map((v, i) => v + start[i]!);
         expect(relErr(await rt.read(dw), plusStart(ref.dw))).toBeLessThan(1e-5);
         expect(relErr(await rt.read(db), kind === 'layernorm' ? plusStart(ref.db) : toF64(start))).toBeLessThan(1e-5);
         rt.release(tx, tdy, tw, tb, ty, stats, dw, db);
@@ -78,7 +78,7 @@ describe('normWeightGrad of a per-head q/k norm (Qwen3, Gemma 3): rows = T·head
         const rows = T * heads;
         const q = randn(rows * D, rows + D + 1);
         // Heads of different sizes: each row's own rstd matters.
-        for (let i = 0; i < q.length; i++) q[i] *= 1 + (Math.floor(i / D) % heads);
+        for (let i = 0; i < q.length; i++) q[i]! *= 1 + (Math.floor(i / D) % heads);
         const dy = randn(rows * D, rows + 2 * D);
         const w = randn(D, D + 2, offset ? 0.5 : 1.5);
         // dw = Σ over tokens and heads of dy · x̂ (the offset is a constant: it does not change
@@ -88,9 +88,9 @@ describe('normWeightGrad of a per-head q/k norm (Qwen3, Gemma 3): rows = T·head
           for (let h = 0; h < heads; h++) {
             const at = (t * heads + h) * D;
             let ss = 0;
-            for (let d = 0; d < D; d++) ss += q[at + d] ** 2;
+            for (let d = 0; d < D; d++) ss += q[at + d]! ** 2;
             const r = 1 / Math.sqrt(ss / D + EPS);
-            for (let d = 0; d < D; d++) ref[d] += dy[at + d] * q[at + d] * r;
+            for (let d = 0; d < D; d++) ref[d]! += dy[at + d]! * q[at + d]! * r;
           }
         }
         // …and checked by finite differences of L(w) = Σ dy · norm(q; w + offset).
@@ -108,7 +108,7 @@ describe('normWeightGrad of a per-head q/k norm (Qwen3, Gemma 3): rows = T·head
           rmsnormForward(rt, tq, tw, ty, rstd, rows, D, EPS, offset);
           normWeightGrad(rt, 'rmsnorm', tq, rstd, tdy, dw, null, rows, D);
         });
-        expect(relErr(await rt.read(dw), ref.map((v, i) => v + start[i]))).toBeLessThan(1e-5);
+        expect(relErr(await rt.read(dw), ref.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
         rt.release(tq, tw, ty, rstd, tdy, dw);
       });
     }
@@ -136,7 +136,7 @@ describe('embeddingBackward (scatter-add without atomics)', () => {
       const dtable = rt.tensor([V, C], 'dtable', start);
       const groups = uploadRowGroups(rt, ids, 'ids');
       await checked(rt, () => embeddingBackward(rt, tdx, groups, dtable, C));
-      expect(relErr(await rt.read(dtable), fd.map((v, i) => v + start[i]))).toBeLessThan(1e-5);
+      expect(relErr(await rt.read(dtable), fd.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
       rt.release(tdx, dtable, groups.uniqueIds, groups.offsets, groups.rows);
     });
   }
@@ -158,10 +158,10 @@ describe('embeddingBackward with an embedding scale (Gemma: √hidden)', () => {
       const groups = uploadRowGroups(rt, ids, 'ids');
       await checked(rt, () => embeddingBackward(rt, tdy, groups, dtable, C, scale));
       const got = await rt.read(dtable);
-      expect(relErr(got, fd.map((v, i) => v + start[i]))).toBeLessThan(1e-5);
+      expect(relErr(got, fd.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
       // Without the scale it would be off by (scale − 1) · Σ dy.
       const unscaled = finiteDiff(toF64(table), (tv) => dot(embeddingRef(ids, tv, T, C, T), dy));
-      expect(relErr(got, unscaled.map((v, i) => v + start[i]))).toBeGreaterThan(0.1);
+      expect(relErr(got, unscaled.map((v, i) => v + start[i]!))).toBeGreaterThan(0.1);
       rt.release(tdy, dtable, groups.uniqueIds, groups.offsets, groups.rows);
     });
   }
@@ -199,7 +199,7 @@ describe('columnDot without b (bias gradients: column sums)', () => {
       const ta = rt.tensor([T, N], 'a', a);
       const out = rt.tensor([N], 'out', start);
       await checked(rt, () => columnDot(rt, ta, null, out, T, N, { beta: 1 }));
-      const ref = new Float64Array(N).map((_, j) => start[j] + Array.from({ length: T }, (_, t) => a[t * N + j]).reduce((x, y) => x + y, 0));
+      const ref = new Float64Array(N).map((_, j) => start[j]! + Array.from({ length: T }, (_, t) => a[t * N + j]!).reduce((x, y) => x + y, 0));
       expect(relErr(await rt.read(out), ref)).toBeLessThan(1e-5);
       rt.release(ta, out);
     });

@@ -20,7 +20,9 @@ export const VOCAB_SIZE = 267;
 
 export function chatTokenizerJson(): string {
   const vocab: Record<string, number> = {};
-  byteToUnicode().forEach((ch, b) => (vocab[ch] = b));
+  byteToUnicode().forEach((ch, b) => {
+    vocab[ch] = b;
+  });
   const added = Object.entries(SPECIAL).map(([content, id]) => {
     vocab[content] = id;
     return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };

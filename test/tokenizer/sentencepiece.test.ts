@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { continuationText } from '../../src/engine/generate';
+import { continuationText } from '../../src/generation/generate';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { SP_TOKENIZER_CONFIG, sentencePieceTokenizerJson } from './sentencepiece';
 

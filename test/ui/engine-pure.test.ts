@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { learningRateAt } from '../../src/engine/schedule';
-import { argmax, sampleToken, seededRandom, topKIndices } from '../../src/engine/sampling';
-import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit } from '../../src/engine/memory';
-import { mergedTensors } from '../../src/engine/merge';
+import { learningRateAt } from '../../src/train/schedule';
+import { argmax, sampleToken, seededRandom, topKIndices } from '../../src/generation/sampling';
+import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit } from '../../src/train/memory';
+import { mergedTensors } from '../../src/formats/merged-folder';
 import { parseModelConfig } from '../../src/formats/hf-config';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { readFileSync } from 'node:fs';

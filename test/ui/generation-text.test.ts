@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadModelFolder } from '../../src/engine/model-files';
-import { linearModuleNames } from '../../src/engine/adapter-spec';
-import { continuationText } from '../../src/engine/generate';
+import { blobSource, loadModelFolder } from '../../src/formats/model-folder';
+import { linearModuleNames } from '../../src/train/adapter-spec';
+import { continuationText } from '../../src/generation/generate';
 import { stopNote, stopOf } from '../../src/worker/generation-text';
 import { tinyGemma3, tinyGpt2, tinyQwen3, type TinyModel } from '../../scripts/make-tiny-family-models';
 
@@ -40,7 +40,7 @@ describe('stop reason', () => {
 
 async function load(m: TinyModel) {
   const blobs = new Map(Object.entries(m.files).map(([name, c]) => [name, new Blob([typeof c === 'string' ? c : new Uint8Array(c)])]));
-  return loadModelFolder(blobs);
+  return loadModelFolder(blobSource(blobs), { tokenizer: true });
 }
 
 describe('the tiny family models of the e2e tests', () => {

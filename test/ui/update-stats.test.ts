@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { weightUpdateStats } from '../../src/engine/update-stats';
+import { weightUpdateStats } from '../../src/kernels/update-stats';
 import { useGpu } from '../helpers/gpu';
 import { randn } from '../helpers/ref';
 
@@ -29,7 +29,7 @@ describe('weight update stats (ΔM, ΔD)', () => {
       const rt = gpu();
       const w = randn(out * inF, out + inF);
       const d = randn(out * inF, out * inF + 3);
-      for (let i = 0; i < d.length; i++) d[i] *= 0.1;
+      for (let i = 0; i < d.length; i++) d[i]! *= 0.1;
       const wt = rt.tensor(fanInFanOut ? [inF, out] : [out, inF], 'w', w);
       const got = await weightUpdateStats(rt, wt, d, { outFeatures: out, inFeatures: inF, fanInFanOut });
       const ref = reference(w, d, out, inF, fanInFanOut);

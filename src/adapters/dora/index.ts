@@ -8,6 +8,7 @@ import { initialLoraTensors, LayeredAdapter } from '../lora';
 import { trainableParam } from '../params';
 import type { AdapterMethodDef, BaseModelView } from '../types';
 import { DoraLayer } from './layer';
+import { doraFormat } from './format';
 
 function doraLayer(
   rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, m: LinearModuleInfo, index: number,
@@ -29,6 +30,7 @@ function weightRowSquares(rt: GpuRuntime, base: ReturnType<BaseModelView['linear
 
 export const dora: AdapterMethodDef = {
   method: 'dora',
+  format: doraFormat,
   /** As PEFT: LoRA's start (B = 0) and magnitude m = ‖W‖ per row, so the layer starts unchanged. */
   async create(rt, model, spec, modules, seed) {
     const random = seededRandom(seed);

@@ -72,8 +72,8 @@ export class DoraLayer extends LoraLayer {
     const delta = new Float32Array(out * inF);
     for (let i = 0; i < out; i++) {
       for (let j = 0; j < inF; j++) {
-        const w = fanInFanOut ? weight[j * out + i] : weight[i * inF + j];
-        delta[i * inF + j] = scale[i] * (w + lowRank[i * inF + j]) - w;
+        const w = fanInFanOut ? weight[j * out + i]! : weight[i * inF + j]!;
+        delta[i * inF + j] = scale[i]! * (w + lowRank[i * inF + j]!) - w;
       }
     }
     return delta;

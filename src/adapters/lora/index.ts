@@ -5,6 +5,7 @@ import { kaimingUniform, moduleSeed, seededRandom } from '../init';
 import { readParams, releaseParams, trainableParam } from '../params';
 import type { Adapter, AdapterLayer, AdapterMethodDef, AdapterTensors, BaseModelView, TrainableParam } from '../types';
 import { LoraLayer } from './layer';
+import { loraFormat } from './format';
 
 /** A set of low-rank layers (LoRA, and DoRA which builds on it) keyed by module path. */
 export class LayeredAdapter implements Adapter {
@@ -55,6 +56,7 @@ function build(spec: AdapterSpec, layers: LoraLayer[]): LayeredAdapter {
 
 export const lora: AdapterMethodDef = {
   method: 'lora',
+  format: loraFormat,
   async create(rt, model, spec, modules, seed) {
     const random = seededRandom(seed);
     const layers = modules.map((m, i) => {

@@ -6,6 +6,7 @@ import { kaimingUniform, moduleSeed, seededRandom } from '../init';
 import { readParams, releaseParams, trainableParam } from '../params';
 import type { Adapter, AdapterLayer, AdapterMethodDef, BaseModelView, TrainableParam } from '../types';
 import { VeraLayer, type VeraShared } from './layer';
+import { veraFormat } from './format';
 
 class VeraAdapter implements Adapter {
   private readonly byPath = new Map<string, VeraLayer>();
@@ -71,6 +72,7 @@ function build(
 
 export const vera: AdapterMethodDef = {
   method: 'vera',
+  format: veraFormat,
   /**
    * As PEFT: shared A [r, maxIn] and B [maxOut, r] Kaiming-uniform (gain √2, bound √(6/fan_in))
    * from a generator seeded with projection_prng_key, λ_b = 0 and λ_d = d_initial.

@@ -108,8 +108,8 @@ export class VeraLayer implements AdapterLayer {
     const delta = new Float32Array(out * inF);
     for (let i = 0; i < out; i++) {
       for (let k = 0; k < r; k++) {
-        const coef = lb[i] * b[i * r + k] * ld[k];
-        for (let j = 0; j < inF; j++) delta[i * inF + j] += coef * a[k * maxIn + j];
+        const coef = lb[i]! * b[i * r + k]! * ld[k]!;
+        for (let j = 0; j < inF; j++) delta[i * inF + j]! += coef * a[k * maxIn + j]!;
       }
     }
     return delta;

@@ -8,7 +8,7 @@ import { Trainer, type TrainHyper } from '../trainer';
 import { FullRankTarget } from '../full-rank';
 import { kaimingUniform, seededRandom } from '../../adapters/init';
 import { lora, type LayeredAdapter } from '../../adapters/lora';
-import { LoraLayer } from '../../adapters/lora/layer';
+import type { LoraLayer } from '../../adapters/lora/layer';
 import { jaggedCosine, type JaggedCosine } from './schedule';
 
 /** Everything the ReLoRA reference exposes, as parameters. */
@@ -94,7 +94,8 @@ export class ReloraRun {
     return this.step < this.settings.warmStartSteps ? 'warm-start' : 'relora';
   }
 
-  async trainStep(batch: DeviceBatch): Promise<ReloraStep> {
+  /** One optimizer step on `batch` (or its micro-batches, accumulated). */
+  async trainStep(batch: DeviceBatch | readonly DeviceBatch[]): Promise<ReloraStep> {
     const s = this.settings;
     if (this.step >= s.warmStartSteps && !this.adapter) await this.startLora();
     const loraStep = this.step - s.warmStartSteps;

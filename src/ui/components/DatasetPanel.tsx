@@ -126,6 +126,7 @@ function DatasetSummaryView() {
         </thead>
         <tbody>
           {dataset.preview.map((p, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: the preview is replaced whole, never reordered
             <tr key={i} data-status={p.status}>
               <td>
                 {p.status !== 'fits' && <div className="preview-mark">row {p.row} · {STATUS_LABEL[p.status]}{p.note && `: ${p.note}`}</div>}
@@ -171,7 +172,7 @@ function LengthView({ lengths, seqLen, locked }: { lengths: LengthStats; seqLen:
           </>
         )}
       </p>
-      <div className="histogram" data-testid="length-histogram" aria-label="rows by token length">
+      <div className="histogram" data-testid="length-histogram" role="img" aria-label="rows by token length">
         {lengths.bins.map((b) => (
           <div
             key={b.from} data-count={b.count} className={b.to > seqLen ? 'over' : undefined}

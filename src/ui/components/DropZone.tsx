@@ -18,6 +18,7 @@ export function pickedFiles(list: FileList | null): PickedFile[] {
 export function DropZone(props: { onFiles: (files: PickedFile[]) => void; children: ReactNode; testId: string; disabled?: boolean }) {
   const [over, setOver] = useState(false);
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a drop target for the mouse; the file inputs among its children are the keyboard path
     <div
       className={props.disabled ? 'drop disabled' : over ? 'drop over' : 'drop'}
       data-testid={props.testId}

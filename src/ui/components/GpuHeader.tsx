@@ -1,4 +1,4 @@
-import { formatBytes } from '../../engine/memory';
+import { formatBytes } from '../../train/memory';
 import { useStudio } from '../store/store';
 
 export function GpuHeader() {

@@ -1,8 +1,8 @@
 import { useShallow } from 'zustand/react/shallow';
-import { linearModuleNames } from '../../engine/adapter-spec';
-import type { ScheduleKind } from '../../engine/schedule';
+import { linearModuleNames } from '../../train/adapter-spec';
+import type { ScheduleKind } from '../../train/schedule';
 import type { TrainSettings } from '../../worker/protocol';
-import { METHOD_LABEL, type SettingsField, type SettingsIssue } from '../../worker/settings-validation';
+import { formatOf, METHOD_LABEL, METHODS, type SettingsField, type SettingsIssue } from '../../worker/settings-validation';
 import { useTrainingPlan } from '../plan';
 import { saveSettingsFile } from '../settings-file';
 import { useStudio } from '../store/store';
@@ -27,13 +27,13 @@ export function MethodPanel() {
   const num = <K extends keyof TrainSettings>(key: K & SettingsField, label: string, testId: string | undefined, extra: { step?: number; min?: number; max?: number; title?: string } = {}) => (
     <NumberField label={label} value={settings[key] as number} onChange={(v) => update({ [key]: v } as Partial<TrainSettings>)} testId={testId} error={err(key)} reportEmpty {...extra} />
   );
-  const vera = settings.method === 'vera';
+  const fields = formatOf(settings.method).fields;
   const relora = settings.method === 'relora';
   return (
     <Panel title="3 · Method" testId="method-panel">
       <fieldset disabled={locked}>
         <Row>
-          {(['lora', 'dora', 'vera', 'relora'] as const).map((m) => (
+          {METHODS.map((m) => (
             <label key={m} className="radio">
               <input type="radio" name="method" value={m} checked={settings.method === m} onChange={() => chooseMethod(m)} data-testid={`method-${m}`} />
               {METHOD_LABEL[m]}
@@ -43,8 +43,8 @@ export function MethodPanel() {
         {hint && <p className="muted hint" data-testid="method-defaults-hint">{hint}</p>}
         <Row>
           {num('rank', 'Rank r', 'rank', { min: 1 })}
-          {!vera && num('alpha', 'Alpha', 'alpha', { min: 0.001 })}
-          {!vera && !relora && (
+          {fields.alpha && num('alpha', 'Alpha', 'alpha', { min: 0.001 })}
+          {fields.rslora && !relora && (
             <label className="field checkbox">
               <input type="checkbox" checked={settings.rslora} onChange={(e) => update({ rslora: e.target.checked })} /> <span>rsLoRA (α/√r)</span>
             </label>

@@ -1,5 +1,5 @@
 import { useShallow } from 'zustand/react/shallow';
-import { formatBytes } from '../../engine/memory';
+import { formatBytes } from '../../train/memory';
 import type { ModelConfig } from '../../formats/hf-config';
 import { useTrainingPlan } from '../plan';
 /** What the bundled models are, shown beside their name. */

@@ -11,6 +11,7 @@ export function UPlotChart(props: { options: Omit<uPlot.Options, 'width' | 'heig
   const chart = useRef<uPlot | null>(null);
   const height = props.height ?? 200;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: created once per options identity; data flows in through setData below
   useEffect(() => {
     const el = host.current!;
     const plot = new uPlot({ ...props.options, axes: readableAxes(props.options.axes, el), width: Math.max(200, el.clientWidth), height }, props.data, el);
@@ -22,7 +23,6 @@ export function UPlotChart(props: { options: Omit<uPlot.Options, 'width' | 'heig
       plot.destroy();
       chart.current = null;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- data flows in through setData below
   }, [props.options, height]);
 
   useEffect(() => {

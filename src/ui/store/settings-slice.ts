@@ -1,16 +1,18 @@
 import type { StateCreator } from 'zustand';
-import { linearModuleNames } from '../../engine/adapter-spec';
+import { linearModuleNames } from '../../train/adapter-spec';
 import type { ModelConfig } from '../../formats/hf-config';
+import { RELORA_DEFAULTS, TRAINING_DEFAULTS } from '../../train/defaults';
 import type { ReloraUiSettings, StudioMethod, TrainSettings } from '../../worker/protocol';
-import { METHOD_LABEL, parseSettingsFile, recommendedFor, settingsFromJson, validateSettings } from '../../worker/settings-validation';
+import { formatOf, METHOD_LABEL, parseSettingsFile, recommendedFor, settingsFromJson, validateSettings } from '../../worker/settings-validation';
 import type { StudioState } from './store';
 
+/** The studio's starting settings; the optimizer's come from src/train/defaults.ts, as the CLI's do. */
 export const DEFAULT_SETTINGS: TrainSettings = {
   method: 'lora', rank: 8, alpha: 16, rslora: false, dropout: 0, targets: [],
   lr: 1e-2, schedule: 'cosine', warmupSteps: 2, durationUnit: 'steps', steps: 30, epochs: 1,
-  batchSize: 4, gradAccum: 1, seqLen: 32, seed: 42, valFraction: 0.1, evalEvery: 5,
-  weightDecay: 0, maxGradNorm: 1, maxSamples: 0,
-  relora: { warmStartSteps: 5, resetEvery: 10, restartWarmupSteps: 2, pruning: 'random', pruningRatio: 0.999, minLrRatio: 0.1 },
+  batchSize: 4, gradAccum: TRAINING_DEFAULTS.gradAccum, seqLen: 32, seed: 42, valFraction: 0.1, evalEvery: 5,
+  weightDecay: TRAINING_DEFAULTS.weightDecay, maxGradNorm: TRAINING_DEFAULTS.maxGradNorm, maxSamples: 0,
+  relora: { warmStartSteps: 5, resetEvery: 10, restartWarmupSteps: 2, ...RELORA_DEFAULTS },
 };
 
 /** Attention projections by default, as PEFT does for Llama (q_proj, v_proj) and GPT-2 (c_attn). */
@@ -74,9 +76,7 @@ export function methodHint(method: StudioMethod, rec: { lr: number; rank: number
   const kept: string[] = [];
   if (explicit.lr) { if (s.lr !== rec.lr) kept.push(`your learning rate ${s.lr} (${name} recommends ${rec.lr})`); } else set.push(`learning rate ${rec.lr}`);
   if (explicit.rank) { if (s.rank !== rec.rank) kept.push(`your rank ${s.rank} (${name} recommends ${rec.rank})`); } else set.push(`rank ${rec.rank}`);
-  const why = method === 'vera'
-    ? 'VeRA trains only two scaling vectors per layer over frozen random matrices, so it needs about 10× the learning rate of LoRA and a larger rank (PEFT defaults to r = 256 for VeRA). '
-    : '';
+  const why = formatOf(method).defaults.why ?? '';
   const parts = [set.length > 0 ? `${name}: set ${set.join(' and ')}, its recommended ${set.length > 1 ? 'values' : 'value'}` : `${name}:`];
   if (kept.length > 0) parts.push(`kept ${kept.join(' and ')}, since you set ${kept.length > 1 ? 'them' : 'it'}`);
   return `${why}${parts.join('; ')}.`;

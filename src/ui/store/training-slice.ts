@@ -83,7 +83,7 @@ const emptyHistory = (): LossHistory => ({ steps: [], losses: [], lrs: [], reset
 
 /** "Stop the run to change …" errors (the page's and the worker's) are over once the run is. */
 const runOver = (s: StudioState): Partial<StudioState> => {
-  const stale = (m: string | null) => m !== null && m.includes('stop the run to change');
+  const stale = (m: string | null) => m?.includes('stop the run to change');
   return { ...(stale(s.modelError) ? { modelError: null } : {}), ...(stale(s.datasetError) ? { datasetError: null } : {}) };
 };
 

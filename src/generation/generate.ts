@@ -26,7 +26,9 @@ export interface GenerationResult {
  */
 export async function generate(
   rt: GpuRuntime, model: Transformer, adapter: Adapter | null, promptIds: readonly number[],
-  opts: GenerateOptions, onToken: (generated: readonly number[]) => boolean | void,
+  opts: GenerateOptions,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing goes on; only false stops
+  onToken: (generated: readonly number[]) => boolean | void,
 ): Promise<GenerationResult> {
   const maxLen = model.config.maxPositions;
   if (promptIds.length === 0) throw new Error('the prompt encodes to no tokens: there is nothing to continue');

@@ -1,7 +1,7 @@
 import { defineKernel } from '../gpu/kernel';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
-import { rowGroups } from '../kernels/common';
+import { rowGroups } from './common';
 
 const weightUpdateStatsKernel = defineKernel({
   name: 'weight-update-stats', shaders: ['common_reduce.wgsl', 'weight_update_stats.wgsl'], entryPoint: 'main',

@@ -1,0 +1,69 @@
+import { type AdapterTensorSpec, configReaders, PEFT_SUFFIX, peftKey, PyFloat, VERA_DEFAULTS, VERA_SHARED_KEYS } from '../../formats/peft';
+import type { MethodFormat } from '../types';
+
+/** PEFT's default rank for VeRA (VeraConfig r = 256). */
+const VERA_DEFAULT_RANK = 256;
+
+export const veraFormat: MethodFormat = {
+  label: 'VeRA',
+  peftType: 'VERA',
+  claims: () => true,
+  parse(raw, file, common) {
+    const read = configReaders(raw, file);
+    const rank = read.posInt('r', VERA_DEFAULT_RANK);
+    return {
+      method: 'vera',
+      rank,
+      alpha: rank, // VeRA has no alpha: its scale is 1
+      rslora: false,
+      dropout: read.dropout('vera_dropout'),
+      ...common,
+      dInitial: read.finite('d_initial', VERA_DEFAULTS.d_initial),
+      projectionPrngKey: read.int('projection_prng_key', VERA_DEFAULTS.projection_prng_key),
+      saveProjection: read.bool('save_projection', VERA_DEFAULTS.save_projection),
+    };
+  },
+  configFields: (spec, targets, baseModelName) => ({
+    peft_type: 'VERA',
+    task_type: 'CAUSAL_LM',
+    r: spec.rank,
+    target_modules: targets,
+    projection_prng_key: spec.projectionPrngKey,
+    save_projection: spec.saveProjection,
+    vera_dropout: new PyFloat(spec.dropout),
+    d_initial: new PyFloat(spec.dInitial),
+    bias: 'none',
+    fan_in_fan_out: spec.fanInFanOut,
+    base_model_name_or_path: baseModelName,
+    inference_mode: false,
+  }),
+  /** λ_b [out] and λ_d [r] per module, and one frozen shared pair sized for the largest targeted layer. */
+  tensors(spec, modules) {
+    const r = spec.rank;
+    const out: AdapterTensorSpec[] = modules.flatMap((m): AdapterTensorSpec[] => [
+      { key: peftKey(m.modulePath, PEFT_SUFFIX.lambdaB), kind: 'lambdaB', shape: [m.outFeatures], trainable: true, module: m },
+      { key: peftKey(m.modulePath, PEFT_SUFFIX.lambdaD), kind: 'lambdaD', shape: [r], trainable: true, module: m },
+    ]);
+    const maxIn = Math.max(...modules.map((m) => m.inFeatures));
+    const maxOut = Math.max(...modules.map((m) => m.outFeatures));
+    out.push({ key: VERA_SHARED_KEYS.A, kind: 'veraA', shape: [r, maxIn], trainable: false, module: null });
+    out.push({ key: VERA_SHARED_KEYS.B, kind: 'veraB', shape: [maxOut, r], trainable: false, module: null });
+    return out;
+  },
+  scale: () => 1,
+  trainableCount: (spec, modules) => modules.reduce((n, m) => n + m.outFeatures + spec.rank, 0),
+  defaults: {
+    rank: VERA_DEFAULT_RANK,
+    alpha: VERA_DEFAULT_RANK,
+    lr: 0.1,
+    why: 'VeRA trains only two scaling vectors per layer over frozen random matrices, so it needs about 10× the learning rate of LoRA and a larger rank (PEFT defaults to r = 256 for VeRA). ',
+  },
+  fields: { alpha: false, rslora: false },
+  /** The shared random matrices may be wider than a layer (PEFT's r = 256), up to 4× the widest adapted layer. */
+  maxRank(modules) {
+    if (modules.length === 0) return null;
+    const widest = modules.reduce((a, m) => (Math.max(m.inFeatures, m.outFeatures) > Math.max(a.inFeatures, a.outFeatures) ? m : a));
+    const w = Math.max(widest.inFeatures, widest.outFeatures);
+    return { max: 4 * w, why: `4× the widest adapted layer (${widest.name}: ${widest.inFeatures} → ${widest.outFeatures})` };
+  },
+};

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seededRandom } from '../src/adapters/init';
+import { normals, seededRandom } from '../src/adapters/init';
 import { expectedWeights, parseModelConfig } from '../src/formats/hf-config';
 import { writeSafetensors } from '../src/formats/safetensors';
 
@@ -82,19 +82,6 @@ const TOKENIZER_CONFIG = {
     "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}{{ '\\n' }}{% endfor %}" +
     "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}",
 };
-
-/** Box–Muller normals from the seeded uniform stream. */
-function normals(n: number, std: number, random: () => number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(random(), 1e-12);
-    const v = random();
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
 
 function weights(): { name: string; shape: number[]; data: Float32Array }[] {
   const config = parseModelConfig(JSON.stringify(CONFIG), 'config.json');

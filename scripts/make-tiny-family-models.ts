@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { seededRandom } from '../src/adapters/init';
+import { normals, seededRandom } from '../src/adapters/init';
 import { expectedWeights, parseModelConfig } from '../src/formats/hf-config';
 import { writeSafetensors } from '../src/formats/safetensors';
 import { bpeTokenizerJson, trainBpe } from '../src/tokenizer/bpe-trainer';
@@ -61,19 +61,6 @@ function tokenizer(specials: readonly string[]): { json: object; special: Record
     next++;
   }
   return { json, special, size: next };
-}
-
-/** Box–Muller normals from the seeded uniform stream. */
-function normals(n: number, std: number, random: () => number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(random(), 1e-12);
-    const v = random();
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
 }
 
 /** Every weight the config implies (lm_head left out: tied), normal(0, 0.05); norms 1, or 0 in Gemma's (1 + w) form. */

@@ -241,7 +241,7 @@ describe('CLI gradient accumulation', () => {
     ]);
     expect(r.stderr).toBe('');
     const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
-    losses.forEach((l, i) => expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4));
+    for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
     const got = readTensors(join(out, 'adapter_model.safetensors'));
     for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
     const bad = await cli(['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', join(dir, 'adapter'), '--steps', '1', '--lr', '0.1', '--grad-accum', '3', '--out', join(tmp(), 'never')]);

@@ -11,7 +11,13 @@ export const WEBGPU_ARGS = [
   '--use-angle=swiftshader',
   '--use-webgpu-adapter=swiftshader',
 ];
-export const QUIET_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const QUIET_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 const PORT = 4317;
 

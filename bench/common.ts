@@ -62,8 +62,16 @@ export function checkConstantProduct(product: ArrayLike<number>, c: MatmulCase):
 /** Rank-8 (by default) adapter of `method` on q, k, v, o, without dropout, as the benches train it. */
 export function benchAdapterSpec(method: AdapterMethod, rank = 8): AdapterSpec {
   return {
-    method, rank, alpha: 2 * rank, rslora: false, dropout: 0, fanInFanOut: false, dInitial: 0.1,
-    projectionPrngKey: 0, saveProjection: true, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+    method,
+    rank,
+    alpha: 2 * rank,
+    rslora: false,
+    dropout: 0,
+    fanInFanOut: false,
+    dInitial: 0.1,
+    projectionPrngKey: 0,
+    saveProjection: true,
+    targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
   };
 }
 

@@ -35,10 +35,18 @@ export async function ourMatmulGflops(rt: GpuRuntime, c: MatmulCase, repeats: nu
 
 /** Median ms of a full training step (forward, backward, clipping, AdamW) of a given adapter. */
 export async function trainerStepMs(
-  rt: GpuRuntime, model: Transformer, adapter: Adapter, batch: DeviceBatch, repeats: number,
+  rt: GpuRuntime,
+  model: Transformer,
+  adapter: Adapter,
+  batch: DeviceBatch,
+  repeats: number,
 ): Promise<number> {
   const trainer = new Trainer(rt, model, adapter, BENCH_HYPER);
-  const ms = await medianMs(() => recordTrainerStep(trainer, batch), () => rt.sync(), repeats);
+  const ms = await medianMs(
+    () => recordTrainerStep(trainer, batch),
+    () => rt.sync(),
+    repeats,
+  );
   trainer.destroy();
   return ms;
 }
@@ -56,7 +64,11 @@ export interface AdapterStepTimes {
  * shared CPU (SwiftShader) lands on all four instead of skewing one ratio.
  */
 export async function adapterStepTimes(
-  rt: GpuRuntime, model: Transformer, batch: DeviceBatch, rounds: number, rank = 8,
+  rt: GpuRuntime,
+  model: Transformer,
+  batch: DeviceBatch,
+  rounds: number,
+  rank = 8,
 ): Promise<AdapterStepTimes> {
   const lossOut = rt.tensor([1], 'loss');
   const step = { training: true, seed: 0 };

@@ -68,9 +68,13 @@ const opts = { ...GREEDY, maxNewTokens: TOKENS, stopTokenIds: [] };
 await generate(rt, model, null, prompt.slice(0, 2), { ...opts, maxNewTokens: 2 }, () => undefined);
 const cached = await timed(rt, async () => (await generate(rt, model, null, prompt, opts, () => undefined)).ids);
 const plain = await timed(rt, () => uncached(rt, model, prompt));
-console.log(`${MODEL}: ${folder.config.family}, prompt ${prompt.length} tokens, ${TOKENS} new tokens, vocab ${folder.config.vocabSize} (${rt.info.description})`);
+console.log(
+  `${MODEL}: ${folder.config.family}, prompt ${prompt.length} tokens, ${TOKENS} new tokens, vocab ${folder.config.vocabSize} (${rt.info.description})`,
+);
 console.log(`KV cache:        ${(TOKENS / cached.seconds).toFixed(2)} tokens/s (${cached.seconds.toFixed(2)} s, prefill included)`);
 console.log(`whole prefix:    ${(TOKENS / plain.seconds).toFixed(2)} tokens/s (${plain.seconds.toFixed(2)} s)`);
-console.log(`ratio:           ${(plain.seconds / cached.seconds).toFixed(2)}× (same tokens: ${JSON.stringify(cached.value) === JSON.stringify(plain.value)})`);
+console.log(
+  `ratio:           ${(plain.seconds / cached.seconds).toFixed(2)}× (same tokens: ${JSON.stringify(cached.value) === JSON.stringify(plain.value)})`,
+);
 model.destroy();
 rt.destroy();

@@ -15,7 +15,10 @@ export function benchLoraTensors(spec: AdapterSpec, config: ModelConfig, seed: n
   for (const m of targetedModules(spec, config, 'bench LoRA')) {
     const a = kaimingUniform(spec.rank, m.inFeatures, Math.sqrt(5), random);
     tensors.set(peftKey(m.modulePath, PEFT_SUFFIX.loraA), { shape: [spec.rank, m.inFeatures], data: a });
-    tensors.set(peftKey(m.modulePath, PEFT_SUFFIX.loraB), { shape: [m.outFeatures, spec.rank], data: uniform(m.outFeatures * spec.rank, 0.05, random) });
+    tensors.set(peftKey(m.modulePath, PEFT_SUFFIX.loraB), {
+      shape: [m.outFeatures, spec.rank],
+      data: uniform(m.outFeatures * spec.rank, 0.05, random),
+    });
   }
   return tensors;
 }

@@ -27,7 +27,12 @@ export function savedActivationFloats(config: ModelConfig, spec: AdapterSpec, B:
 }
 
 export function loraStepMinimum(
-  config: ModelConfig, spec: AdapterSpec, parameterCount: number, trainable: number, B: number, S: number,
+  config: ModelConfig,
+  spec: AdapterSpec,
+  parameterCount: number,
+  trainable: number,
+  B: number,
+  S: number,
 ): MemoryMinimum {
   return {
     weights: parameterCount * F32,

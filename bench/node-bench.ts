@@ -26,10 +26,16 @@ const REPEATS = flag('repeats', 3);
 
 async function benchMatmul(rt: GpuRuntime): Promise<void> {
   console.log(`\nmatmul at the shapes of a ~21M-parameter Llama, T = ${TOKENS} tokens (median of ${REPEATS})`);
-  console.log(`GFLOP/s of each kernel; 'auto' is what the engine uses on this adapter (${rt.info.cpuAdapter ? 'a CPU adapter: direct' : 'a GPU: tiled'})`);
+  console.log(
+    `GFLOP/s of each kernel; 'auto' is what the engine uses on this adapter (${rt.info.cpuAdapter ? 'a CPU adapter: direct' : 'a GPU: tiled'})`,
+  );
   const kernels = [
-    ['auto', {}], ['tiled vec4', { tile: 'square' }], ['tiled scalar', { tile: 'square', scalar: true }],
-    ['narrow vec4', { tile: 'narrow' }], ['direct vec4', { tile: 'direct' }], ['direct scalar', { tile: 'direct', scalar: true }],
+    ['auto', {}],
+    ['tiled vec4', { tile: 'square' }],
+    ['tiled scalar', { tile: 'square', scalar: true }],
+    ['narrow vec4', { tile: 'narrow' }],
+    ['direct vec4', { tile: 'direct' }],
+    ['direct scalar', { tile: 'direct', scalar: true }],
     ['direct 16×16', { tile: 'direct-wide' }],
   ] as const;
   console.log('shape'.padEnd(28), ...kernels.map(([name]) => name.padStart(14)), 'auto ÷ tiled'.padStart(15));
@@ -48,13 +54,19 @@ async function benchSteps(rt: GpuRuntime): Promise<void> {
   const S = STEP_SEQ;
   const ids = benchTokenIds(S, LLAMA_21M.vocab);
   const batch = uploadBatch(rt, { inputIds: ids, labels: ids, batch: 1, seq: S });
-  console.log(`\ntraining step, ${(model.parameterCount / 1e6).toFixed(1)}M-parameter Llama, batch 1 × ${S} tokens, rank 8 on q,k,v,o (median of ${2 * REPEATS + 1} interleaved rounds)`);
+  console.log(
+    `\ntraining step, ${(model.parameterCount / 1e6).toFixed(1)}M-parameter Llama, batch 1 × ${S} tokens, rank 8 on q,k,v,o (median of ${2 * REPEATS + 1} interleaved rounds)`,
+  );
   const t = await adapterStepTimes(rt, model, batch, 2 * REPEATS + 1);
   console.log('frozen model forward + backward'.padEnd(36), `${t.frozen.toFixed(0).padStart(7)} ms`, '  1.00×');
   for (const method of ['lora', 'dora', 'vera'] as const) {
     const ms = t[method];
     const vsLora = method === 'lora' ? '' : `   (${(ms / t.lora).toFixed(2)}× LoRA)`;
-    console.log(`${method.toUpperCase()} step (fwd + bwd + AdamW)`.padEnd(36), `${ms.toFixed(0).padStart(7)} ms`, `  ${(ms / t.frozen).toFixed(2)}×${vsLora}`);
+    console.log(
+      `${method.toUpperCase()} step (fwd + bwd + AdamW)`.padEnd(36),
+      `${ms.toFixed(0).padStart(7)} ms`,
+      `  ${(ms / t.frozen).toFixed(2)}×${vsLora}`,
+    );
   }
   console.log(`peak GPU buffer bytes from the pool: ${(rt.pool.peakBytes / 2 ** 20).toFixed(1)} MiB`);
   releaseBatch(rt, batch);
@@ -69,7 +81,10 @@ async function main(): Promise<void> {
   rt.destroy();
 }
 
-main().then(() => process.exit(0), (e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -121,7 +121,9 @@ async function main(): Promise<void> {
     const machine = describeMachine(result, chromiumVersion, date);
     console.log(`\n${machine}\n`);
     console.log(table.join('\n'));
-    console.log('\nratio: matmul ours / faster peer; step ours / TF.js; adapters × frozen fwd + bwd; memory × minimum; profile share of GPU time');
+    console.log(
+      '\nratio: matmul ours / faster peer; step ours / TF.js; adapters × frozen fwd + bwd; memory × minimum; profile share of GPU time',
+    );
     const { adapterInfo, ...measured } = result;
     const json = { date, chromium: chromiumVersion, adapter: adapterInfo, machine, table, ...measured };
     writeFileSync(RESULTS_FILE, `${JSON.stringify(json, null, 2)}\n`);
@@ -132,7 +134,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -3,7 +3,18 @@
  * the page's result. Errors stand in the cells where numbers would, shortened, with the full
  * text in a numbered note under the table.
  */
-import { type AdapterCostResult, GRAD_TOLERANCE, LOSS_TOLERANCE, type MatmulRow, type Measured, type MemoryResult, type PageResult, type ProfileResult, type SectionResult, type StepResult } from './results';
+import {
+  type AdapterCostResult,
+  GRAD_TOLERANCE,
+  LOSS_TOLERANCE,
+  type MatmulRow,
+  type Measured,
+  type MemoryResult,
+  type PageResult,
+  type ProfileResult,
+  type SectionResult,
+  type StepResult,
+} from './results';
 
 const MIB = 2 ** 20;
 const CELL_ERROR_CHARS = 60;
@@ -58,22 +69,47 @@ function stepRows(t: TableBuilder, s: StepResult, batch: number, seq: number): v
   } else {
     const c = s.check;
     const verdict = (rel: number, tolerance: number) => `rel ${rel.toExponential(1)} ${rel <= tolerance ? 'ok' : 'FAILED'}`;
-    t.row('2 step', `check: loss of one batch (rel ≤ ${LOSS_TOLERANCE})`, c.lossOurs.toFixed(6), c.lossTfjs.toFixed(6), NONE, verdict(c.lossRel, LOSS_TOLERANCE));
+    t.row(
+      '2 step',
+      `check: loss of one batch (rel ≤ ${LOSS_TOLERANCE})`,
+      c.lossOurs.toFixed(6),
+      c.lossTfjs.toFixed(6),
+      NONE,
+      verdict(c.lossRel, LOSS_TOLERANCE),
+    );
     const key = c.worstGradKey.replace('base_model.model.model.', '');
-    t.row('2 step', `check: LoRA grads, worst max-norm rel (≤ ${GRAD_TOLERANCE}): ${key}`, NONE, NONE, NONE, verdict(c.worstGradRel, GRAD_TOLERANCE));
+    t.row(
+      '2 step',
+      `check: LoRA grads, worst max-norm rel (≤ ${GRAD_TOLERANCE}): ${key}`,
+      NONE,
+      NONE,
+      NONE,
+      verdict(c.worstGradRel, GRAD_TOLERANCE),
+    );
   }
   const perSecond = (v: number) => `${v.toFixed(1)} tok/s`;
   const ours = value(s.ours);
   const tfjs = value(s.tfjs);
   const name = `LoRA step ${batch}×${seq} tokens, ${(s.parameters / 1e6).toFixed(2)}M params, ${s.trainable} trainable`;
-  t.row('2 step', name, t.cell(s.ours, perSecond), t.cell(s.tfjs, perSecond), NONE, ours !== null && tfjs !== null ? ratio(ours / tfjs) : NONE);
+  t.row(
+    '2 step',
+    name,
+    t.cell(s.ours, perSecond),
+    t.cell(s.tfjs, perSecond),
+    NONE,
+    ours !== null && tfjs !== null ? ratio(ours / tfjs) : NONE,
+  );
 }
 
 function adapterRows(t: TableBuilder, a: AdapterCostResult): void {
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   const frozen = value(a.frozen);
   t.row('3 adapters', 'frozen model forward + backward', t.cell(a.frozen, ms), NONE, NONE, frozen !== null ? ratio(1) : NONE);
-  for (const [name, m] of [['LoRA', a.lora], ['DoRA', a.dora], ['VeRA', a.vera]] as const) {
+  for (const [name, m] of [
+    ['LoRA', a.lora],
+    ['DoRA', a.dora],
+    ['VeRA', a.vera],
+  ] as const) {
     const v = value(m);
     const vsFrozen = v !== null && frozen !== null ? ratio(v / frozen) : NONE;
     t.row('3 adapters', `${name} step (fwd + bwd + AdamW) / frozen`, t.cell(m, ms), NONE, NONE, vsFrozen);
@@ -84,7 +120,8 @@ function memoryRows(t: TableBuilder, m: MemoryResult): void {
   const mib = (bytes: number) => `${(bytes / MIB).toFixed(1)} MiB`;
   const { weights, adapterState, savedActivations } = m.minimum;
   const persistentMin = weights + adapterState;
-  const row = (name: string, bytes: number, min: number) => t.row('4 memory', `${name} (minimum ${mib(min)})`, mib(bytes), NONE, NONE, ratio(bytes / min));
+  const row = (name: string, bytes: number, min: number) =>
+    t.row('4 memory', `${name} (minimum ${mib(min)})`, mib(bytes), NONE, NONE, ratio(bytes / min));
   row('weights + LoRA + grads + AdamW m, v', m.persistentBytes, persistentMin);
   row('buffers a step adds vs saved activations', m.stepBytes, savedActivations);
   row('most in use at once during a step', m.stepPeakInUseBytes, savedActivations);
@@ -100,7 +137,8 @@ function profileRows(t: TableBuilder, p: ProfileResult): void {
   const share = (ms: number) => `${((100 * ms) / total).toFixed(1)} %`;
   t.row('5 profile', `GPU time of a LoRA step, all kernels (${p.steps} steps, timestamp-query)`, perStep(total), NONE, NONE, '100 %');
   const shown = p.kernels.filter((k) => k.totalMs >= PROFILE_MIN_SHARE * total);
-  for (const k of shown) t.row('5 profile', `${k.kernel} (${k.calls / p.steps} calls/step)`, perStep(k.totalMs), NONE, NONE, share(k.totalMs));
+  for (const k of shown)
+    t.row('5 profile', `${k.kernel} (${k.calls / p.steps} calls/step)`, perStep(k.totalMs), NONE, NONE, share(k.totalMs));
   const rest = p.kernels.length - shown.length;
   if (rest > 0) {
     const ms = p.kernels.slice(shown.length).reduce((sum, k) => sum + k.totalMs, 0);

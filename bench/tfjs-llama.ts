@@ -29,10 +29,19 @@ export function tfBatch(batch: TokenBatch, vocab: number): TfBatch {
   const targets = shiftedTargets(batch);
   const targetCount = targets.reduce((n, t) => n + (t === IGNORE_INDEX ? 0 : 1), 0);
   // oneHot of −1 is an all-zero row, which drops ignored positions from the sum.
-  const indices = tf.tensor1d(Array.from(targets, (t) => (t === IGNORE_INDEX ? -1 : t)), 'int32');
+  const indices = tf.tensor1d(
+    Array.from(targets, (t) => (t === IGNORE_INDEX ? -1 : t)),
+    'int32',
+  );
   const targetOneHot = tf.oneHot(indices, vocab) as tf.Tensor2D;
   indices.dispose();
-  return { ids: tf.tensor1d(batch.inputIds, 'int32'), targetOneHot: tf.cast(targetOneHot, 'float32'), targetCount, B: batch.batch, S: batch.seq };
+  return {
+    ids: tf.tensor1d(batch.inputIds, 'int32'),
+    targetOneHot: tf.cast(targetOneHot, 'float32'),
+    targetCount,
+    B: batch.batch,
+    S: batch.seq,
+  };
 }
 
 export function disposeTfBatch(b: TfBatch): void {
@@ -106,10 +115,13 @@ export class TfLoraLlama {
       const D = this.config.headDim;
       const { cos, sin } = ropeTables(S, ropeInverseFrequencies(D, this.config.ropeTheta));
       // Built inside variableGrads' scope on first use: tf.keep saves them from its clean-up.
-      const full = (half: Float32Array) => tf.keep(tf.tidy(() => {
-        const t = tf.tensor2d(half, [S, D / 2]);
-        return tf.reshape(tf.concat([t, t], 1), [1, S, 1, D]);
-      }));
+      const full = (half: Float32Array) =>
+        tf.keep(
+          tf.tidy(() => {
+            const t = tf.tensor2d(half, [S, D / 2]);
+            return tf.reshape(tf.concat([t, t], 1), [1, S, 1, D]);
+          }),
+        );
       tables = { cos: full(cos), sin: full(sin) };
       this.rope.set(S, tables);
     }
@@ -175,7 +187,10 @@ export class TfLoraLlama {
 
   /** Loss and the gradient of every LoRA matrix, by PEFT key (the caller disposes them). */
   gradients(batch: TfBatch): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
-    const { value, grads } = tf.variableGrads(() => this.loss(batch), this.params.map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => this.loss(batch),
+      this.params.map((p) => p.variable),
+    );
     return { loss: value, grads: new Map(this.params.map((p) => [p.key, grads[p.variable.name]!])) };
   }
 
@@ -195,7 +210,10 @@ export class TfAdamW {
     private readonly params: readonly TfParam[],
     private readonly hyper: TrainHyper,
   ) {
-    this.moments = params.map((p) => ({ m: tf.variable(tf.zerosLike(p.variable), false), v: tf.variable(tf.zerosLike(p.variable), false) }));
+    this.moments = params.map((p) => ({
+      m: tf.variable(tf.zerosLike(p.variable), false),
+      v: tf.variable(tf.zerosLike(p.variable), false),
+    }));
   }
 
   /** clip = min(1, maxNorm / (‖g‖ + 1e-6)); p ← p(1 − lr·wd) − (lr / bc1) · m / (√v / √bc2 + eps). */

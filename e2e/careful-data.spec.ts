@@ -39,7 +39,9 @@ async function download(page: Page, testId: string, name: string): Promise<Buffe
   return readFileSync(await d.path());
 }
 
-test('rows too long for the sequence length are shown apart from malformed ones, with their lengths; prompts can be cut from the left', async ({ page }) => {
+test('rows too long for the sequence length are shown apart from malformed ones, with their lengths; prompts can be cut from the left', async ({
+  page,
+}) => {
   const watch = watchPage(page);
   await openStudio(page);
   const { text, lengths } = mixedDataset();
@@ -55,7 +57,12 @@ test('rows too long for the sequence length are shown apart from malformed ones,
   await expect(page.getByTestId('length-stats')).toContainText(`95 % of rows fit in ${p95} tokens`);
   await expect(page.getByTestId('length-stats')).toContainText(`max ${sorted[sorted.length - 1]}`);
   await expect(page.getByTestId('length-histogram').locator('[data-count]')).not.toHaveCount(0);
-  const histogramTotal = (await page.getByTestId('length-histogram').locator('[data-count]').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('data-count'))))).reduce((a, b) => a + b, 0);
+  const histogramTotal = (
+    await page
+      .getByTestId('length-histogram')
+      .locator('[data-count]')
+      .evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('data-count'))))
+  ).reduce((a, b) => a + b, 0);
   expect(histogramTotal).toBe(40);
 
   // At 32 tokens every Alpaca prompt fills the sequence: those rows are too long, not bad.
@@ -98,7 +105,9 @@ test('rows too long for the sequence length are shown apart from malformed ones,
   expect(watch.consoleErrors).toEqual([]);
 });
 
-test('an adapter imports from adapter.zip and from renamed downloads; a merged model is a whole HF folder; loose files do not name the base "local model"', async ({ page }) => {
+test('an adapter imports from adapter.zip and from renamed downloads; a merged model is a whole HF folder; loose files do not name the base "local model"', async ({
+  page,
+}) => {
   const watch = watchPage(page);
   await openStudio(page);
   // dev-tiny's files picked one by one, with a config.json that names no _name_or_path and says bfloat16.
@@ -106,10 +115,14 @@ test('an adapter imports from adapter.zip and from renamed downloads; a merged m
   delete config._name_or_path;
   config.torch_dtype = 'bfloat16';
   const file = (name: string) => ({ name, mimeType: 'application/octet-stream', buffer: readFileSync(join(DEV_TINY, name)) });
-  await page.getByTestId('model-files-input').setInputFiles([
-    { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(config)) },
-    file('model.safetensors'), file('tokenizer.json'), file('tokenizer_config.json'),
-  ]);
+  await page
+    .getByTestId('model-files-input')
+    .setInputFiles([
+      { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(config)) },
+      file('model.safetensors'),
+      file('tokenizer.json'),
+      file('tokenizer_config.json'),
+    ]);
   await expect(page.getByTestId('model-name')).toHaveText('local model');
   await uploadDataset(page, 'train.jsonl', repetitiveJsonl(16));
   await expect(page.getByTestId('dataset-examples')).toHaveText('16');
@@ -141,7 +154,11 @@ test('an adapter imports from adapter.zip and from renamed downloads; a merged m
   await page.reload();
   await expect(page.getByTestId('model-name')).toHaveText('dev-tiny');
   await page.getByTestId('adapter-import').setInputFiles([
-    { name: 'adapter_model (1).safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(adapter['adapter_model.safetensors']!) },
+    {
+      name: 'adapter_model (1).safetensors',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(adapter['adapter_model.safetensors']!),
+    },
     { name: 'adapter_config (1).json', mimeType: 'application/json', buffer: Buffer.from(adapter['adapter_config.json']!) },
   ]);
   await expect(page.getByTestId('train-message')).toContainText('Adapter imported');
@@ -171,7 +188,11 @@ test('the sample picker fits its panel at 1400 px; one example is "1 example"; a
   await expect(page.getByTestId('dataset-summary')).toContainText('1 example,');
   await expect(page.getByTestId('dataset-summary')).not.toContainText('1 examples');
 
-  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), Buffer.from('IHDR'), Buffer.alloc(64, 0xff)]);
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+    Buffer.from('IHDR'),
+    Buffer.alloc(64, 0xff),
+  ]);
   await page.getByTestId('dataset-input').setInputFiles({ name: 'picture.jsonl', mimeType: 'image/png', buffer: png });
   await expect(page.getByTestId('dataset-panel').getByRole('alert')).toContainText('picture.jsonl: binary file, not text');
   await screenshot(page, '23-dataset-1400px', 'dataset-panel');
@@ -181,7 +202,12 @@ test('the sample picker fits its panel at 1400 px; one example is "1 example"; a
 test('chat rows take the chosen chat template, and their targets end with its end-of-turn marker', async ({ page }) => {
   const watch = watchPage(page);
   await openStudio(page);
-  const line = JSON.stringify({ messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }] });
+  const line = JSON.stringify({
+    messages: [
+      { role: 'user', content: 'Hi?' },
+      { role: 'assistant', content: 'Hello!' },
+    ],
+  });
   await uploadDataset(page, 'chat.jsonl', `${line}\n${line}\n${line}\n`);
   await expect(page.getByTestId('dataset-examples')).toHaveText('3');
   const first = page.getByTestId('dataset-preview').locator('tbody tr').first();
@@ -189,7 +215,9 @@ test('chat rows take the chosen chat template, and their targets end with its en
   await expect(first.getByTestId('preview-answer')).toHaveText('Hello!<|endoftext|>');
 
   await page.getByTestId('chat-template').selectOption('chatml');
-  await expect(first.getByTestId('preview-prompt')).toHaveText('<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant', { useInnerText: true });
+  await expect(first.getByTestId('preview-prompt')).toHaveText('<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant', {
+    useInnerText: true,
+  });
   await expect(first.getByTestId('preview-answer')).toHaveText('Hello!<|im_end|>');
   await expect(first.locator('td').nth(2)).toHaveText(String(bytes('Hello!<|im_end|>')));
   // ChatML's markers are bytes to dev-tiny's tokenizer: the rows no longer fit, and "Use" makes them fit again.

@@ -25,16 +25,21 @@ function warnsBeforeUnload(page: Page): Promise<boolean> {
 
 /** A drop of one small file on a drop zone (the page's own DataTransfer: DropZone takes its files). */
 async function dropFile(page: Page, testId: string, name: string, text: string): Promise<void> {
-  const dataTransfer = await page.evaluateHandle(([n, t]) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([t], n));
-    return dt;
-  }, [name, text] as const);
+  const dataTransfer = await page.evaluateHandle(
+    ([n, t]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t], n));
+      return dt;
+    },
+    [name, text] as const,
+  );
   await page.getByTestId(testId).dispatchEvent('dragover', { dataTransfer });
   await page.getByTestId(testId).dispatchEvent('drop', { dataTransfer });
 }
 
-test('during a run the model and the dataset are locked (page and worker), leaving warns, and a new model asks before discarding the adapter', async ({ page }) => {
+test('during a run the model and the dataset are locked (page and worker), leaving warns, and a new model asks before discarding the adapter', async ({
+  page,
+}) => {
   const watch = watchPage(page);
   await openStudio(page);
   await uploadDataset(page, 'train.jsonl', repetitiveJsonl(20));
@@ -72,7 +77,16 @@ test('during a run the model and the dataset are locked (page and worker), leavi
 
   // The worker refuses a model or dataset change during a run, with a clear error.
   const worker = await studioWorker(page);
-  await postToWorker(worker, { type: 'load-dataset', fileName: 'other.txt', text: 'a different dataset\n'.repeat(30), csvColumn: null, seqLen: 32, valFraction: 0.1, seed: 1, options: { truncation: 'right', chatTemplate: 'model' } });
+  await postToWorker(worker, {
+    type: 'load-dataset',
+    fileName: 'other.txt',
+    text: 'a different dataset\n'.repeat(30),
+    csvColumn: null,
+    seqLen: 32,
+    valFraction: 0.1,
+    seed: 1,
+    options: { truncation: 'right', chatTemplate: 'model' },
+  });
   await expect(dataset.getByRole('alert')).toContainText('stop the run to change the dataset');
   await expect(page.getByTestId('dataset-examples')).toHaveText('20');
   await postToWorker(worker, { type: 'load-model', source: { kind: 'bundled', name: 'kjv-tiny', baseUrl: '/models/kjv-tiny' } });
@@ -164,8 +178,12 @@ test('a new run clears the last outputs, status line and stale errors; the adapt
     for (let i = 0; i < 200 && q('train-status')!.dataset.status !== 'starting'; i++) await new Promise(requestAnimationFrame);
     const s = q('train-status')!;
     return {
-      status: s.dataset.status, step: s.dataset.step, lastLoss: q('last-loss')?.textContent ?? null,
-      adaptedTokens: q('output-adapted')!.dataset.tokens, adaptedText: q('output-adapted-text')!.textContent, baseText: q('output-base-text')!.textContent,
+      status: s.dataset.status,
+      step: s.dataset.step,
+      lastLoss: q('last-loss')?.textContent ?? null,
+      adaptedTokens: q('output-adapted')!.dataset.tokens,
+      adaptedText: q('output-adapted-text')!.textContent,
+      baseText: q('output-base-text')!.textContent,
     };
   });
   expect(starting).toEqual({ status: 'starting', step: '0', lastLoss: null, adaptedTokens: '0', adaptedText: '', baseText: '' });

@@ -207,7 +207,11 @@ test('the run settings save to a JSON file and load back, bad fields named', asy
   expect(saved).toMatchObject({ method: 'lora', rank: 4, lr: 0.03, steps: 12, targets: ['q_proj', 'v_proj', 'k_proj'] });
 
   const load = (json: unknown) =>
-    page.getByTestId('settings-load').setInputFiles({ name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(typeof json === 'string' ? json : JSON.stringify(json)) });
+    page.getByTestId('settings-load').setInputFiles({
+      name: 'run.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(typeof json === 'string' ? json : JSON.stringify(json)),
+    });
   await load({ ...saved, rank: -1, lr: 'fast', targets: ['nope_proj'] });
   await expect(page.getByTestId('settings-load-error')).toContainText('rank');
   await expect(page.getByTestId('settings-load-error')).toContainText('lr');
@@ -226,7 +230,7 @@ test('the run settings save to a JSON file and load back, bad fields named', asy
   expect(watch.consoleErrors).toEqual([]);
 });
 
-test('the last session\'s settings come back on open; a corrupt stored value is ignored', async ({ page }) => {
+test("the last session's settings come back on open; a corrupt stored value is ignored", async ({ page }) => {
   const watch = watchPage(page);
   await openStudio(page);
   await page.getByTestId('method-dora').check();

@@ -64,7 +64,12 @@ test.describe('dataset formats', () => {
   });
 
   test('.jsonl chat messages use the chat template', async ({ page }) => {
-    const line = JSON.stringify({ messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }] });
+    const line = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'Hi?' },
+        { role: 'assistant', content: 'Hello!' },
+      ],
+    });
     await uploadDataset(page, 'chat.jsonl', `${line}\n${line}\n${line}\n`);
     await expect(page.getByTestId('dataset-examples')).toHaveText('3');
     const first = page.getByTestId('dataset-preview').locator('tbody tr').first();

@@ -23,7 +23,13 @@ const MAX_TOKENS = 12;
 function chatJsonl(rows: number): string {
   const questions = ['Hello?', 'How are you?', 'What is this?', 'Is it blue?', 'Where is the sky?', 'Tell me a story.'];
   const lines = Array.from({ length: rows }, (_, i) =>
-    JSON.stringify({ messages: [{ role: 'user', content: questions[i % questions.length] }, { role: 'assistant', content: 'ok' }] }));
+    JSON.stringify({
+      messages: [
+        { role: 'user', content: questions[i % questions.length] },
+        { role: 'assistant', content: 'ok' },
+      ],
+    }),
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -98,7 +104,9 @@ async function chatGenerate(page: Page, turnStart: string, endOfTurn: string): P
   await expect(page.getByTestId('output-adapted-stop')).toHaveText(`stopped at end of turn (${endOfTurn})`);
 }
 
-test('a Qwen3-shaped folder opens through the folder picker, trains LoRA on q/k/v/o/gate/up/down and chats to end of turn', async ({ page }) => {
+test('a Qwen3-shaped folder opens through the folder picker, trains LoRA on q/k/v/o/gate/up/down and chats to end of turn', async ({
+  page,
+}) => {
   const watch = watchPage(page);
   await openStudio(page);
   await page.getByTestId('model-folder-input').setInputFiles(qwen3Folder);

@@ -73,13 +73,22 @@ test('the whole flow: dataset, DoRA training, update view, generation, PEFT expo
 
 function checkPeftAdapter(bytes: Buffer, config: Record<string, unknown>): void {
   expect(config).toMatchObject({
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', r: RANK, use_dora: true, use_rslora: false, bias: 'none',
-    target_modules: ['q_proj', 'v_proj'], base_model_name_or_path: 'dev-tiny',
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: RANK,
+    use_dora: true,
+    use_rslora: false,
+    bias: 'none',
+    target_modules: ['q_proj', 'v_proj'],
+    base_model_name_or_path: 'dev-tiny',
   });
   const header = safetensorsHeader(bytes);
   const expected: Record<string, number[]> = {};
   for (const layer of [0, 1]) {
-    for (const [mod, out] of [['q_proj', HIDDEN], ['v_proj', KV_OUT]] as const) {
+    for (const [mod, out] of [
+      ['q_proj', HIDDEN],
+      ['v_proj', KV_OUT],
+    ] as const) {
       const p = `base_model.model.model.layers.${layer}.self_attn.${mod}`;
       expected[`${p}.lora_A.weight`] = [RANK, HIDDEN];
       expected[`${p}.lora_B.weight`] = [out, RANK];

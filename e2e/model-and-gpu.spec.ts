@@ -8,21 +8,25 @@ const file = (name: string, buffer: Buffer) => ({ name, mimeType: 'application/o
 
 test('a malformed model file is refused with the file and the problem named', async ({ page }) => {
   await openStudio(page);
-  await page.getByTestId('model-files-input').setInputFiles([
-    file('config.json', readFileSync(join(DEV, 'config.json'))),
-    file('tokenizer.json', readFileSync(join(DEV, 'tokenizer.json'))),
-    file('model.safetensors', Buffer.from('this is not a safetensors file at all')),
-  ]);
+  await page
+    .getByTestId('model-files-input')
+    .setInputFiles([
+      file('config.json', readFileSync(join(DEV, 'config.json'))),
+      file('tokenizer.json', readFileSync(join(DEV, 'tokenizer.json'))),
+      file('model.safetensors', Buffer.from('this is not a safetensors file at all')),
+    ]);
   const alert = page.getByTestId('model-panel').getByRole('alert');
   await expect(alert).toContainText('model.safetensors: header length');
   await expect(page.getByTestId('model-name')).toHaveText('dev-tiny');
 
   const config = JSON.parse(readFileSync(join(DEV, 'config.json'), 'utf8'));
-  await page.getByTestId('model-files-input').setInputFiles([
-    file('config.json', Buffer.from(JSON.stringify({ ...config, model_type: 'mamba' }))),
-    file('tokenizer.json', readFileSync(join(DEV, 'tokenizer.json'))),
-    file('model.safetensors', readFileSync(join(DEV, 'model.safetensors'))),
-  ]);
+  await page
+    .getByTestId('model-files-input')
+    .setInputFiles([
+      file('config.json', Buffer.from(JSON.stringify({ ...config, model_type: 'mamba' }))),
+      file('tokenizer.json', readFileSync(join(DEV, 'tokenizer.json'))),
+      file('model.safetensors', readFileSync(join(DEV, 'model.safetensors'))),
+    ]);
   await expect(alert).toContainText('config.json: model_type the string "mamba" is not supported');
   await screenshot(page, '08-bad-model', 'model-panel');
 });

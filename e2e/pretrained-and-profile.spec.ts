@@ -3,9 +3,54 @@ import { repetitiveJsonl, screenshot, setNumber, uploadDataset, watchPage } from
 
 // Words that make up most of any KJV passage: a model that learned the corpus writes them.
 const KJV_WORDS = new Set([
-  'the', 'and', 'of', 'unto', 'that', 'he', 'they', 'in', 'to', 'his', 'shall', 'lord', 'i', 'is', 'for', 'a', 'be', 'it',
-  'with', 'them', 'not', 'all', 'was', 'which', 'said', 'god', 'israel', 'ye', 'him', 'my', 'me', 'thou', 'thy', 'their',
-  'from', 'upon', 'have', 'will', 'were', 'children', 'king', 'land', 'people', 'house', 'son', 'sons', 'out', 'into',
+  'the',
+  'and',
+  'of',
+  'unto',
+  'that',
+  'he',
+  'they',
+  'in',
+  'to',
+  'his',
+  'shall',
+  'lord',
+  'i',
+  'is',
+  'for',
+  'a',
+  'be',
+  'it',
+  'with',
+  'them',
+  'not',
+  'all',
+  'was',
+  'which',
+  'said',
+  'god',
+  'israel',
+  'ye',
+  'him',
+  'my',
+  'me',
+  'thou',
+  'thy',
+  'their',
+  'from',
+  'upon',
+  'have',
+  'will',
+  'were',
+  'children',
+  'king',
+  'land',
+  'people',
+  'house',
+  'son',
+  'sons',
+  'out',
+  'into',
 ]);
 
 test('the studio opens on the pretrained kjv-tiny, which writes English-like text', async ({ page }) => {
@@ -28,7 +73,7 @@ test('the studio opens on the pretrained kjv-tiny, which writes English-like tex
   expect(watch.foreignRequests).toEqual([]);
 });
 
-test('?profile lists each kernel\'s GPU time (timestamp-query) after training steps', async ({ page }) => {
+test("?profile lists each kernel's GPU time (timestamp-query) after training steps", async ({ page }) => {
   await page.goto('/?model=dev-tiny&profile');
   await expect(page.getByTestId('model-name')).toHaveText('dev-tiny');
   await expect(page.getByTestId('profile-panel')).toContainText('Train to see');

@@ -25,7 +25,9 @@ test('ReLoRA: warm start, resets marked on the loss chart, jagged lr, merged mod
   await setNumber(page, 'relora-reset-every', 3);
   await setNumber(page, 'relora-restart-warmup', 1);
   // LoRA phase: 2 layers · 4·(in+out) summed over the 7 linears = 8,192, plus embeddings and norms 16,768.
-  await expect(page.getByTestId('trainable-count')).toHaveText(/^ReLoRA: 24,960 trainable, [\d.]+ % \(full-rank warm start of 3 steps with all [\d,]+, then rank-4 LoRA on every linear merged every 3 steps\)$/);
+  await expect(page.getByTestId('trainable-count')).toHaveText(
+    /^ReLoRA: 24,960 trainable, [\d.]+ % \(full-rank warm start of 3 steps with all [\d,]+, then rank-4 LoRA on every linear merged every 3 steps\)$/,
+  );
   await screenshot(page, '10-relora-method', 'method-panel');
 
   await page.getByTestId('train-start').click();
@@ -59,7 +61,11 @@ test('ReLoRA: warm start, resets marked on the loss chart, jagged lr, merged mod
   const merged = safetensorsHeader(Buffer.from(files['model.safetensors']!));
   expect(Object.keys(merged).sort()).toEqual(Object.keys(original).sort());
   for (const [key, t] of Object.entries(original)) expect(merged[key]!.shape, key).toEqual(t.shape);
-  expect(JSON.parse(new TextDecoder().decode(files['config.json']))).toMatchObject({ model_type: 'llama', hidden_size: 64, torch_dtype: 'float32' });
+  expect(JSON.parse(new TextDecoder().decode(files['config.json']))).toMatchObject({
+    model_type: 'llama',
+    hidden_size: 64,
+    torch_dtype: 'float32',
+  });
 
   await page.getByTestId('prompt').fill('Q1: colour?');
   await setNumber(page, 'max-tokens', 6);

@@ -44,7 +44,12 @@ function options(): Options {
   });
   return {
     out: values.out!,
-    only: values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null,
+    only: values.only
+      ? values.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : null,
     shardBytes: Number(values['shard-mb']) * 1e6,
     seed: Number(values.seed),
     seq: Number(values.seq),
@@ -165,7 +170,12 @@ function indexJson(shards: Shard[]): string {
 function sortedJson(v: unknown): string {
   const sortKeys = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.map(sortKeys);
-    if (x && typeof x === 'object') return Object.fromEntries(Object.keys(x).sort().map((k) => [k, sortKeys((x as Record<string, unknown>)[k])]));
+    if (x && typeof x === 'object')
+      return Object.fromEntries(
+        Object.keys(x)
+          .sort()
+          .map((k) => [k, sortKeys((x as Record<string, unknown>)[k])]),
+      );
     return x;
   };
   return `${JSON.stringify(sortKeys(v), null, 2)}\n`;
@@ -215,8 +225,10 @@ async function build(m: RealModel, opts: Options, modelIndex: number): Promise<v
   writeFileSync(join(dir, 'batch.json'), batchJson(m.config.vocab_size as number, opts.seq, modelSeed ^ 0x5eed));
   const secs = (performance.now() - started) / 1000;
   const check = params === m.publishedParams ? 'matches the published count' : `PUBLISHED ${m.publishedParams.toLocaleString('en')}`;
-  console.log(`${m.name} (${m.hubId}): ${params.toLocaleString('en')} params (${check}), ${shards.length} shards, ` +
-    `${((params * BF16_BYTES) / 1e6).toFixed(0)} MB, built in ${secs.toFixed(1)} s → ${dir}`);
+  console.log(
+    `${m.name} (${m.hubId}): ${params.toLocaleString('en')} params (${check}), ${shards.length} shards, ` +
+      `${((params * BF16_BYTES) / 1e6).toFixed(0)} MB, built in ${secs.toFixed(1)} s → ${dir}`,
+  );
   console.log(`  ${await compareWithEngine(m, keys)}`);
 }
 

@@ -16,15 +16,39 @@ const WINDS = ['light airs', 'a gentle breeze', 'a fresh breeze', 'a strong bree
 const SEAS = ['sea calm', 'sea slight', 'sea moderate', 'sea rough', 'a long swell', 'a heavy swell'];
 const WEATHER = ['fair', 'overcast', 'rain squalls', 'fog in the morning watch', 'clear skies', 'drizzle at dusk', 'thunder to leeward'];
 const SPEEDS = ['three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
-const SIGHTINGS = ['a whaler', 'a brig under full sail', 'land', 'two gulls', 'a waterspout', 'a school of dolphins', 'driftwood', 'a lighthouse', 'a merchant ship flying no colours'];
+const SIGHTINGS = [
+  'a whaler',
+  'a brig under full sail',
+  'land',
+  'two gulls',
+  'a waterspout',
+  'a school of dolphins',
+  'driftwood',
+  'a lighthouse',
+  'a merchant ship flying no colours',
+];
 const BEARINGS = ['off the port bow', 'off the starboard bow', 'on the port quarter', 'on the starboard quarter', 'dead ahead', 'astern'];
 const TIMES = ['at dawn', 'at noon', 'in the first watch', 'at eight bells', 'before supper', 'in the dog watch'];
 const CHORES = [
-  'Mended the mainsail.', 'Pumped the bilge.', 'Scrubbed the decks.', 'Tarred the rigging.', 'Set the topsails.',
-  'Reefed the mainsail.', 'Took soundings, no bottom found.', 'Opened a cask of water.', 'The cook served salt pork and biscuit.',
+  'Mended the mainsail.',
+  'Pumped the bilge.',
+  'Scrubbed the decks.',
+  'Tarred the rigging.',
+  'Set the topsails.',
+  'Reefed the mainsail.',
+  'Took soundings, no bottom found.',
+  'Opened a cask of water.',
+  'The cook served salt pork and biscuit.',
   'The carpenter repaired the jolly boat.',
 ];
-const CREW = ['All hands well.', 'Two men sick with fever.', 'The captain kept to his cabin.', 'Crew in good spirits.', 'Doubled the watch.', 'One man flogged for sleeping on watch.'];
+const CREW = [
+  'All hands well.',
+  'Two men sick with fever.',
+  'The captain kept to his cabin.',
+  'Crew in good spirits.',
+  'Doubled the watch.',
+  'One man flogged for sleeping on watch.',
+];
 
 function entry(day: number): string {
   const wind = `Wind ${pick(DIRECTIONS)}, ${pick(WINDS)}; ${pick(SEAS)}; ${pick(WEATHER)}.`;

@@ -43,9 +43,23 @@ export interface TinyModel {
 }
 
 const BPE_CORPUS = [
-  'user', 'assistant', 'model', 'system', 'Hello', 'How are you?', 'What is this?', 'Is it blue?', 'ok', 'yes', 'no',
-  'The quick brown fox jumps over the lazy dog.', 'Tell me a story.', 'Where is the sky?',
-].join('\n').repeat(4);
+  'user',
+  'assistant',
+  'model',
+  'system',
+  'Hello',
+  'How are you?',
+  'What is this?',
+  'Is it blue?',
+  'ok',
+  'yes',
+  'no',
+  'The quick brown fox jumps over the lazy dog.',
+  'Tell me a story.',
+  'Where is the sky?',
+]
+  .join('\n')
+  .repeat(4);
 
 /** A trained byte-level BPE (real merges) with `specials` appended as added tokens after <|endoftext|>. */
 function tokenizer(specials: readonly string[]): { json: object; special: Record<string, number>; size: number } {
@@ -85,26 +99,54 @@ export function tinyQwen3(): TinyModel {
   const tok = tokenizer(['<|im_start|>', '<|im_end|>']);
   const { special } = tok;
   const config = {
-    architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', _name_or_path: 'tiny-qwen3',
-    hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
-    hidden_act: 'silu', max_position_embeddings: 128, rms_norm_eps: 1e-6, rope_theta: 1_000_000, rope_scaling: null,
-    attention_bias: false, attention_dropout: 0, use_sliding_window: false, sliding_window: null, max_window_layers: 2,
-    tie_word_embeddings: true, vocab_size: paddedVocab(tok.size), bos_token_id: special['<|endoftext|>'], eos_token_id: special['<|im_end|>'],
+    architectures: ['Qwen3ForCausalLM'],
+    model_type: 'qwen3',
+    _name_or_path: 'tiny-qwen3',
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 16,
+    hidden_act: 'silu',
+    max_position_embeddings: 128,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1_000_000,
+    rope_scaling: null,
+    attention_bias: false,
+    attention_dropout: 0,
+    use_sliding_window: false,
+    sliding_window: null,
+    max_window_layers: 2,
+    tie_word_embeddings: true,
+    vocab_size: paddedVocab(tok.size),
+    bos_token_id: special['<|endoftext|>'],
+    eos_token_id: special['<|im_end|>'],
     torch_dtype: 'float32',
   };
   return {
-    name: 'tiny-qwen3', special,
+    name: 'tiny-qwen3',
+    special,
     files: {
       'config.json': json(config),
       'model.safetensors': weightsFile(config, 31),
       'tokenizer.json': JSON.stringify(tok.json),
       'tokenizer_config.json': json({
-        tokenizer_class: 'Qwen2Tokenizer', bos_token: null, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', model_max_length: 128,
+        tokenizer_class: 'Qwen2Tokenizer',
+        bos_token: null,
+        eos_token: '<|im_end|>',
+        pad_token: '<|endoftext|>',
+        model_max_length: 128,
         chat_template: CHATML_TEMPLATE,
       }),
       'generation_config.json': json({
-        bos_token_id: special['<|endoftext|>'], eos_token_id: [special['<|im_end|>'], special['<|endoftext|>']], pad_token_id: special['<|endoftext|>'],
-        do_sample: true, temperature: 0.6, top_k: 20, top_p: 0.95,
+        bos_token_id: special['<|endoftext|>'],
+        eos_token_id: [special['<|im_end|>'], special['<|endoftext|>']],
+        pad_token_id: special['<|endoftext|>'],
+        do_sample: true,
+        temperature: 0.6,
+        top_k: 20,
+        top_p: 0.95,
       }),
     },
   };
@@ -114,28 +156,56 @@ export function tinyGemma3(): TinyModel {
   const tok = tokenizer(['<pad>', '<eos>', '<bos>', '<start_of_turn>', '<end_of_turn>']);
   const { special } = tok;
   const config = {
-    architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text', _name_or_path: 'tiny-gemma3',
-    hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
-    hidden_activation: 'gelu_pytorch_tanh', query_pre_attn_scalar: 16, max_position_embeddings: 128, rms_norm_eps: 1e-6,
-    rope_theta: 1_000_000, rope_local_base_freq: 10_000, rope_scaling: null, sliding_window: 4,
-    layer_types: ['sliding_attention', 'full_attention'], final_logit_softcapping: null, attn_logit_softcapping: null,
-    attention_bias: false, tie_word_embeddings: true, vocab_size: paddedVocab(tok.size),
-    bos_token_id: special['<bos>'], eos_token_id: [special['<eos>'], special['<end_of_turn>']], pad_token_id: special['<pad>'],
+    architectures: ['Gemma3ForCausalLM'],
+    model_type: 'gemma3_text',
+    _name_or_path: 'tiny-gemma3',
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 16,
+    hidden_activation: 'gelu_pytorch_tanh',
+    query_pre_attn_scalar: 16,
+    max_position_embeddings: 128,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1_000_000,
+    rope_local_base_freq: 10_000,
+    rope_scaling: null,
+    sliding_window: 4,
+    layer_types: ['sliding_attention', 'full_attention'],
+    final_logit_softcapping: null,
+    attn_logit_softcapping: null,
+    attention_bias: false,
+    tie_word_embeddings: true,
+    vocab_size: paddedVocab(tok.size),
+    bos_token_id: special['<bos>'],
+    eos_token_id: [special['<eos>'], special['<end_of_turn>']],
+    pad_token_id: special['<pad>'],
     torch_dtype: 'float32',
   };
   return {
-    name: 'tiny-gemma3', special,
+    name: 'tiny-gemma3',
+    special,
     files: {
       'config.json': json(config),
       'model.safetensors': weightsFile(config, 32),
       'tokenizer.json': JSON.stringify(tok.json),
       'tokenizer_config.json': json({
-        tokenizer_class: 'GemmaTokenizer', bos_token: '<bos>', eos_token: '<eos>', pad_token: '<pad>', model_max_length: 128,
+        tokenizer_class: 'GemmaTokenizer',
+        bos_token: '<bos>',
+        eos_token: '<eos>',
+        pad_token: '<pad>',
+        model_max_length: 128,
         chat_template: GEMMA_TEMPLATE,
       }),
       'generation_config.json': json({
-        bos_token_id: special['<bos>'], eos_token_id: [special['<eos>'], special['<end_of_turn>']], pad_token_id: special['<pad>'],
-        do_sample: true, top_k: 64, top_p: 0.95,
+        bos_token_id: special['<bos>'],
+        eos_token_id: [special['<eos>'], special['<end_of_turn>']],
+        pad_token_id: special['<pad>'],
+        do_sample: true,
+        top_k: 64,
+        top_p: 0.95,
       }),
     },
   };
@@ -145,17 +215,35 @@ export function tinyGemma3(): TinyModel {
 export function tinyGpt2(): TinyModel {
   const tok = tokenizer([]);
   const config = {
-    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', _name_or_path: 'tiny-gpt2', n_embd: 32, n_head: 4, n_layer: 2,
-    n_positions: 128, n_ctx: 128, vocab_size: paddedVocab(tok.size), layer_norm_epsilon: 1e-5, activation_function: 'gelu_new',
-    tie_word_embeddings: true, bos_token_id: tok.special['<|endoftext|>'], eos_token_id: tok.special['<|endoftext|>'], torch_dtype: 'float32',
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    _name_or_path: 'tiny-gpt2',
+    n_embd: 32,
+    n_head: 4,
+    n_layer: 2,
+    n_positions: 128,
+    n_ctx: 128,
+    vocab_size: paddedVocab(tok.size),
+    layer_norm_epsilon: 1e-5,
+    activation_function: 'gelu_new',
+    tie_word_embeddings: true,
+    bos_token_id: tok.special['<|endoftext|>'],
+    eos_token_id: tok.special['<|endoftext|>'],
+    torch_dtype: 'float32',
   };
   return {
-    name: 'tiny-gpt2', special: tok.special,
+    name: 'tiny-gpt2',
+    special: tok.special,
     files: {
       'config.json': json(config),
       'model.safetensors': weightsFile(config, 33),
       'tokenizer.json': JSON.stringify(tok.json),
-      'tokenizer_config.json': json({ tokenizer_class: 'GPT2Tokenizer', bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', model_max_length: 128 }),
+      'tokenizer_config.json': json({
+        tokenizer_class: 'GPT2Tokenizer',
+        bos_token: '<|endoftext|>',
+        eos_token: '<|endoftext|>',
+        model_max_length: 128,
+      }),
     },
   };
 }

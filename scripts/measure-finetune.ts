@@ -65,7 +65,13 @@ const SAMPLES: readonly SampleSpec[] = [
   },
 ];
 
-const DEFAULTS = { model: 'public/models/kjv-tiny', steps: 200, out: 'docs/finetune-results.json', samples: 'public/samples', newTokens: 40 };
+const DEFAULTS = {
+  model: 'public/models/kjv-tiny',
+  steps: 200,
+  out: 'docs/finetune-results.json',
+  samples: 'public/samples',
+  newTokens: 40,
+};
 
 export interface MeasureOptions {
   readonly modelDir: string;
@@ -141,8 +147,13 @@ interface PreparedSample {
 function studioSettings(file: string, config: ModelConfig, steps: number): { settings: TrainSettings; studioSeqLen: number } {
   const studioSeqLen = sampleSeqLen(file, DEFAULT_SETTINGS.seqLen, Infinity);
   const settings: TrainSettings = {
-    ...DEFAULT_SETTINGS, method: 'lora', rank: 8, targets: defaultTargets(config),
-    durationUnit: 'steps', steps, seqLen: sampleSeqLen(file, DEFAULT_SETTINGS.seqLen, config.maxPositions),
+    ...DEFAULT_SETTINGS,
+    method: 'lora',
+    rank: 8,
+    targets: defaultTargets(config),
+    durationUnit: 'steps',
+    steps,
+    seqLen: sampleSeqLen(file, DEFAULT_SETTINGS.seqLen, config.maxPositions),
   };
   return { settings, studioSeqLen };
 }
@@ -209,7 +220,12 @@ interface RunLog {
  * The worker's TrainingRun, its events collected instead of posted. A non-finite loss pauses a
  * studio run until the user resumes or stops it; with nobody to click, the run is stopped.
  */
-async function trainLikeTheStudio(engine: Engine, sample: PreparedSample, adapter: Adapter, progress: (line: string) => void): Promise<RunLog> {
+async function trainLikeTheStudio(
+  engine: Engine,
+  sample: PreparedSample,
+  adapter: Adapter,
+  progress: (line: string) => void,
+): Promise<RunLog> {
   const log: RunLog = { trainLosses: [], valLosses: [], stepsDone: 0, stoppedEarly: null, seconds: 0 };
   const every = Math.max(sample.settings.evalEvery, Math.round(sample.settings.steps / 10));
   let run: TrainingRun | null = null;
@@ -217,7 +233,9 @@ async function trainLikeTheStudio(engine: Engine, sample: PreparedSample, adapte
     if (e.type === 'train-step') log.trainLosses.push(e.loss);
     if (e.type === 'val-loss') log.valLosses.push({ step: e.step, loss: e.loss });
     if (e.type === 'val-loss' && (e.step % every === 0 || e.step === sample.settings.steps)) {
-      progress(`${sample.spec.file}: step ${e.step}/${sample.settings.steps}, train loss ${fixed(log.trainLosses.at(-1))}, val loss ${fixed(e.loss)}`);
+      progress(
+        `${sample.spec.file}: step ${e.step}/${sample.settings.steps}, train loss ${fixed(log.trainLosses.at(-1))}, val loss ${fixed(e.loss)}`,
+      );
     }
     if (e.type === 'train-paused') {
       log.stoppedEarly = e.message;
@@ -233,22 +251,38 @@ async function trainLikeTheStudio(engine: Engine, sample: PreparedSample, adapte
   return log;
 }
 
-async function measureSample(engine: Engine, sample: PreparedSample, newTokens: number, progress: (line: string) => void): Promise<DatasetResult> {
+async function measureSample(
+  engine: Engine,
+  sample: PreparedSample,
+  newTokens: number,
+  progress: (line: string) => void,
+): Promise<DatasetResult> {
   const started = performance.now();
   const { settings, spec } = sample;
   progress(`${spec.file}: ${sample.train.length} train / ${sample.val.length} validation sequences of ≤ ${settings.seqLen} tokens`);
   const valLossBefore = await validationLoss(engine, sample, null);
   const before = await continuations(engine, null, spec.prompts, newTokens);
-  const adapter = await createAdapter(engine.rt, engine.transformer, adapterSpecFor({ ...settings, method: 'lora' }, engine.folder.config), settings.seed);
+  const adapter = await createAdapter(
+    engine.rt,
+    engine.transformer,
+    adapterSpecFor({ ...settings, method: 'lora' }, engine.folder.config),
+    settings.seed,
+  );
   try {
     const log = await trainLikeTheStudio(engine, sample, adapter, progress);
     const valLossAfter = await validationLoss(engine, sample, adapter);
     const after = await continuations(engine, adapter, spec.prompts, newTokens);
     return {
-      ...datasetFacts(sample), valLossBefore, valLossAfter, relativeDrop: relativeDrop(valLossBefore, valLossAfter),
+      ...datasetFacts(sample),
+      valLossBefore,
+      valLossAfter,
+      relativeDrop: relativeDrop(valLossBefore, valLossAfter),
       valLossCurve: valLossBefore === null ? log.valLosses : [{ step: 0, loss: valLossBefore }, ...log.valLosses],
-      trainLosses: log.trainLosses, stepsDone: log.stepsDone, stoppedEarly: log.stoppedEarly,
-      trainSeconds: log.seconds, totalSeconds: (performance.now() - started) / 1000,
+      trainLosses: log.trainLosses,
+      stepsDone: log.stepsDone,
+      stoppedEarly: log.stoppedEarly,
+      trainSeconds: log.seconds,
+      totalSeconds: (performance.now() - started) / 1000,
       generations: spec.prompts.map((p, i) => ({ prompt: p.shown, before: before[i]!, after: after[i]! })),
     };
   } finally {
@@ -257,14 +291,33 @@ async function measureSample(engine: Engine, sample: PreparedSample, newTokens: 
 }
 
 /** What a result says about the dataset itself, known before training. */
-type DatasetFacts = Pick<DatasetResult, 'file' | 'format' | 'kind' | 'examples' | 'badRows' | 'trainSequences' | 'valSequences' | 'valSequencesEvaluated' | 'studioSeqLen' | 'settings'>;
+type DatasetFacts = Pick<
+  DatasetResult,
+  | 'file'
+  | 'format'
+  | 'kind'
+  | 'examples'
+  | 'badRows'
+  | 'trainSequences'
+  | 'valSequences'
+  | 'valSequencesEvaluated'
+  | 'studioSeqLen'
+  | 'settings'
+>;
 
 function datasetFacts(sample: PreparedSample): DatasetFacts {
   const { parsed } = sample;
   return {
-    file: sample.spec.file, format: parsed.format, kind: recordKind(parsed), examples: parsed.records.length,
-    badRows: parsed.badRows.length + sample.tokenizerBadRows, trainSequences: sample.train.length, valSequences: sample.val.length,
-    valSequencesEvaluated: Math.min(sample.val.length, MAX_VAL_SEQUENCES), studioSeqLen: sample.studioSeqLen, settings: sample.settings,
+    file: sample.spec.file,
+    format: parsed.format,
+    kind: recordKind(parsed),
+    examples: parsed.records.length,
+    badRows: parsed.badRows.length + sample.tokenizerBadRows,
+    trainSequences: sample.train.length,
+    valSequences: sample.val.length,
+    valSequencesEvaluated: Math.min(sample.val.length, MAX_VAL_SEQUENCES),
+    studioSeqLen: sample.studioSeqLen,
+    settings: sample.settings,
   };
 }
 
@@ -279,19 +332,30 @@ function relativeDrop(before: number | null, after: number | null): number | nul
 }
 
 /** Loads and checks everything, then measures every sample on one runtime and one loaded model. */
-export async function measureFinetune(options: MeasureOptions, progress: (line: string) => void = () => undefined): Promise<FinetuneReport> {
+export async function measureFinetune(
+  options: MeasureOptions,
+  progress: (line: string) => void = () => undefined,
+): Promise<FinetuneReport> {
   const folder = await readModelFolder(options.modelDir, { tokenizer: true });
   const samples: PreparedSample[] = [];
   const chosen = SAMPLES.filter((spec) => !options.only?.length || options.only.includes(spec.file));
   for (const spec of chosen) samples.push(await prepareSample(options.samplesDir, spec, folder, options.steps));
   for (const s of samples) {
-    if (s.settings.seqLen < s.studioSeqLen) progress(`note: ${s.spec.file}: the studio sets sequence length ${s.studioSeqLen}, beyond the model's ${folder.config.maxPositions} positions; measuring at ${s.settings.seqLen}`);
+    if (s.settings.seqLen < s.studioSeqLen)
+      progress(
+        `note: ${s.spec.file}: the studio sets sequence length ${s.studioSeqLen}, beyond the model's ${folder.config.maxPositions} positions; measuring at ${s.settings.seqLen}`,
+      );
   }
   const rt = await createNodeRuntime();
   try {
     const transformer = new Transformer(rt, folder.config, folder.weights);
     const engine: Engine = { rt, folder, transformer, padId: folder.tokenizer.eosId ?? 0 };
-    const model = { dir: options.modelDir, architecture: architectureOf(folder), parameterCount: transformer.parameterCount, config: folder.config };
+    const model = {
+      dir: options.modelDir,
+      architecture: architectureOf(folder),
+      parameterCount: transformer.parameterCount,
+      config: folder.config,
+    };
     const datasets: DatasetResult[] = [];
     for (const s of samples) datasets.push(await measureSample(engine, s, options.newTokens, progress));
     transformer.destroy();
@@ -316,8 +380,15 @@ export function markdownTable(report: FinetuneReport): string {
   const rows = report.datasets.map((d) => {
     const drop = d.relativeDrop === null ? '–' : `${(d.relativeDrop * 100).toFixed(1)} %`;
     const cells = [
-      d.file, `${d.format} (${d.kind})`, d.trainSequences, d.valSequences, fixed(d.valLossBefore), fixed(d.valLossAfter), drop,
-      d.trainSeconds.toFixed(1), d.totalSeconds.toFixed(1),
+      d.file,
+      `${d.format} (${d.kind})`,
+      d.trainSequences,
+      d.valSequences,
+      fixed(d.valLossBefore),
+      fixed(d.valLossAfter),
+      drop,
+      d.trainSeconds.toFixed(1),
+      d.totalSeconds.toFixed(1),
     ];
     return `| ${cells.join(' | ')} |`;
   });
@@ -332,10 +403,14 @@ export function markdownTable(report: FinetuneReport): string {
 
 export function markdownGenerations(report: FinetuneReport): string {
   const sections = report.datasets.map((d) => {
-    const items = d.generations.map((g) => `- prompt ${JSON.stringify(g.prompt)}\n  - before: ${JSON.stringify(g.before)}\n  - after:  ${JSON.stringify(g.after)}`);
+    const items = d.generations.map(
+      (g) => `- prompt ${JSON.stringify(g.prompt)}\n  - before: ${JSON.stringify(g.before)}\n  - after:  ${JSON.stringify(g.after)}`,
+    );
     return [`### ${d.file}`, '', ...items].join('\n');
   });
-  return [`Greedy generations, ${report.generation.maxNewTokens} new tokens at most, base model vs base + adapter`, ...sections].join('\n\n');
+  return [`Greedy generations, ${report.generation.maxNewTokens} new tokens at most, base model vs base + adapter`, ...sections].join(
+    '\n\n',
+  );
 }
 
 // ---- command line ------------------------------------------------------------------------------
@@ -354,7 +429,13 @@ function optionsFrom(argv: readonly string[]): MeasureOptions & { out: string } 
 
 /** Errors a user can act on get one line; anything else is a bug and keeps its stack. */
 function isUserError(e: unknown): e is Error {
-  return e instanceof FormatError || e instanceof DatasetError || e instanceof UsageError || e instanceof WebGpuUnavailableError || e instanceof EmptyBatchError;
+  return (
+    e instanceof FormatError ||
+    e instanceof DatasetError ||
+    e instanceof UsageError ||
+    e instanceof WebGpuUnavailableError ||
+    e instanceof EmptyBatchError
+  );
 }
 
 /** Measures, prints the markdown to stdout (progress to stderr) and writes the JSON; returns the exit code. */

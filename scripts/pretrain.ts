@@ -57,19 +57,38 @@ const VALIDATE_EVERY = SMOKE ? 2 : 50;
 /** Stop before `--steps` (the schedule still spans `--steps`): the comparison branches use it to save time. */
 const STOP_AT = Number(flag('stop-at', String(STEPS)));
 const CONFIG = {
-  model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: HIDDEN, num_hidden_layers: Number(flag('layers', SMOKE ? '1' : '4')),
-  num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: Number(flag('intermediate', SMOKE ? '64' : '384')), vocab_size: VOCAB,
-  max_position_embeddings: 128, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, hidden_act: 'silu',
-  bos_token_id: VOCAB - 1, eos_token_id: VOCAB - 1, torch_dtype: 'float32',
+  model_type: 'llama',
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: HIDDEN,
+  num_hidden_layers: Number(flag('layers', SMOKE ? '1' : '4')),
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: Number(flag('intermediate', SMOKE ? '64' : '384')),
+  vocab_size: VOCAB,
+  max_position_embeddings: 128,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  hidden_act: 'silu',
+  bos_token_id: VOCAB - 1,
+  eos_token_id: VOCAB - 1,
+  torch_dtype: 'float32',
 };
 const RELORA: ReloraSettings = {
-  rank: SMOKE ? 4 : 32, alpha: SMOKE ? 8 : 32, totalSteps: STEPS, warmStartSteps: WARM_START,
-  resetEvery: RESET_EVERY, firstWarmupSteps: SMOKE ? 1 : 30, restartWarmupSteps: SMOKE ? 1 : 10,
-  pruning: 'random', pruningRatio: 0.999, minLrRatio: 0.1,
+  rank: SMOKE ? 4 : 32,
+  alpha: SMOKE ? 8 : 32,
+  totalSteps: STEPS,
+  warmStartSteps: WARM_START,
+  resetEvery: RESET_EVERY,
+  firstWarmupSteps: SMOKE ? 1 : 30,
+  restartWarmupSteps: SMOKE ? 1 : 10,
+  pruning: 'random',
+  pruningRatio: 0.999,
+  minLrRatio: 0.1,
 };
 /** The branches share ReLoRA's code path: full-rank is a warm start that never ends, LoRA a cycle that never resets. */
-const SETTINGS: ReloraSettings = BRANCH === 'full' ? { ...RELORA, warmStartSteps: STEPS }
-  : BRANCH === 'lora' ? { ...RELORA, resetEvery: STEPS } : RELORA;
+const SETTINGS: ReloraSettings =
+  BRANCH === 'full' ? { ...RELORA, warmStartSteps: STEPS } : BRANCH === 'lora' ? { ...RELORA, resetEvery: STEPS } : RELORA;
 const HYPER = trainHyper(3e-3, { beta2: 0.95, weightDecay: 0.01, seed: SEED });
 
 /** The corpus: every verse of the KJV, verse references stripped, one verse per line. */
@@ -80,7 +99,11 @@ function readCorpus(): string {
   } catch {
     throw new Error("the corpus comes from Debian's bible-kjv package: apt-get install bible-kjv");
   }
-  return raw.split('\n').map((l) => l.replace(/^\S+\d+:\d+\s+/, '').trim()).filter((l) => l.length > 0).join('\n');
+  return raw
+    .split('\n')
+    .map((l) => l.replace(/^\S+\d+:\d+\s+/, '').trim())
+    .filter((l) => l.length > 0)
+    .join('\n');
 }
 
 /** Same seed, same weights: N(0, 0.02) for matrices (HF's initializer_range), 1 for norms. */
@@ -112,7 +135,10 @@ function loadCheckpoint(dir: string): Checkpoint | null {
 
 async function saveModel(dir: string, weights: WeightMap, extra: Record<string, string>): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  await writeFileAtomic(join(dir, 'model.safetensors'), writeSafetensors(weights as Map<string, { shape: number[]; data: Float32Array }>, { format: 'pt' }));
+  await writeFileAtomic(
+    join(dir, 'model.safetensors'),
+    writeSafetensors(weights as Map<string, { shape: number[]; data: Float32Array }>, { format: 'pt' }),
+  );
   for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(dir, name), text);
 }
 
@@ -137,7 +163,8 @@ async function main(): Promise<void> {
   const config = parseModelConfig(JSON.stringify(CONFIG), 'pretrain config');
   const warmStartDir = join(CKPT, 'warm-start');
   const checkpoint = BRANCH === 'relora' ? loadCheckpoint(CKPT) : loadCheckpoint(warmStartDir);
-  if (BRANCH !== 'relora' && !checkpoint) throw new Error(`--branch ${BRANCH} starts from ${warmStartDir}: run the pretraining past step ${WARM_START} first`);
+  if (BRANCH !== 'relora' && !checkpoint)
+    throw new Error(`--branch ${BRANCH} starts from ${warmStartDir}: run the pretraining past step ${WARM_START} first`);
   const logPath = join(CKPT, BRANCH === 'relora' ? 'log.jsonl' : `log-${BRANCH}.jsonl`);
   const rt = await createNodeRuntime();
   const model = new Transformer(rt, config, checkpoint?.weights ?? initialWeights(config));
@@ -178,13 +205,20 @@ async function main(): Promise<void> {
     appendFileSync(logPath, `${JSON.stringify({ ...r, at: Date.now() })}\n`);
     if (r.step % 10 === 0 || r.reset) {
       const perStep = (Date.now() - started) / 1000 / Math.max(1, r.step + 1 - (checkpoint?.step ?? 0));
-      console.log(`step ${r.step} ${r.phase}${r.reset ? ' (reset)' : ''} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} · ${perStep.toFixed(1)} s/step`);
+      console.log(
+        `step ${r.step} ${r.phase}${r.reset ? ' (reset)' : ''} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} · ${perStep.toFixed(1)} s/step`,
+      );
     }
   }
   await validate();
   if (BRANCH === 'relora') {
     const weights = await run.exportMergedWeights();
-    const tokenizerConfig = { tokenizer_class: 'PreTrainedTokenizerFast', eos_token: END_OF_TEXT, bos_token: END_OF_TEXT, model_max_length: 128 };
+    const tokenizerConfig = {
+      tokenizer_class: 'PreTrainedTokenizerFast',
+      eos_token: END_OF_TEXT,
+      bos_token: END_OF_TEXT,
+      model_max_length: 128,
+    };
     await saveModel(OUT, weights, {
       'config.json': `${JSON.stringify(CONFIG, null, 2)}\n`,
       'tokenizer.json': tokenizerJson,
@@ -198,7 +232,10 @@ async function main(): Promise<void> {
   rt.destroy();
 }
 
-main().then(() => process.exit(0), (e: unknown) => {
-  console.error(`pretrain: ${(e as Error).message}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`pretrain: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -50,7 +50,12 @@ function options(): Options {
   });
   return {
     dir: values.dir!,
-    only: values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : null,
+    only: values.only
+      ? values.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : null,
     lr: Number(values.lr),
     rank: Number(values.rank),
     timeoutMs: Number(values['timeout-min']) * 60_000,
@@ -148,7 +153,8 @@ interface Row {
 async function checkModel(m: RealModel, opts: Options): Promise<Row> {
   const dir = join(opts.dir, m.name);
   const row: Row = { model: m, params: null, stepLosses: [], wall: [], cpu: [], maxRssKb: NaN, outcome: 'ok', note: '' };
-  if (!existsSync(join(dir, 'config.json'))) return { ...row, outcome: 'not built', note: `run scripts/make-real-shapes.ts --out ${opts.dir}` };
+  if (!existsSync(join(dir, 'config.json')))
+    return { ...row, outcome: 'not built', note: `run scripts/make-real-shapes.ts --out ${opts.dir}` };
   row.params = countParams(dir);
   const batch = join(dir, 'batch.json');
   const scratch = mkdtempSync(join(tmpdir(), `real-shapes-${m.name}-`));
@@ -159,10 +165,30 @@ async function checkModel(m: RealModel, opts: Options): Promise<Row> {
 
     const adapter = join(scratch, 'adapter');
     const trainArgs = [
-      'train', '--model', dir, '--batch', batch, '--method', 'lora', '--rank', String(opts.rank),
-      '--alpha', String(ALPHA_PER_RANK * opts.rank), '--targets', m.loraTargets.join(','), '--steps', '2',
+      'train',
+      '--model',
+      dir,
+      '--batch',
+      batch,
+      '--method',
+      'lora',
+      '--rank',
+      String(opts.rank),
+      '--alpha',
+      String(ALPHA_PER_RANK * opts.rank),
+      '--targets',
+      m.loraTargets.join(','),
+      '--steps',
+      '2',
       // Unclipped, as README's table was measured (the CLI clips at 1 by default).
-      '--lr', String(opts.lr), '--max-grad-norm', '0', '--seed', '0', '--out', adapter,
+      '--lr',
+      String(opts.lr),
+      '--max-grad-norm',
+      '0',
+      '--seed',
+      '0',
+      '--out',
+      adapter,
     ];
     const train = await runCommand(row, `${m.name} train`, trainArgs, opts);
     if (!train) return row;
@@ -186,11 +212,17 @@ async function runCommand(row: Row, label: string, args: string[], opts: Options
   row.cpu.push(r.cpuS);
   row.maxRssKb = Math.max(Number.isNaN(row.maxRssKb) ? 0 : row.maxRssKb, r.maxRssKb || 0);
   const lines = jsonLines(r.stdout).filter((l) => typeof l.loss === 'number');
-  log(`${label}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s cpu, ${(r.maxRssKb / 2 ** 20).toFixed(2)} GiB` +
-    (lines.length ? `, losses ${lines.map((l) => (l.loss as number).toFixed(6)).join(' ')}` : ''));
+  log(
+    `${label}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s cpu, ${(r.maxRssKb / 2 ** 20).toFixed(2)} GiB` +
+      (lines.length ? `, losses ${lines.map((l) => (l.loss as number).toFixed(6)).join(' ')}` : ''),
+  );
   if (r.code === 0 && lines.length) return lines;
   // The message is the first line; a crash's stack trace follows it and goes to the log.
-  const message = r.error.split('\n').find((l) => l.trim() && !/^\s+at /.test(l))?.trim() ?? '';
+  const message =
+    r.error
+      .split('\n')
+      .find((l) => l.trim() && !/^\s+at /.test(l))
+      ?.trim() ?? '';
   // Exit 2 is the CLI's "bad input / not supported" path (one line naming the file and the problem),
   // which it also takes for a diverged loss: that one is a failure of the engine, not a refusal.
   row.outcome = r.code === 2 && !/training diverged/.test(message) ? 'refused' : 'failed';
@@ -240,11 +272,14 @@ function table(rows: Row[], opts: Options): string {
   const body = rows.map((r) => {
     const delta = r.lossAfter !== undefined && r.evalLoss !== undefined ? (r.lossAfter - r.evalLoss).toExponential(2) : '–';
     const result = r.outcome === 'ok' ? 'ok' : `**${r.outcome}**${r.note ? `: ${r.note.replace(/\|/g, '\\|')}` : ''}`;
-    return `| ${r.model.name} | ${r.model.family} | ${r.params?.toLocaleString('en') ?? '–'} | ${fmt(r.evalLoss)} | ` +
+    return (
+      `| ${r.model.name} | ${r.model.family} | ${r.params?.toLocaleString('en') ?? '–'} | ${fmt(r.evalLoss)} | ` +
       `${fmt(r.stepLosses[0])} | ${fmt(r.stepLosses[1])} | ${fmt(r.lossAfter)} | ${delta} | ` +
-      `${r.wall.map((w) => w.toFixed(1)).join(' / ') || '–'} | ${r.cpu.map((c) => c.toFixed(1)).join(' / ') || '–'} | ${fmt(r.maxRssKb / 2 ** 20, 2)} | ${result} |`;
+      `${r.wall.map((w) => w.toFixed(1)).join(' / ') || '–'} | ${r.cpu.map((c) => c.toFixed(1)).join(' / ') || '–'} | ${fmt(r.maxRssKb / 2 ** 20, 2)} | ${result} |`
+    );
   });
-  const setup = `Engine: ${opts.repo}. LoRA rank ${opts.rank}, alpha ${ALPHA_PER_RANK * opts.rank}, lr ${opts.lr}, 2 steps on batch.json (1 × seq); ` +
+  const setup =
+    `Engine: ${opts.repo}. LoRA rank ${opts.rank}, alpha ${ALPHA_PER_RANK * opts.rank}, lr ${opts.lr}, 2 steps on batch.json (1 × seq); ` +
     'losses to 4 places (the log has 6); Δ = loss after − eval loss.';
   return [setup, '', ...head, ...body].join('\n');
 }

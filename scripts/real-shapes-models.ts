@@ -135,7 +135,13 @@ export const MODELS: RealModel[] = [
       use_sliding_window: false,
       vocab_size: 151936,
     },
-    generationConfig: { bos_token_id: 151643, do_sample: false, eos_token_id: 151643, max_new_tokens: 2048, transformers_version: '4.37.0' },
+    generationConfig: {
+      bos_token_id: 151643,
+      do_sample: false,
+      eos_token_id: 151643,
+      max_new_tokens: 2048,
+      transformers_version: '4.37.0',
+    },
     loraTargets: ['q_proj', 'v_proj'],
     publishedParams: 494_032_768,
   },
@@ -320,7 +326,11 @@ function decoderKeys(family: Family, c: Record<string, unknown>): WeightKey[] {
   for (let l = 0; l < num(c, 'num_hidden_layers'); l++) {
     const p = `model.layers.${l}`;
     const add = (key: string, shape: number[], init: Init) => keys.push({ key: `${p}.${key}`, shape, init });
-    for (const [name, out] of [['q_proj', q], ['k_proj', kv], ['v_proj', kv]] as const) {
+    for (const [name, out] of [
+      ['q_proj', q],
+      ['k_proj', kv],
+      ['v_proj', kv],
+    ] as const) {
       add(`self_attn.${name}.weight`, [out, H], matrix(std));
       if (qkvBias) add(`self_attn.${name}.bias`, [out], BIAS);
     }

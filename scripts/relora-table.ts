@@ -10,7 +10,11 @@ import { join } from 'node:path';
 
 const i = process.argv.indexOf('--checkpoint-dir');
 const dir = i >= 0 ? process.argv[i + 1]! : join(homedir(), '.cache', 'studio-pretrain');
-const RUNS = [['full-rank', 'log-full.jsonl'], ['ReLoRA', 'log.jsonl'], ['LoRA', 'log-lora.jsonl']] as const;
+const RUNS = [
+  ['full-rank', 'log-full.jsonl'],
+  ['ReLoRA', 'log.jsonl'],
+  ['LoRA', 'log-lora.jsonl'],
+] as const;
 
 /** step → validation perplexity, from the lines of a log that carry a validation loss. */
 function perplexities(file: string): Map<number, number> {

@@ -49,7 +49,11 @@ async function describeAdapter(): Promise<Record<string, string>> {
 type Sections = Pick<PageResult, SectionName>;
 
 const RUNNERS: Readonly<Record<SectionName, (rt: GpuRuntime, sizes: BenchSizes, log: (line: string) => void) => Promise<object>>> = {
-  matmul: matmulSection, step: stepSection, adapters: adapterSection, memory: memorySection, profile: profileSection,
+  matmul: matmulSection,
+  step: stepSection,
+  adapters: adapterSection,
+  memory: memorySection,
+  profile: profileSection,
 };
 
 async function runSections(rt: GpuRuntime, sizes: BenchSizes, only: readonly SectionName[]): Promise<Sections> {
@@ -76,6 +80,10 @@ async function main(): Promise<PageResult> {
 }
 
 main().then(
-  (result) => { window.__benchResult = { ok: true, result }; },
-  (e: unknown) => { window.__benchResult = { ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }; },
+  (result) => {
+    window.__benchResult = { ok: true, result };
+  },
+  (e: unknown) => {
+    window.__benchResult = { ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  },
 );

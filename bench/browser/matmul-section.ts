@@ -28,7 +28,9 @@ async function timeTfjsMatmul(c: MatmulCase, repeats: number): Promise<number> {
   let product: tf.Tensor | null = null;
   try {
     const ms = await medianMs(
-      () => { product = tf.matMul(a, b, c.transA, c.transB); },
+      () => {
+        product = tf.matMul(a, b, c.transA, c.transB);
+      },
       async () => {
         const data = await product!.data();
         product!.dispose();
@@ -45,7 +47,10 @@ async function timeTfjsMatmul(c: MatmulCase, repeats: number): Promise<number> {
 /** An input already on ORT's device, so each run uploads nothing. */
 function ortGpuInput(ort: Ort, device: GPUDevice, dims: number[], value: number): { tensor: OrtTensor; buffer: GPUBuffer } {
   const count = dims[0]! * dims[1]!;
-  const buffer = device.createBuffer({ size: count * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const buffer = device.createBuffer({
+    size: count * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
   device.queue.writeBuffer(buffer, 0, new Float32Array(count).fill(value));
   return { tensor: ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims }), buffer };
 }
@@ -72,11 +77,17 @@ async function ortMatmulGflops(ort: Ort, c: MatmulCase, repeats: number): Promis
   const a = ortGpuInput(ort, device, [c.M, c.K], MATMUL_FILL.a);
   const b = ortGpuInput(ort, device, [c.K, c.N], MATMUL_FILL.b);
   try {
-    const ms = await failOnGpuErrors(device, () => medianMs(async () => {
-      // The output comes back to the CPU (ORT's default), which waits for the GPU.
-      const out = await session.run({ A: a.tensor, B: b.tensor });
-      checkConstantProduct(out.C!.data as Float32Array, c);
-    }, async () => {}, repeats));
+    const ms = await failOnGpuErrors(device, () =>
+      medianMs(
+        async () => {
+          // The output comes back to the CPU (ORT's default), which waits for the GPU.
+          const out = await session.run({ A: a.tensor, B: b.tensor });
+          checkConstantProduct(out.C!.data as Float32Array, c);
+        },
+        async () => {},
+        repeats,
+      ),
+    );
     return matmulFlops(c) / (ms * 1e6);
   } finally {
     await session.release();

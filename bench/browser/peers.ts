@@ -15,10 +15,12 @@ import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 export async function withConsoleCapture<T>(run: () => Promise<T>): Promise<{ value: T; messages: string[] }> {
   const messages: string[] = [];
   const original = { warn: console.warn, error: console.error };
-  const capture = (log: (...args: unknown[]) => void) => (...args: unknown[]) => {
-    messages.push(args.map(String).join(' '));
-    log(...args);
-  };
+  const capture =
+    (log: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      messages.push(args.map(String).join(' '));
+      log(...args);
+    };
   console.warn = capture(original.warn);
   console.error = capture(original.error);
   try {

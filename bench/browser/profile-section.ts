@@ -22,11 +22,12 @@ export async function profileSection(rt: GpuRuntime, sizes: BenchSizes, log: (li
   const ids = benchTokenIds(B * S, dims.vocab);
   const batch = uploadBatch(rt, { inputIds: ids, labels: ids, batch: B, seq: S });
   const trainer = new Trainer(rt, model, adapter, BENCH_HYPER);
-  const step = () => failOnGpuErrors(rt.device, () => {
-    trainer.recordGradients(batch);
-    trainer.recordUpdate(BENCH_HYPER.lr);
-    return rt.sync();
-  });
+  const step = () =>
+    failOnGpuErrors(rt.device, () => {
+      trainer.recordGradients(batch);
+      trainer.recordUpdate(BENCH_HYPER.lr);
+      return rt.sync();
+    });
   try {
     log('profile: warm-up step');
     await step(); // pipelines compile and buffers are created outside the timed steps

@@ -17,7 +17,16 @@ import { recordLoss } from '../../src/train/step';
 import { benchAdapterSpec, BENCH_HYPER, benchTokenIds, medianMs } from '../common';
 import { trainerStepMs } from '../engine-bench';
 import { benchLoraTensors } from '../lora-weights';
-import { errorText, GRAD_TOLERANCE, LOSS_TOLERANCE, measure, type BenchSizes, type Measured, type StepCheck, type StepResult } from '../results';
+import {
+  errorText,
+  GRAD_TOLERANCE,
+  LOSS_TOLERANCE,
+  measure,
+  type BenchSizes,
+  type Measured,
+  type StepCheck,
+  type StepResult,
+} from '../results';
 import { syntheticLlama } from '../synthetic-model';
 import { disposeTfBatch, type TfBatch, tfBatch, TfAdamW, TfLoraLlama } from '../tfjs-llama';
 import { failOnGpuErrors } from './gpu-errors';
@@ -79,11 +88,15 @@ function compare(ours: LossAndGrads, tfjs: LossAndGrads): StepCheck {
 async function tfjsStepMs(model: TfLoraLlama, batch: TfBatch, repeats: number): Promise<number> {
   const adamw = new TfAdamW(model.params, BENCH_HYPER);
   try {
-    return await medianMs(() => {
-      const { loss, grads } = model.gradients(batch);
-      adamw.update(grads);
-      tf.dispose([loss, ...grads.values()]);
-    }, tfjsSync, repeats);
+    return await medianMs(
+      () => {
+        const { loss, grads } = model.gradients(batch);
+        adamw.update(grads);
+        tf.dispose([loss, ...grads.values()]);
+      },
+      tfjsSync,
+      repeats,
+    );
   } finally {
     adamw.dispose();
   }

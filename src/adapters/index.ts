@@ -12,9 +12,15 @@ import { vera } from './vera';
 // Getters: formats/peft.ts reads this registry and the methods import formats/peft.ts, so the
 // entries are looked up when used, not while the modules of that cycle are still initialising.
 export const ADAPTER_METHODS = {
-  get lora(): AdapterMethodDef { return lora; },
-  get dora(): AdapterMethodDef { return dora; },
-  get vera(): AdapterMethodDef { return vera; },
+  get lora(): AdapterMethodDef {
+    return lora;
+  },
+  get dora(): AdapterMethodDef {
+    return dora;
+  },
+  get vera(): AdapterMethodDef {
+    return vera;
+  },
 } satisfies Record<string, AdapterMethodDef>;
 
 export type AdapterMethod = keyof typeof ADAPTER_METHODS;

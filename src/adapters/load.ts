@@ -5,9 +5,7 @@ import { ADAPTER_METHODS } from './index';
 import type { Adapter, AdapterTensors, BaseModelView } from './types';
 
 /** An adapter from PEFT tensors, after checking every key and shape against the model. */
-export function loadAdapter(
-  rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, tensors: AdapterTensors, file: string,
-): Adapter {
+export function loadAdapter(rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, tensors: AdapterTensors, file: string): Adapter {
   checkAdapterTensors(spec, model.config, tensors as unknown as Map<string, { shape: number[] }>, file);
   const modules = targetedModules(spec, model.config, file);
   return ADAPTER_METHODS[spec.method].load(rt, model, spec, modules, tensors);

@@ -69,7 +69,10 @@ export class Flags {
   }
 
   list(name: string): string[] {
-    return this.string(name).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    return this.string(name)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   }
 
   isSet(name: string): boolean {

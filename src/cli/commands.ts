@@ -77,7 +77,10 @@ function splitRows(tokens: TokenBatch, n: number): TokenBatch[] {
   const rows = tokens.batch / n;
   const span = rows * tokens.seq;
   return Array.from({ length: n }, (_, i) => ({
-    inputIds: tokens.inputIds.slice(i * span, (i + 1) * span), labels: tokens.labels.slice(i * span, (i + 1) * span), batch: rows, seq: tokens.seq,
+    inputIds: tokens.inputIds.slice(i * span, (i + 1) * span),
+    labels: tokens.labels.slice(i * span, (i + 1) * span),
+    batch: rows,
+    seq: tokens.seq,
   }));
 }
 
@@ -151,14 +154,17 @@ function hyperFromFlags(flags: Flags): TrainHyper {
   if (betas.length !== 2 || betas.some((b) => !(b >= 0 && b < 1))) {
     throw new UsageError(`train: --betas must be two numbers in [0, 1), e.g. 0.9,0.999`);
   }
-  return trainHyper(flags.number('lr', undefined, (v) => Number.isFinite(v) && v >= 0, 'a non-negative number'), {
-    beta1: betas[0]!,
-    beta2: betas[1]!,
-    eps: flags.number('eps', d.eps, (v) => v > 0, 'a positive number'),
-    weightDecay: flags.number('weight-decay', d.weightDecay, (v) => v >= 0, 'a non-negative number'),
-    maxGradNorm: flags.number('max-grad-norm', d.maxGradNorm, (v) => v >= 0, 'a non-negative number (0: no clipping)'),
-    seed: flags.number('seed', d.seed, Number.isSafeInteger, 'an integer'),
-  });
+  return trainHyper(
+    flags.number('lr', undefined, (v) => Number.isFinite(v) && v >= 0, 'a non-negative number'),
+    {
+      beta1: betas[0]!,
+      beta2: betas[1]!,
+      eps: flags.number('eps', d.eps, (v) => v > 0, 'a positive number'),
+      weightDecay: flags.number('weight-decay', d.weightDecay, (v) => v >= 0, 'a non-negative number'),
+      maxGradNorm: flags.number('max-grad-norm', d.maxGradNorm, (v) => v >= 0, 'a non-negative number (0: no clipping)'),
+      seed: flags.number('seed', d.seed, Number.isSafeInteger, 'an integer'),
+    },
+  );
 }
 
 const RELORA_FLAGS = ['relora-reset', 'warm-start-steps', 'restart-warmup', 'optimizer-pruning', 'pruning', 'min-lr-ratio', 'warmup'];
@@ -166,8 +172,24 @@ const RELORA_FLAGS = ['relora-reset', 'warm-start-steps', 'restart-warmup', 'opt
 export async function runTrain(argv: string[]): Promise<void> {
   const flags = new Flags('train', argv, {
     values: [
-      'model', 'adapter', 'method', 'rank', 'alpha', 'dropout', 'targets', 'batch', 'steps', 'lr', 'betas', 'eps',
-      'weight-decay', 'max-grad-norm', 'grad-accum', 'seed', 'out', ...RELORA_FLAGS,
+      'model',
+      'adapter',
+      'method',
+      'rank',
+      'alpha',
+      'dropout',
+      'targets',
+      'batch',
+      'steps',
+      'lr',
+      'betas',
+      'eps',
+      'weight-decay',
+      'max-grad-norm',
+      'grad-accum',
+      'seed',
+      'out',
+      ...RELORA_FLAGS,
     ],
     switches: ['rslora'],
   });
@@ -183,20 +205,24 @@ export async function runTrain(argv: string[]): Promise<void> {
   const hyper = hyperFromFlags(flags);
   const gradAccum = flags.positiveInt('grad-accum', TRAINING_DEFAULTS.gradAccum);
   const out = flags.string('out');
-  await withEngine(inputs, async (rt, model, batches) => {
-    const adapter = existing
-      ? loadAdapter(rt, model, existing.spec, existing.tensors, adapterDir!)
-      : await createAdapter(rt, model, newSpec!, hyper.seed);
-    const trainer = new Trainer(rt, model, adapter, hyper);
-    for (let step = 0; step < steps; step++) {
-      const loss = await trainer.trainStep(batches);
-      printJson({ step, loss });
-      checkFinite(loss, step, out);
-    }
-    await writeAdapterFolder(out, adapter.spec, await adapter.exportTensors(rt), null);
-    trainer.destroy();
-    adapter.destroy(rt);
-  }, gradAccum);
+  await withEngine(
+    inputs,
+    async (rt, model, batches) => {
+      const adapter = existing
+        ? loadAdapter(rt, model, existing.spec, existing.tensors, adapterDir!)
+        : await createAdapter(rt, model, newSpec!, hyper.seed);
+      const trainer = new Trainer(rt, model, adapter, hyper);
+      for (let step = 0; step < steps; step++) {
+        const loss = await trainer.trainStep(batches);
+        printJson({ step, loss });
+        checkFinite(loss, step, out);
+      }
+      await writeAdapterFolder(out, adapter.spec, await adapter.exportTensors(rt), null);
+      trainer.destroy();
+      adapter.destroy(rt);
+    },
+    gradAccum,
+  );
 }
 
 function checkFinite(loss: number, step: number, out: string): void {
@@ -205,8 +231,10 @@ function checkFinite(loss: number, step: number, out: string): void {
 
 function reloraSettingsFromFlags(flags: Flags, steps: number): ReloraSettings {
   const pruning = flags.optionalString('pruning') ?? RELORA_DEFAULTS.pruning;
-  if (pruning !== 'random' && pruning !== 'magnitude') throw new UsageError(`train: --pruning must be random or magnitude, got '${pruning}'`);
-  const nonNegativeInt = (name: string, fallback: number) => flags.number(name, fallback, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
+  if (pruning !== 'random' && pruning !== 'magnitude')
+    throw new UsageError(`train: --pruning must be random or magnitude, got '${pruning}'`);
+  const nonNegativeInt = (name: string, fallback: number) =>
+    flags.number(name, fallback, (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
   const rank = flags.positiveInt('rank', 8);
   return {
     rank,
@@ -232,35 +260,43 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
   const settings = method === 'relora' ? reloraSettingsFromFlags(flags, steps) : null;
   const gradAccum = flags.positiveInt('grad-accum', TRAINING_DEFAULTS.gradAccum);
   const out = flags.string('out');
-  await withEngine(inputs, async (rt, model, batches) => {
-    let weights: Map<string, { shape: number[]; data: Float32Array }>;
-    if (settings) {
-      const run = new ReloraRun(rt, model, settings, hyper);
-      for (let step = 0; step < steps; step++) {
-        const r = await run.trainStep(batches);
-        printJson({ step, loss: r.loss, lr: r.lr, phase: r.phase, reset: r.reset });
-        checkFinite(r.loss, step, out);
+  await withEngine(
+    inputs,
+    async (rt, model, batches) => {
+      let weights: Map<string, { shape: number[]; data: Float32Array }>;
+      if (settings) {
+        const run = new ReloraRun(rt, model, settings, hyper);
+        for (let step = 0; step < steps; step++) {
+          const r = await run.trainStep(batches);
+          printJson({ step, loss: r.loss, lr: r.lr, phase: r.phase, reset: r.reset });
+          checkFinite(r.loss, step, out);
+        }
+        weights = await run.exportMergedWeights();
+        run.destroy();
+      } else {
+        const target = new FullRankTarget(rt, model);
+        const trainer = new Trainer(rt, model, target, hyper);
+        for (let step = 0; step < steps; step++) {
+          const loss = await trainer.trainStep(batches);
+          printJson({ step, loss });
+          checkFinite(loss, step, out);
+        }
+        weights = await target.exportWeights();
+        trainer.destroy();
+        target.destroy();
       }
-      weights = await run.exportMergedWeights();
-      run.destroy();
-    } else {
-      const target = new FullRankTarget(rt, model);
-      const trainer = new Trainer(rt, model, target, hyper);
-      for (let step = 0; step < steps; step++) {
-        const loss = await trainer.trainStep(batches);
-        printJson({ step, loss });
-        checkFinite(loss, step, out);
-      }
-      weights = await target.exportWeights();
-      trainer.destroy();
-      target.destroy();
-    }
-    await writeModelFolder(out, inputs.model.config.raw, weights);
-  }, gradAccum);
+      await writeModelFolder(out, inputs.model.config.raw, weights);
+    },
+    gradAccum,
+  );
 }
 
 /** config.json (as read) + model.safetensors with HF keys, each written atomically. */
-async function writeModelFolder(dir: string, config: Record<string, unknown>, weights: Map<string, { shape: number[]; data: Float32Array }>): Promise<void> {
+async function writeModelFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, 'model.safetensors');
   await writeFileAtomic(weightsPath, writeSafetensors(weights, { format: 'pt' }, weightsPath));

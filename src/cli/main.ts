@@ -18,7 +18,12 @@ import { UsageError } from './args';
 import { runEval, runGrads, runTrain } from './commands';
 import { runGenerate } from './generate';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { eval: runEval, grads: runGrads, train: runTrain, generate: runGenerate };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  eval: runEval,
+  grads: runGrads,
+  train: runTrain,
+  generate: runGenerate,
+};
 
 const USAGE = `usage: npm run cli -- <eval|grads|train|generate> [flags]   (see src/cli/main.ts)`;
 

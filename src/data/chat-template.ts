@@ -42,7 +42,8 @@ export interface NamedTemplateSpec {
 export const NAMED_CHAT_TEMPLATES: Readonly<Record<NamedChatTemplate, NamedTemplateSpec>> = {
   chatml: {
     label: 'ChatML (<|im_start|> … <|im_end|>)',
-    source: "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+    source:
+      "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
     endOfTurn: { literal: '<|im_end|>' },
   },
   llama2: {

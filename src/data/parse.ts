@@ -50,7 +50,10 @@ export function parseDatasetFile(fileName: string, text: string, options: ParseO
   const format = datasetFormatOf(fileName);
   const parsed = parseByFormat(format, fileName, text, options);
   if (parsed.records.length === 0) {
-    const why = parsed.badRows.length > 0 ? `all ${parsed.badRows.length} rows are unusable (first: row ${parsed.badRows[0]!.row}: ${parsed.badRows[0]!.reason})` : 'the file has no examples';
+    const why =
+      parsed.badRows.length > 0
+        ? `all ${parsed.badRows.length} rows are unusable (first: row ${parsed.badRows[0]!.row}: ${parsed.badRows[0]!.reason})`
+        : 'the file has no examples';
     throw new DatasetError(fileName, why);
   }
   return parsed;
@@ -159,7 +162,8 @@ function chatRecord(messages: unknown): DatasetRecord | string {
 
 function parseCsvDataset(fileName: string, text: string, wanted?: string): Omit<ParsedDataset, 'format'> {
   const { rows, unterminatedQuoteAt } = parseCsv(text);
-  if (unterminatedQuoteAt !== null) throw new DatasetError(fileName, `a quoted field opened on line ${unterminatedQuoteAt} is never closed`);
+  if (unterminatedQuoteAt !== null)
+    throw new DatasetError(fileName, `a quoted field opened on line ${unterminatedQuoteAt} is never closed`);
   const header = rows[0];
   if (!header) throw new DatasetError(fileName, 'the file is empty (expected a header row)');
   const columns = header.fields.map((c) => c.trim());

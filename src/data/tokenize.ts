@@ -71,7 +71,10 @@ export function tokenizeRecord(record: DatasetRecord, enc: TextEncoder): Tokeniz
     case 'text':
       return { promptIds: [], completionIds: [...enc.encode(record.text), ...eos] };
     case 'pair':
-      return { promptIds: record.prompt === '' ? [] : enc.encode(record.prompt), completionIds: [...enc.encode(record.completion), ...eos] };
+      return {
+        promptIds: record.prompt === '' ? [] : enc.encode(record.prompt),
+        completionIds: [...enc.encode(record.completion), ...eos],
+      };
     case 'chat':
       return tokenizeChat(record.messages, enc);
   }
@@ -128,7 +131,12 @@ function answerText(answer: string, endOfTurn: string | null): string {
   return endOfTurn !== null && trimmed.endsWith(endOfTurn) ? trimmed : answer;
 }
 
-export function tokenizeDataset(records: readonly DatasetRecord[], enc: TextEncoder, seqLen: number, options: TokenizeOptions = {}): TokenizedDataset {
+export function tokenizeDataset(
+  records: readonly DatasetRecord[],
+  enc: TextEncoder,
+  seqLen: number,
+  options: TokenizeOptions = {},
+): TokenizedDataset {
   const sequences: TokenSequence[] = [];
   const badRows: BadRow[] = [];
   const tooLong: BadRow[] = [];

@@ -69,7 +69,8 @@ export function findAdapterFiles(files: readonly PickedBytes[]): AdapterFiles | 
   if (weights.length > 1) return `more than one safetensors file (${names(weights)}): pick one adapter's files`;
   const config = configs[0];
   const weight = weights[0];
-  if (!config && !weight) return 'neither an adapter config (JSON with "peft_type", as adapter_config.json) nor adapter weights (.safetensors) among the files: pick both, or the adapter .zip';
+  if (!config && !weight)
+    return 'neither an adapter config (JSON with "peft_type", as adapter_config.json) nor adapter weights (.safetensors) among the files: pick both, or the adapter .zip';
   if (!config) return `no adapter config among the files (a JSON file with "peft_type", as adapter_config.json) to go with ${weight!.name}`;
   if (!weight) return `no adapter weights among the files (a .safetensors file, as adapter_model.safetensors) to go with ${config.name}`;
   return { configText: config.text, configName: config.name, weights: weight.bytes, weightsName: weight.name };

@@ -40,7 +40,8 @@ export function parseBatch(json: string, file: string, vocabSize: number): Token
 
 /** [rows, cols] of a non-empty rectangular array of arrays. */
 function matrixShape(v: unknown, name: string, file: string): [number, number] {
-  if (!Array.isArray(v) || v.length === 0) throw new FormatError(file, `"${name}" must be a non-empty list of rows, got ${describeValue(v)}`);
+  if (!Array.isArray(v) || v.length === 0)
+    throw new FormatError(file, `"${name}" must be a non-empty list of rows, got ${describeValue(v)}`);
   const rows = v as unknown[];
   if (!Array.isArray(rows[0]) || rows[0].length === 0) {
     throw new FormatError(file, `${name}[0] must be a non-empty list of token ids, got ${describeValue(rows[0])}`);

@@ -34,9 +34,13 @@ function eosIds(v: unknown, file: string, vocabSize: number): number[] {
   const list = Array.isArray(v) ? v : [v];
   for (const id of list) {
     if (!Number.isSafeInteger(id) || (id as number) < 0) {
-      throw new FormatError(file, `eos_token_id must be a token id or a list of token ids, got ${describeValue(Array.isArray(v) ? id : v)}`);
+      throw new FormatError(
+        file,
+        `eos_token_id must be a token id or a list of token ids, got ${describeValue(Array.isArray(v) ? id : v)}`,
+      );
     }
-    if ((id as number) >= vocabSize) throw new FormatError(file, `eos_token_id ${id} is beyond the vocabulary (config.json's vocab_size is ${vocabSize})`);
+    if ((id as number) >= vocabSize)
+      throw new FormatError(file, `eos_token_id ${id} is beyond the vocabulary (config.json's vocab_size is ${vocabSize})`);
   }
   return list as number[];
 }
@@ -47,9 +51,21 @@ function eosIds(v: unknown, file: string, vocabSize: number): number[] {
  */
 function samplingDefaults(o: Record<string, unknown>, file: string): GenerationDefaults {
   const doSample = optional<boolean>(o, 'do_sample', file, (v) => typeof v === 'boolean', 'true or false');
-  const temperature = optional<number>(o, 'temperature', file, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number ≥ 0');
+  const temperature = optional<number>(
+    o,
+    'temperature',
+    file,
+    (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+    'a number ≥ 0',
+  );
   const topK = optional<number>(o, 'top_k', file, (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'an integer ≥ 0');
-  const maxNewTokens = optional<number>(o, 'max_new_tokens', file, (v) => Number.isSafeInteger(v) && (v as number) > 0, 'a positive integer');
+  const maxNewTokens = optional<number>(
+    o,
+    'max_new_tokens',
+    file,
+    (v) => Number.isSafeInteger(v) && (v as number) > 0,
+    'a positive integer',
+  );
   const sampling = doSample === true ? { temperature: temperature ?? HF_TEMPERATURE, topK: topK ?? HF_TOP_K } : { temperature: 0 };
   return maxNewTokens === undefined ? sampling : { ...sampling, maxNewTokens };
 }

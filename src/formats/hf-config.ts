@@ -20,7 +20,10 @@ export type ModelFamily = 'llama' | 'qwen2' | 'qwen3' | 'gemma3' | 'gpt2';
 export type RopeScaling =
   | { readonly type: 'linear'; readonly factor: number }
   | {
-      readonly type: 'llama3'; readonly factor: number; readonly lowFreqFactor: number; readonly highFreqFactor: number;
+      readonly type: 'llama3';
+      readonly factor: number;
+      readonly lowFreqFactor: number;
+      readonly highFreqFactor: number;
       readonly originalMaxPositions: number;
     };
 
@@ -69,7 +72,9 @@ export interface ModelConfig {
 }
 
 const FAMILIES: Record<string, ModelFamily> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', gemma3_text: 'gemma3', gpt2: 'gpt2' };
-const SUPPORTED = Object.keys(FAMILIES).map((t) => `"${t}"`).join(', ');
+const SUPPORTED = Object.keys(FAMILIES)
+  .map((t) => `"${t}"`)
+  .join(', ');
 
 export function parseModelConfig(json: string, file: string): ModelConfig {
   const raw = parseJsonObject(json, file, 'model config');
@@ -219,7 +224,10 @@ function parseRopeScaling(v: Record<string, unknown>, key: string, file: string)
     if (type === 'linear') return { type: 'linear', factor: field('factor') };
     if (type === 'llama3') {
       const s: RopeScaling = {
-        type: 'llama3', factor: field('factor'), lowFreqFactor: field('low_freq_factor'), highFreqFactor: field('high_freq_factor'),
+        type: 'llama3',
+        factor: field('factor'),
+        lowFreqFactor: field('low_freq_factor'),
+        highFreqFactor: field('high_freq_factor'),
         originalMaxPositions: field('original_max_position_embeddings'),
       };
       if (s.highFreqFactor <= s.lowFreqFactor) throw new FormatError(file, 'high_freq_factor must be larger than low_freq_factor');
@@ -238,7 +246,10 @@ function parseRopeScaling(v: Record<string, unknown>, key: string, file: string)
  * only applies with `use_sliding_window: true`, which is refused; Llama has none.
  */
 function slidingLayers(
-  raw: Record<string, unknown>, family: Exclude<ModelFamily, 'gpt2'>, numLayers: number, file: string,
+  raw: Record<string, unknown>,
+  family: Exclude<ModelFamily, 'gpt2'>,
+  numLayers: number,
+  file: string,
 ): { layerTypes: LayerType[]; size: number } {
   const allFull = { layerTypes: Array<LayerType>(numLayers).fill('full'), size: 0 };
   if (family === 'qwen2' || family === 'qwen3') {
@@ -280,7 +291,10 @@ function parseGpt2(raw: Record<string, unknown>, file: string): ModelConfig {
 
   const act = raw.activation_function ?? 'gelu_new';
   if (typeof act !== 'string' || !GPT2_ACTIVATIONS.includes(act)) {
-    throw new FormatError(file, `activation_function ${describeValue(act)} is not supported for gpt2 (use "gelu_new" or "gelu_pytorch_tanh")`);
+    throw new FormatError(
+      file,
+      `activation_function ${describeValue(act)} is not supported for gpt2 (use "gelu_new" or "gelu_pytorch_tanh")`,
+    );
   }
   // Options that change GPT-2's attention maths away from the standard model.
   if (raw.scale_attn_weights === false) throw new FormatError(file, 'scale_attn_weights=false is not supported');
@@ -415,7 +429,8 @@ export interface WeightSpec {
 /** The hidden-size norms of one layer, in the order the layer applies them. */
 export function layerNorms(config: ModelConfig): string[] {
   if (config.arch === 'gpt2') return ['ln_1', 'ln_2'];
-  if (config.sandwichNorms) return ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm'];
+  if (config.sandwichNorms)
+    return ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm'];
   return ['input_layernorm', 'post_attention_layernorm'];
 }
 

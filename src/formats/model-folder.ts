@@ -81,7 +81,8 @@ const GENERATION = 'generation_config.json';
 const FOLDER = '\0folder';
 
 export async function loadModelFolder<T extends boolean = false>(
-  source: FileSource, opts: LoadOptions<T> = {},
+  source: FileSource,
+  opts: LoadOptions<T> = {},
 ): Promise<ModelFolder<T extends true ? LoadedTokenizer : null>> {
   try {
     return (await load(source, opts.tokenizer === true)) as ModelFolder<T extends true ? LoadedTokenizer : null>;
@@ -102,7 +103,10 @@ async function load(source: FileSource, withTokenizer: boolean): Promise<ModelFo
   const configJson = await required('config.json');
   const config = parseModelConfig(configJson, 'config.json');
   let text: Pick<ModelFolder, 'tokenizer' | 'stopTokenIds' | 'generationDefaults' | 'textFiles'> = {
-    tokenizer: null, stopTokenIds: [], generationDefaults: {}, textFiles: [],
+    tokenizer: null,
+    stopTokenIds: [],
+    generationDefaults: {},
+    textFiles: [],
   };
   if (withTokenizer) {
     const tokenizerConfig = await optional(TOKENIZER_CONFIG);
@@ -114,7 +118,9 @@ async function load(source: FileSource, withTokenizer: boolean): Promise<ModelFo
     const generationJson = await optional(GENERATION);
     const generation = generationJson === null ? null : parseGenerationConfig(generationJson, GENERATION, config.vocabSize);
     text = {
-      tokenizer, stopTokenIds: stopTokenIds(generation, tokenizer, config.vocabSize), generationDefaults: generation?.defaults ?? {},
+      tokenizer,
+      stopTokenIds: stopTokenIds(generation, tokenizer, config.vocabSize),
+      generationDefaults: generation?.defaults ?? {},
       textFiles: [
         { name: TOKENIZER, text: tokenizerJson },
         ...(tokenizerConfig === null ? [] : [{ name: TOKENIZER_CONFIG, text: tokenizerConfig }]),
@@ -152,9 +158,14 @@ async function readWeights(source: FileSource, present: ReadonlySet<string>): Pr
  * eos_token (Gemma's <end_of_turn>), so all three sources count. generation_config's ids are
  * range-checked by its parser; a tokenizer's ids can have gaps, so its count proves nothing.
  */
-export function stopTokenIds(generation: GenerationConfig | null, tokenizer: Pick<LoadedTokenizer, 'eosId' | 'endOfTurnId'>, vocabSize: number): number[] {
+export function stopTokenIds(
+  generation: GenerationConfig | null,
+  tokenizer: Pick<LoadedTokenizer, 'eosId' | 'endOfTurnId'>,
+  vocabSize: number,
+): number[] {
   for (const id of [tokenizer.eosId, tokenizer.endOfTurnId]) {
-    if (id !== null && id >= vocabSize) throw new FormatError(TOKENIZER, `stop token id ${id} is beyond config.json's vocab_size ${vocabSize}`);
+    if (id !== null && id >= vocabSize)
+      throw new FormatError(TOKENIZER, `stop token id ${id} is beyond config.json's vocab_size ${vocabSize}`);
   }
   const ids = [...(generation?.eosTokenIds ?? []), tokenizer.eosId, tokenizer.endOfTurnId];
   return [...new Set(ids.filter((id): id is number => id !== null))];

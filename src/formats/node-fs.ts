@@ -50,7 +50,10 @@ export async function directorySource(dir: string): Promise<FileSource> {
     names = await readdir(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(dir, code === 'ENOENT' ? 'model folder not found' : `cannot read the model folder (${code ?? (e as Error).message})`);
+    throw new FormatError(
+      dir,
+      code === 'ENOENT' ? 'model folder not found' : `cannot read the model folder (${code ?? (e as Error).message})`,
+    );
   }
   return {
     name: dir,
@@ -71,7 +74,10 @@ async function bareNamed<T>(name: string, read: Promise<T>): Promise<T> {
 }
 
 /** loadModelFolder on a directory (with `{ tokenizer: true }` also its tokenizer and generation config). */
-export async function readModelFolder<T extends boolean = false>(dir: string, opts: LoadOptions<T> = {}): Promise<ModelFolder<T extends true ? LoadedTokenizer : null>> {
+export async function readModelFolder<T extends boolean = false>(
+  dir: string,
+  opts: LoadOptions<T> = {},
+): Promise<ModelFolder<T extends true ? LoadedTokenizer : null>> {
   return loadModelFolder(await directorySource(dir), opts);
 }
 

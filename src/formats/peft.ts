@@ -77,7 +77,10 @@ export function parseAdapterConfig(json: string, file: string): AdapterSpec {
   if (typeof type !== 'string' || !types.includes(type)) {
     const supported = types.map((t) => `"${t}"`).join(', ');
     if (type === undefined) throw new FormatError(file, `missing "peft_type" (supported: ${supported})`);
-    throw new FormatError(file, `peft_type ${describeValue(type)} is not supported (supported: ${supported}; LORA incl. use_dora/use_rslora)`);
+    throw new FormatError(
+      file,
+      `peft_type ${describeValue(type)} is not supported (supported: ${supported}; LORA incl. use_dora/use_rslora)`,
+    );
   }
   rejectUnsupported(raw, file);
   const common = { targets: readTargets(raw.target_modules, file), fanInFanOut: bool(raw, 'fan_in_fan_out', file, false) };
@@ -242,7 +245,10 @@ export function targetedModules(spec: AdapterSpec, config: ModelConfig, file: st
   for (const t of spec.targets) {
     if (!all.some((m) => matchesTarget(m.modulePath, [t]))) {
       const names = [...new Set(all.map((m) => m.name))].join(', ');
-      throw new FormatError(file, `target_modules entry ${JSON.stringify(t)} matches no adaptable layer of this ${config.family} model (${names})`);
+      throw new FormatError(
+        file,
+        `target_modules entry ${JSON.stringify(t)} matches no adaptable layer of this ${config.family} model (${names})`,
+      );
     }
   }
   return all.filter((m) => matchesTarget(m.modulePath, spec.targets));
@@ -274,7 +280,10 @@ export function checkAdapterTensors(
       throw new FormatError(file, `missing adapter tensor ${JSON.stringify(e.key)}`);
     }
     if (!sameShape(t.shape, e.shape)) {
-      throw new FormatError(file, `adapter tensor ${JSON.stringify(e.key)} has shape [${t.shape.join(', ')}], expected [${e.shape.join(', ')}]`);
+      throw new FormatError(
+        file,
+        `adapter tensor ${JSON.stringify(e.key)} has shape [${t.shape.join(', ')}], expected [${e.shape.join(', ')}]`,
+      );
     }
   }
   const known = new Set(expected.map((e) => e.key));

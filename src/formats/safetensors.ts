@@ -126,7 +126,10 @@ function readEntry(name: string, raw: unknown, dataLen: number, file: string) {
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw new FormatError(file, `${where}: data_offsets [${begin}, ${end}] has begin after end`);
   if (end > dataLen) {
-    throw new FormatError(file, `${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes); truncated file?`);
+    throw new FormatError(
+      file,
+      `${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes); truncated file?`,
+    );
   }
   const dt = dtype;
   const expected = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dt];
@@ -230,7 +233,9 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
   file = '<safetensors output>',
 ): Uint8Array {
-  const list: TensorToWrite[] = isTensorList(tensors) ? tensors.slice() : [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  const list: TensorToWrite[] = isTensorList(tensors)
+    ? tensors.slice()
+    : [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
   checkWritable(list, metadata, file);
   list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 

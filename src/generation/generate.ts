@@ -25,7 +25,10 @@ export interface GenerationResult {
  * generated so far after every token; returning false stops early.
  */
 export async function generate(
-  rt: GpuRuntime, model: Transformer, adapter: Adapter | null, promptIds: readonly number[],
+  rt: GpuRuntime,
+  model: Transformer,
+  adapter: Adapter | null,
+  promptIds: readonly number[],
   opts: GenerateOptions,
   // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing goes on; only false stops
   onToken: (generated: readonly number[]) => boolean | void,
@@ -61,7 +64,13 @@ export async function generate(
 }
 
 /** Runs `ids` through the model after what the cache holds; the logits of the last one. */
-async function nextLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter | null, cache: KvCache, ids: readonly number[]): Promise<Float32Array> {
+async function nextLogits(
+  rt: GpuRuntime,
+  model: Transformer,
+  adapter: Adapter | null,
+  cache: KvCache,
+  ids: readonly number[],
+): Promise<Float32Array> {
   const tokens = rt.intTensor(new Uint32Array(ids), 'gen.ids');
   const logits = model.decode({ ids: tokens, B: 1, S: ids.length }, adapter, cache);
   const row = await rt.read(logits);
@@ -75,7 +84,12 @@ async function nextLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter |
  * a leading "▁"), and a token can merge with the prompt's last characters; when the whole
  * sequence does not decode to the prompt's text plus more, the continuation alone is used.
  */
-export function continuationText(decode: (ids: readonly number[]) => string, promptIds: readonly number[], promptText: string, generated: readonly number[]): string {
+export function continuationText(
+  decode: (ids: readonly number[]) => string,
+  promptIds: readonly number[],
+  promptText: string,
+  generated: readonly number[],
+): string {
   if (generated.length === 0) return '';
   const whole = decode([...promptIds, ...generated]);
   return whole.startsWith(promptText) ? whole.slice(promptText.length) : decode(generated);

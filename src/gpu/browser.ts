@@ -2,10 +2,7 @@ import { createRuntime } from './device';
 import type { GpuRuntime } from './runtime';
 
 // Vite inlines every shader file as a string at build time.
-const files = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<
-  string,
-  string
->;
+const files = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
 const byName = new Map(Object.entries(files).map(([path, text]) => [path.split('/').pop()!, text]));
 
 export function browserShaderLibrary(file: string): string {

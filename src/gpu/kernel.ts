@@ -26,10 +26,7 @@ export function defineKernel(d: KernelDescriptor): KernelDescriptor {
 }
 
 /** Packs uniform values in struct order; WGSL structs of 4-byte scalars have no padding. */
-export function packUniforms(
-  kernel: KernelDescriptor,
-  values: Readonly<Record<string, number>>,
-): ArrayBuffer {
+export function packUniforms(kernel: KernelDescriptor, values: Readonly<Record<string, number>>): ArrayBuffer {
   const bytes = new ArrayBuffer(Math.max(16, Math.ceil((kernel.uniforms.length * 4) / 16) * 16));
   const view = new DataView(bytes);
   kernel.uniforms.forEach(([field, type], i) => {

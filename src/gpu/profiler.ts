@@ -29,7 +29,8 @@ export class KernelProfiler {
     }
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * PROFILER_CAPACITY });
     this.resolveBuffer = device.createBuffer({
-      size: 16 * PROFILER_CAPACITY, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      size: 16 * PROFILER_CAPACITY,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
     });
   }
 
@@ -78,8 +79,7 @@ export class KernelProfiler {
   /** Kernel times so far, most expensive first. */
   async report(): Promise<KernelTime[]> {
     await Promise.all(this.inFlight);
-    return [...this.totals].map(([kernel, t]) => ({ kernel, calls: t.calls, totalMs: t.ns / 1e6 }))
-      .sort((a, b) => b.totalMs - a.totalMs);
+    return [...this.totals].map(([kernel, t]) => ({ kernel, calls: t.calls, totalMs: t.ns / 1e6 })).sort((a, b) => b.totalMs - a.totalMs);
   }
 
   reset(): void {

@@ -3,43 +3,78 @@ import { grid, type GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 
 const layoutUniforms = [
-  ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
-  ['ldq', 'u32'], ['ldk', 'u32'], ['ldv', 'u32'], ['ldo', 'u32'],
-  ['q_off', 'u32'], ['k_off', 'u32'], ['v_off', 'u32'], ['scale', 'f32'],
-  ['B', 'u32'], ['window', 'u32'],
+  ['S', 'u32'],
+  ['H', 'u32'],
+  ['KVH', 'u32'],
+  ['D', 'u32'],
+  ['ldq', 'u32'],
+  ['ldk', 'u32'],
+  ['ldv', 'u32'],
+  ['ldo', 'u32'],
+  ['q_off', 'u32'],
+  ['k_off', 'u32'],
+  ['v_off', 'u32'],
+  ['scale', 'f32'],
+  ['B', 'u32'],
+  ['window', 'u32'],
 ] as const;
 const kvUniforms = [
-  ['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'],
-  ['ldx', 'u32'], ['x_off', 'u32'], ['ldout', 'u32'], ['out_off', 'u32'], ['alpha', 'f32'],
+  ['S', 'u32'],
+  ['H', 'u32'],
+  ['KVH', 'u32'],
+  ['D', 'u32'],
+  ['ldx', 'u32'],
+  ['x_off', 'u32'],
+  ['ldout', 'u32'],
+  ['out_off', 'u32'],
+  ['alpha', 'f32'],
   ['B', 'u32'],
 ] as const;
 
 const forwardKernel = defineKernel({
-  name: 'attention-forward', shaders: ['common_reduce.wgsl', 'common_attention.wgsl', 'attention_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
+  name: 'attention-forward',
+  shaders: ['common_reduce.wgsl', 'common_attention.wgsl', 'attention_forward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'],
+  uniforms: layoutUniforms,
 });
 const backwardQKernel = defineKernel({
-  name: 'attention-backward-q', shaders: ['common_reduce.wgsl', 'common_attention.wgsl', 'attention_backward_q.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
+  name: 'attention-backward-q',
+  shaders: ['common_reduce.wgsl', 'common_attention.wgsl', 'attention_backward_q.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'storage', 'storage'],
+  uniforms: layoutUniforms,
 });
 const backwardKVKernel = defineKernel({
-  name: 'attention-backward-kv', shaders: ['attention_kv_io.wgsl', 'attention_backward_kv.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
+  name: 'attention-backward-kv',
+  shaders: ['attention_kv_io.wgsl', 'attention_backward_kv.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: kvUniforms,
 });
 
 // The serial kernels for CPU adapters (GpuRuntime.serialRows), bit-identical to the ones above.
 const SERIAL_COMMON = ['common_reduce_serial.wgsl', 'common_load_x4.wgsl', 'common_attention.wgsl', 'common_attention_serial.wgsl'];
 const forwardSerialKernel = defineKernel({
-  name: 'attention-forward-serial', shaders: [...SERIAL_COMMON, 'attention_forward_serial.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: layoutUniforms,
+  name: 'attention-forward-serial',
+  shaders: [...SERIAL_COMMON, 'attention_forward_serial.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'],
+  uniforms: layoutUniforms,
 });
 const backwardQSerialKernel = defineKernel({
-  name: 'attention-backward-q-serial', shaders: [...SERIAL_COMMON, 'attention_backward_q_serial.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage', 'read'], uniforms: layoutUniforms,
+  name: 'attention-backward-q-serial',
+  shaders: [...SERIAL_COMMON, 'attention_backward_q_serial.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage', 'read'],
+  uniforms: layoutUniforms,
 });
 const backwardKVSerialKernel = defineKernel({
-  name: 'attention-backward-kv-serial', shaders: ['common_reduce_serial.wgsl', 'common_load_x4.wgsl', 'attention_kv_io.wgsl', 'attention_backward_kv_serial.wgsl'],
-  entryPoint: 'main', bindings: ['read', 'read', 'storage'], uniforms: kvUniforms,
+  name: 'attention-backward-kv-serial',
+  shaders: ['common_reduce_serial.wgsl', 'common_load_x4.wgsl', 'attention_kv_io.wgsl', 'attention_backward_kv_serial.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: kvUniforms,
 });
 /** Rows per serial invocation and invocations per workgroup (common_attention_serial.wgsl). */
 const SERIAL_ROWS = 4;
@@ -73,20 +108,29 @@ export interface AttentionLayout {
 
 function layoutUniformValues(l: AttentionLayout) {
   return {
-    S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim,
-    ldq: l.ldq, ldk: l.ldk, ldv: l.ldv, ldo: l.heads * l.headDim,
-    q_off: l.qOffset, k_off: l.kOffset, v_off: l.vOffset, scale: l.scale ?? 1 / Math.sqrt(l.headDim), B: l.B,
+    S: l.S,
+    H: l.heads,
+    KVH: l.kvHeads,
+    D: l.headDim,
+    ldq: l.ldq,
+    ldk: l.ldk,
+    ldv: l.ldv,
+    ldo: l.heads * l.headDim,
+    q_off: l.qOffset,
+    k_off: l.kOffset,
+    v_off: l.vOffset,
+    scale: l.scale ?? 1 / Math.sqrt(l.headDim),
+    B: l.B,
     window: l.window ?? 0,
   };
 }
 
 /** o [B·S, H·D] = softmax(causal(Q Kᵀ · scale)) V (within the window); probabilities p [B, H, S, S] are saved. */
-export function attentionForward(
-  rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, o: Tensor, p: Tensor,
-): void {
+export function attentionForward(rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, o: Tensor, p: Tensor): void {
   const serial = rt.serialRows;
   rt.dispatch(serial ? forwardSerialKernel : forwardKernel, {
-    bind: [q, k, v, o, p], uniforms: layoutUniformValues(l),
+    bind: [q, k, v, o, p],
+    uniforms: layoutUniformValues(l),
     workgroups: serial ? serialGroups(l.S, l.heads, l.B) : [l.S, l.heads, l.B],
   });
 }
@@ -104,20 +148,29 @@ export interface AttentionGrads {
  * GPT-2 all three may be the one dqkv buffer.
  */
 export function attentionBackward(
-  rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, p: Tensor, dout: Tensor, g: AttentionGrads,
+  rt: GpuRuntime,
+  l: AttentionLayout,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  p: Tensor,
+  dout: Tensor,
+  g: AttentionGrads,
 ): void {
   const u = layoutUniformValues(l);
   const serial = rt.serialRows;
   if (serial) {
     // Role order of common_attention_serial.wgsl: A = dO, Bk = V, X = K, out = dQ, W = dS, then P.
     rt.dispatch(backwardQSerialKernel, {
-      bind: [dout, v, k, g.dq, g.ds, p], uniforms: u, workgroups: serialGroups(l.S, l.heads, l.B),
+      bind: [dout, v, k, g.dq, g.ds, p],
+      uniforms: u,
+      workgroups: serialGroups(l.S, l.heads, l.B),
     });
   } else {
     rt.dispatch(backwardQKernel, { bind: [k, v, p, dout, g.ds, g.dq], uniforms: u, workgroups: [l.S, l.heads, l.B] });
   }
   const kv = serial ? backwardKVSerialKernel : backwardKVKernel;
-  const workgroups = serial ? serialGroups(l.S, l.kvHeads, l.B) : [l.S, l.kvHeads, l.B] as const;
+  const workgroups = serial ? serialGroups(l.S, l.kvHeads, l.B) : ([l.S, l.kvHeads, l.B] as const);
   const common = { S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim, B: l.B };
   rt.dispatch(kv, {
     bind: [g.ds, q, g.dk],
@@ -132,9 +185,19 @@ export function attentionBackward(
 }
 
 const keyBiasGradKernel = defineKernel({
-  name: 'attention-key-bias-grad', shaders: ['common_reduce.wgsl', 'attention_key_bias_grad.wgsl'], entryPoint: 'main',
+  name: 'attention-key-bias-grad',
+  shaders: ['common_reduce.wgsl', 'attention_key_bias_grad.wgsl'],
+  entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'storage'],
-  uniforms: [['S', 'u32'], ['H', 'u32'], ['KVH', 'u32'], ['D', 'u32'], ['B', 'u32'], ['ldq', 'u32'], ['scale', 'f32']],
+  uniforms: [
+    ['S', 'u32'],
+    ['H', 'u32'],
+    ['KVH', 'u32'],
+    ['D', 'u32'],
+    ['B', 'u32'],
+    ['ldq', 'u32'],
+    ['scale', 'f32'],
+  ],
 });
 
 /**
@@ -142,9 +205,7 @@ const keyBiasGradKernel = defineKernel({
  * RoPE, in the cancellation-free form of attention_key_bias_grad.wgsl. Use it instead of the
  * column sums of dK for a k_proj bias under RoPE (full-rank training of Qwen2).
  */
-export function keyBiasGrad(
-  rt: GpuRuntime, l: AttentionLayout, ds: Tensor, q: Tensor, cos: Tensor, sin: Tensor, db: Tensor,
-): void {
+export function keyBiasGrad(rt: GpuRuntime, l: AttentionLayout, ds: Tensor, q: Tensor, cos: Tensor, sin: Tensor, db: Tensor): void {
   rt.dispatch(keyBiasGradKernel, {
     bind: [ds, q, cos, sin, db],
     uniforms: { S: l.S, H: l.heads, KVH: l.kvHeads, D: l.headDim, B: l.B, ldq: l.ldq, scale: l.scale ?? 1 / Math.sqrt(l.headDim) },

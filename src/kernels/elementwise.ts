@@ -4,8 +4,11 @@ import type { Tensor } from '../gpu/tensor';
 import { elementGroups } from './common';
 
 const addKernel = defineKernel({
-  name: 'add', shaders: ['common_grid.wgsl', 'add.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
+  name: 'add',
+  shaders: ['common_grid.wgsl', 'add.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: [['n', 'u32']],
 });
 
 /** out = a + b */
@@ -14,12 +17,18 @@ export function add(rt: GpuRuntime, a: Tensor, b: Tensor, out: Tensor): void {
 }
 
 const gatedForwardKernel = defineKernel({
-  name: 'gated-forward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gated_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
+  name: 'gated-forward',
+  shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gated_forward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: [['n', 'u32']],
 });
 const gatedBackwardKernel = defineKernel({
-  name: 'gated-backward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gated_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['n', 'u32']],
+  name: 'gated-backward',
+  shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gated_backward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'],
+  uniforms: [['n', 'u32']],
 });
 
 /** The gated MLP's activation: SwiGLU (silu, Llama and Qwen) or GeGLU (gelu_tanh, Gemma). */
@@ -28,24 +37,43 @@ export type GatedActivation = 'silu' | 'gelu_tanh';
 /** h = act(gate) · up */
 export function gatedForward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, h: Tensor): void {
   rt.dispatch(gatedForwardKernel, {
-    bind: [gate, up, h], uniforms: { n: h.numel }, overrides: { GELU: act === 'gelu_tanh' }, workgroups: elementGroups(h.numel),
+    bind: [gate, up, h],
+    uniforms: { n: h.numel },
+    overrides: { GELU: act === 'gelu_tanh' },
+    workgroups: elementGroups(h.numel),
   });
 }
 
-export function gatedBackward(rt: GpuRuntime, act: GatedActivation, gate: Tensor, up: Tensor, dh: Tensor, dgate: Tensor, dup: Tensor): void {
+export function gatedBackward(
+  rt: GpuRuntime,
+  act: GatedActivation,
+  gate: Tensor,
+  up: Tensor,
+  dh: Tensor,
+  dgate: Tensor,
+  dup: Tensor,
+): void {
   rt.dispatch(gatedBackwardKernel, {
-    bind: [gate, up, dh, dgate, dup], uniforms: { n: dh.numel }, overrides: { GELU: act === 'gelu_tanh' },
+    bind: [gate, up, dh, dgate, dup],
+    uniforms: { n: dh.numel },
+    overrides: { GELU: act === 'gelu_tanh' },
     workgroups: elementGroups(dh.numel),
   });
 }
 
 const geluForwardKernel = defineKernel({
-  name: 'gelu-forward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gelu_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'storage'], uniforms: [['n', 'u32']],
+  name: 'gelu-forward',
+  shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gelu_forward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'storage'],
+  uniforms: [['n', 'u32']],
 });
 const geluBackwardKernel = defineKernel({
-  name: 'gelu-backward', shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gelu_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
+  name: 'gelu-backward',
+  shaders: ['common_grid.wgsl', 'gelu.wgsl', 'gelu_backward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: [['n', 'u32']],
 });
 
 /** y = gelu_tanh(x) */
@@ -58,8 +86,16 @@ export function geluBackward(rt: GpuRuntime, x: Tensor, dy: Tensor, dx: Tensor):
 }
 
 const dropoutKernel = defineKernel({
-  name: 'dropout', shaders: ['common_grid.wgsl', 'common_hash.wgsl', 'dropout.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'storage'], uniforms: [['n', 'u32'], ['p', 'f32'], ['seed', 'u32'], ['beta', 'f32']],
+  name: 'dropout',
+  shaders: ['common_grid.wgsl', 'common_hash.wgsl', 'dropout.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'storage'],
+  uniforms: [
+    ['n', 'u32'],
+    ['p', 'f32'],
+    ['seed', 'u32'],
+    ['beta', 'f32'],
+  ],
 });
 
 /**
@@ -68,6 +104,8 @@ const dropoutKernel = defineKernel({
  */
 export function dropout(rt: GpuRuntime, x: Tensor, out: Tensor, p: number, seed: number, beta = 0): void {
   rt.dispatch(dropoutKernel, {
-    bind: [x, out], uniforms: { n: x.numel, p, seed: seed >>> 0, beta }, workgroups: elementGroups(x.numel),
+    bind: [x, out],
+    uniforms: { n: x.numel, p, seed: seed >>> 0, beta },
+    workgroups: elementGroups(x.numel),
   });
 }

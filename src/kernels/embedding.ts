@@ -4,8 +4,17 @@ import type { Tensor } from '../gpu/tensor';
 import { elementGroups } from './common';
 
 const embeddingKernel = defineKernel({
-  name: 'embedding-forward', shaders: ['common_grid.wgsl', 'embedding_forward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32'], ['S', 'u32'], ['scale', 'f32'], ['pos0', 'u32']],
+  name: 'embedding-forward',
+  shaders: ['common_grid.wgsl', 'embedding_forward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage'],
+  uniforms: [
+    ['T', 'u32'],
+    ['C', 'u32'],
+    ['S', 'u32'],
+    ['scale', 'f32'],
+    ['pos0', 'u32'],
+  ],
 });
 
 export interface EmbeddingOptions {
@@ -22,11 +31,20 @@ export interface EmbeddingOptions {
  * gradient of the table (full-rank training only) is embeddingBackward in weight-grads.ts.
  */
 export function embeddingForward(
-  rt: GpuRuntime, ids: Tensor, table: Tensor, out: Tensor, T: number, C: number, S: number, opts: EmbeddingOptions = {},
+  rt: GpuRuntime,
+  ids: Tensor,
+  table: Tensor,
+  out: Tensor,
+  T: number,
+  C: number,
+  S: number,
+  opts: EmbeddingOptions = {},
 ): void {
   const { positions } = opts;
   rt.dispatch(embeddingKernel, {
-    bind: [ids, table, positions ?? rt.unused, out], uniforms: { T, C, S, scale: opts.scale ?? 1, pos0: opts.pos0 ?? 0 },
-    overrides: { HAS_POS: positions !== undefined }, workgroups: elementGroups(T * C),
+    bind: [ids, table, positions ?? rt.unused, out],
+    uniforms: { T, C, S, scale: opts.scale ?? 1, pos0: opts.pos0 ?? 0 },
+    overrides: { HAS_POS: positions !== undefined },
+    workgroups: elementGroups(T * C),
   });
 }

@@ -4,12 +4,26 @@ import type { Tensor } from '../gpu/tensor';
 import { rowGroups } from './common';
 
 const crossEntropyKernel = defineKernel({
-  name: 'cross-entropy', shaders: ['common_reduce.wgsl', 'cross_entropy.wgsl'], entryPoint: 'main',
-  bindings: ['storage', 'read', 'storage'], uniforms: [['T', 'u32'], ['V', 'u32'], ['inv_count', 'f32']],
+  name: 'cross-entropy',
+  shaders: ['common_reduce.wgsl', 'cross_entropy.wgsl'],
+  entryPoint: 'main',
+  bindings: ['storage', 'read', 'storage'],
+  uniforms: [
+    ['T', 'u32'],
+    ['V', 'u32'],
+    ['inv_count', 'f32'],
+  ],
 });
 const reduceSumKernel = defineKernel({
-  name: 'reduce-sum', shaders: ['reduce_sum.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'storage'], uniforms: [['n', 'u32'], ['scale', 'f32'], ['slot', 'u32']],
+  name: 'reduce-sum',
+  shaders: ['reduce_sum.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'storage'],
+  uniforms: [
+    ['n', 'u32'],
+    ['scale', 'f32'],
+    ['slot', 'u32'],
+  ],
 });
 
 export interface CrossEntropyArgs {
@@ -28,8 +42,10 @@ export interface CrossEntropyArgs {
 
 export function crossEntropy(rt: GpuRuntime, a: CrossEntropyArgs): void {
   rt.dispatch(crossEntropyKernel, {
-    bind: [a.logits, a.targets, a.losses], uniforms: { T: a.T, V: a.V, inv_count: a.invCount },
-    overrides: { WRITE_GRAD: a.writeGrad }, workgroups: rowGroups(a.T),
+    bind: [a.logits, a.targets, a.losses],
+    uniforms: { T: a.T, V: a.V, inv_count: a.invCount },
+    overrides: { WRITE_GRAD: a.writeGrad },
+    workgroups: rowGroups(a.T),
   });
 }
 

@@ -3,11 +3,22 @@ import { grid, type GpuRuntime } from '../gpu/runtime';
 import type { Tensor } from '../gpu/tensor';
 
 const uniforms = [
-  ['M', 'u32'], ['N', 'u32'], ['K', 'u32'],
-  ['lda', 'u32'], ['ldb', 'u32'], ['ldc', 'u32'],
-  ['a_offset', 'u32'], ['b_offset', 'u32'], ['c_offset', 'u32'],
-  ['alpha', 'f32'], ['beta', 'f32'],
-  ['R', 'u32'], ['ldu', 'u32'], ['ldq', 'u32'], ['q_offset', 'u32'], ['lowrank_scale', 'f32'],
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['lda', 'u32'],
+  ['ldb', 'u32'],
+  ['ldc', 'u32'],
+  ['a_offset', 'u32'],
+  ['b_offset', 'u32'],
+  ['c_offset', 'u32'],
+  ['alpha', 'f32'],
+  ['beta', 'f32'],
+  ['R', 'u32'],
+  ['ldu', 'u32'],
+  ['ldq', 'u32'],
+  ['q_offset', 'u32'],
+  ['lowrank_scale', 'f32'],
 ] as const;
 
 // a, b, c, bias, and the low-rank epilogue's U and Q (the unused buffer when absent).
@@ -89,9 +100,16 @@ const NARROW_TILE_N = 16;
 
 /** The problem as the shader sees it: operands, transposes and strides, possibly transposed as a whole. */
 interface Problem {
-  readonly a: Tensor; readonly b: Tensor; readonly M: number; readonly N: number;
-  readonly transA: boolean; readonly transB: boolean;
-  readonly lda: number; readonly ldb: number; readonly aOffset: number; readonly bOffset: number;
+  readonly a: Tensor;
+  readonly b: Tensor;
+  readonly M: number;
+  readonly N: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly lda: number;
+  readonly ldb: number;
+  readonly aOffset: number;
+  readonly bOffset: number;
   readonly transC: boolean;
 }
 
@@ -99,17 +117,34 @@ function asGiven(p: MatmulArgs): Problem {
   const transA = p.transA ?? false;
   const transB = p.transB ?? false;
   return {
-    a: p.a, b: p.b, M: p.M, N: p.N, transA, transB,
-    lda: p.lda ?? (transA ? p.M : p.K), ldb: p.ldb ?? (transB ? p.K : p.N),
-    aOffset: p.aOffset ?? 0, bOffset: p.bOffset ?? 0, transC: false,
+    a: p.a,
+    b: p.b,
+    M: p.M,
+    N: p.N,
+    transA,
+    transB,
+    lda: p.lda ?? (transA ? p.M : p.K),
+    ldb: p.ldb ?? (transB ? p.K : p.N),
+    aOffset: p.aOffset ?? 0,
+    bOffset: p.bOffset ?? 0,
+    transC: false,
   };
 }
 
 /** Cᵀ = op(B)ᵀ op(A)ᵀ: few rows become few columns, for the narrow tile; stored back transposed. */
 function transposed(q: Problem): Problem {
   return {
-    a: q.b, b: q.a, M: q.N, N: q.M, transA: !q.transB, transB: !q.transA,
-    lda: q.ldb, ldb: q.lda, aOffset: q.bOffset, bOffset: q.aOffset, transC: true,
+    a: q.b,
+    b: q.a,
+    M: q.N,
+    N: q.M,
+    transA: !q.transB,
+    transB: !q.transA,
+    lda: q.ldb,
+    ldb: q.lda,
+    aOffset: q.bOffset,
+    bOffset: q.aOffset,
+    transC: true,
   };
 }
 
@@ -162,14 +197,27 @@ export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
   rt.dispatch(kernelFor(tile, aligned && !p.scalar), {
     bind: [q.a, q.b, p.c, p.bias ?? rt.unused, lr?.u ?? rt.unused, lr?.q ?? rt.unused],
     uniforms: {
-      M: q.M, N: q.N, K: p.K, lda: q.lda, ldb: q.ldb, ldc: p.ldc ?? p.N,
-      a_offset: q.aOffset, b_offset: q.bOffset, c_offset: p.cOffset ?? 0,
-      alpha: p.alpha ?? 1, beta: p.beta ?? 0,
-      R: lr?.rank ?? 0, ldu: lr?.rank ?? 0, ldq: lr ? (lr.ldq ?? (lr.transQ ? lr.rank : p.N)) : 0,
-      q_offset: lr?.qOffset ?? 0, lowrank_scale: lr?.scale ?? 0,
+      M: q.M,
+      N: q.N,
+      K: p.K,
+      lda: q.lda,
+      ldb: q.ldb,
+      ldc: p.ldc ?? p.N,
+      a_offset: q.aOffset,
+      b_offset: q.bOffset,
+      c_offset: p.cOffset ?? 0,
+      alpha: p.alpha ?? 1,
+      beta: p.beta ?? 0,
+      R: lr?.rank ?? 0,
+      ldu: lr?.rank ?? 0,
+      ldq: lr ? (lr.ldq ?? (lr.transQ ? lr.rank : p.N)) : 0,
+      q_offset: lr?.qOffset ?? 0,
+      lowrank_scale: lr?.scale ?? 0,
     },
     overrides: {
-      TRANS_A: q.transA, TRANS_B: q.transB, HAS_BIAS: p.bias !== undefined,
+      TRANS_A: q.transA,
+      TRANS_B: q.transB,
+      HAS_BIAS: p.bias !== undefined,
       ...(narrow ? { TRANS_C: q.transC } : { LOW_RANK: lr !== undefined, TRANS_Q: lr?.transQ ?? false }),
       ...(tile === 'direct' || tile === 'direct-wide' ? { WIDE: tile === 'direct-wide' } : {}),
     },

@@ -4,8 +4,15 @@ import type { Tensor } from '../gpu/tensor';
 import { rowGroups, serialRowGroups } from './common';
 
 type Uniforms = KernelDescriptor['uniforms'];
-const FORWARD_UNIFORMS: Uniforms = [['T', 'u32'], ['C', 'u32'], ['eps', 'f32']];
-const BACKWARD_UNIFORMS: Uniforms = [['T', 'u32'], ['C', 'u32']];
+const FORWARD_UNIFORMS: Uniforms = [
+  ['T', 'u32'],
+  ['C', 'u32'],
+  ['eps', 'f32'],
+];
+const BACKWARD_UNIFORMS: Uniforms = [
+  ['T', 'u32'],
+  ['C', 'u32'],
+];
 /** x, w, stats, dy, dres → dx (both norms' backward). */
 const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'storage'] as const;
 
@@ -24,7 +31,11 @@ function rowKernels(name: string, file: string, bindings: KernelDescriptor['bind
   return {
     workgroup: defineKernel({ name, shaders: ['common_reduce.wgsl', io, `${file}.wgsl`], entryPoint: 'main', bindings, uniforms }),
     serial: defineKernel({
-      name: `${name}-serial`, shaders: ['common_reduce_serial.wgsl', io, `${file}_serial.wgsl`], entryPoint: 'main', bindings, uniforms,
+      name: `${name}-serial`,
+      shaders: ['common_reduce_serial.wgsl', io, `${file}_serial.wgsl`],
+      entryPoint: 'main',
+      bindings,
+      uniforms,
     }),
   };
 }
@@ -45,32 +56,68 @@ function dispatchRows(rt: GpuRuntime, kernels: RowKernels, T: number, args: Omit
  * Gemma's norms scale by (1 + w): weightOffset 1.
  */
 export function rmsnormForward(
-  rt: GpuRuntime, x: Tensor, w: Tensor, y: Tensor, rstd: Tensor, T: number, C: number, eps: number, weightOffset = 0,
+  rt: GpuRuntime,
+  x: Tensor,
+  w: Tensor,
+  y: Tensor,
+  rstd: Tensor,
+  T: number,
+  C: number,
+  eps: number,
+  weightOffset = 0,
 ): void {
   dispatchRows(rt, rmsForward, T, { bind: [x, w, y, rstd], uniforms: { T, C, eps }, overrides: { W_OFFSET: weightOffset } });
 }
 
 /** dx = d rmsnorm / dx · dy (+ dres when given: the residual's gradient joins here). */
 export function rmsnormBackward(
-  rt: GpuRuntime, x: Tensor, w: Tensor, rstd: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor, weightOffset = 0,
+  rt: GpuRuntime,
+  x: Tensor,
+  w: Tensor,
+  rstd: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  T: number,
+  C: number,
+  dres?: Tensor,
+  weightOffset = 0,
 ): void {
   dispatchRows(rt, rmsBackward, T, {
-    bind: [x, w, rstd, dy, dres ?? rt.unused, dx], uniforms: { T, C },
+    bind: [x, w, rstd, dy, dres ?? rt.unused, dx],
+    uniforms: { T, C },
     overrides: { HAS_RESID: dres !== undefined, W_OFFSET: weightOffset },
   });
 }
 
 /** y = layernorm(x) · w + b; stats [T, 2] (mean, rstd) saved for backward. */
 export function layernormForward(
-  rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor, y: Tensor, stats: Tensor, T: number, C: number, eps: number,
+  rt: GpuRuntime,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  y: Tensor,
+  stats: Tensor,
+  T: number,
+  C: number,
+  eps: number,
 ): void {
   dispatchRows(rt, lnForward, T, { bind: [x, w, b, y, stats], uniforms: { T, C, eps } });
 }
 
 export function layernormBackward(
-  rt: GpuRuntime, x: Tensor, w: Tensor, stats: Tensor, dy: Tensor, dx: Tensor, T: number, C: number, dres?: Tensor,
+  rt: GpuRuntime,
+  x: Tensor,
+  w: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  dx: Tensor,
+  T: number,
+  C: number,
+  dres?: Tensor,
 ): void {
   dispatchRows(rt, lnBackward, T, {
-    bind: [x, w, stats, dy, dres ?? rt.unused, dx], uniforms: { T, C }, overrides: { HAS_RESID: dres !== undefined },
+    bind: [x, w, stats, dy, dres ?? rt.unused, dx],
+    uniforms: { T, C },
+    overrides: { HAS_RESID: dres !== undefined },
   });
 }

@@ -4,14 +4,24 @@ import type { Tensor } from '../gpu/tensor';
 import { elementGroups } from './common';
 
 const pruneKernel = defineKernel({
-  name: 'prune', shaders: ['common_grid.wgsl', 'common_hash.wgsl', 'prune.wgsl'], entryPoint: 'main',
-  bindings: ['storage'], uniforms: [['n', 'u32'], ['ratio', 'f32'], ['seed', 'u32'], ['threshold', 'f32']],
+  name: 'prune',
+  shaders: ['common_grid.wgsl', 'common_hash.wgsl', 'prune.wgsl'],
+  entryPoint: 'main',
+  bindings: ['storage'],
+  uniforms: [
+    ['n', 'u32'],
+    ['ratio', 'f32'],
+    ['seed', 'u32'],
+    ['threshold', 'f32'],
+  ],
 });
 
 /** Zeroes each element with probability `ratio`, in place. */
 export function pruneRandom(rt: GpuRuntime, x: Tensor, ratio: number, seed: number): void {
   rt.dispatch(pruneKernel, {
-    bind: [x], uniforms: { n: x.numel, ratio, seed: seed >>> 0, threshold: 0 }, overrides: { RANDOM: true },
+    bind: [x],
+    uniforms: { n: x.numel, ratio, seed: seed >>> 0, threshold: 0 },
+    overrides: { RANDOM: true },
     workgroups: elementGroups(x.numel),
   });
 }
@@ -19,7 +29,9 @@ export function pruneRandom(rt: GpuRuntime, x: Tensor, ratio: number, seed: numb
 /** Zeroes every element with |x| < threshold, in place. */
 export function pruneBelow(rt: GpuRuntime, x: Tensor, threshold: number): void {
   rt.dispatch(pruneKernel, {
-    bind: [x], uniforms: { n: x.numel, ratio: 0, seed: 0, threshold }, overrides: { RANDOM: false },
+    bind: [x],
+    uniforms: { n: x.numel, ratio: 0, seed: 0, threshold },
+    overrides: { RANDOM: false },
     workgroups: elementGroups(x.numel),
   });
 }

@@ -5,9 +5,19 @@ import type { RopeScaling } from '../formats/hf-config';
 import { elementGroups } from './common';
 
 const ropeKernel = defineKernel({
-  name: 'rope', shaders: ['common_grid.wgsl', 'rope.wgsl'], entryPoint: 'main',
+  name: 'rope',
+  shaders: ['common_grid.wgsl', 'rope.wgsl'],
+  entryPoint: 'main',
   bindings: ['read', 'read', 'storage'],
-  uniforms: [['T', 'u32'], ['S', 'u32'], ['heads', 'u32'], ['D', 'u32'], ['ld', 'u32'], ['direction', 'f32'], ['pos0', 'u32']],
+  uniforms: [
+    ['T', 'u32'],
+    ['S', 'u32'],
+    ['heads', 'u32'],
+    ['D', 'u32'],
+    ['ld', 'u32'],
+    ['direction', 'f32'],
+    ['pos0', 'u32'],
+  ],
 });
 
 /**
@@ -69,7 +79,15 @@ export interface RopeArgs {
 export function rope(rt: GpuRuntime, a: RopeArgs): void {
   rt.dispatch(ropeKernel, {
     bind: [a.cos, a.sin, a.x],
-    uniforms: { T: a.T, S: a.S, heads: a.heads, D: a.headDim, ld: a.ld ?? a.heads * a.headDim, direction: a.inverse ? -1 : 1, pos0: a.pos0 ?? 0 },
+    uniforms: {
+      T: a.T,
+      S: a.S,
+      heads: a.heads,
+      D: a.headDim,
+      ld: a.ld ?? a.heads * a.headDim,
+      direction: a.inverse ? -1 : 1,
+      pos0: a.pos0 ?? 0,
+    },
     workgroups: elementGroups((a.T * a.heads * a.headDim) / 2),
   });
 }

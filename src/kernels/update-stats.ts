@@ -4,8 +4,14 @@ import type { Tensor } from '../gpu/tensor';
 import { rowGroups } from './common';
 
 const weightUpdateStatsKernel = defineKernel({
-  name: 'weight-update-stats', shaders: ['common_reduce.wgsl', 'weight_update_stats.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: [['out_features', 'u32'], ['in_features', 'u32']],
+  name: 'weight-update-stats',
+  shaders: ['common_reduce.wgsl', 'weight_update_stats.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: [
+    ['out_features', 'u32'],
+    ['in_features', 'u32'],
+  ],
 });
 
 export interface WeightUpdateStatsArgs {
@@ -25,7 +31,8 @@ export function recordWeightUpdateStats(rt: GpuRuntime, a: WeightUpdateStatsArgs
   rt.dispatch(weightUpdateStatsKernel, {
     bind: [a.weight, a.delta, a.rowStats],
     uniforms: { out_features: a.outFeatures, in_features: a.inFeatures },
-    overrides: { FAN_IN_FAN_OUT: a.fanInFanOut }, workgroups: rowGroups(a.outFeatures),
+    overrides: { FAN_IN_FAN_OUT: a.fanInFanOut },
+    workgroups: rowGroups(a.outFeatures),
   });
 }
 
@@ -38,7 +45,10 @@ export interface UpdateStats {
 
 /** ΔM and ΔD of one layer: per-row stats on the GPU, the mean over rows on the CPU. */
 export async function weightUpdateStats(
-  rt: GpuRuntime, weight: Tensor, deltaRows: Float32Array, shape: { outFeatures: number; inFeatures: number; fanInFanOut: boolean },
+  rt: GpuRuntime,
+  weight: Tensor,
+  deltaRows: Float32Array,
+  shape: { outFeatures: number; inFeatures: number; fanInFanOut: boolean },
 ): Promise<UpdateStats> {
   const delta = rt.tensor([shape.outFeatures, shape.inFeatures], 'update-stats.delta', deltaRows);
   const rowStats = rt.tensor([shape.outFeatures, 2], 'update-stats.rows');

@@ -6,21 +6,44 @@ import { elementGroups } from './common';
 /** Kernels only full-rank training needs: gradients of the frozen path's own weights. */
 
 const normWeightGradKernel = defineKernel({
-  name: 'norm-weight-grad', shaders: ['norm_weight_grad.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'storage', 'storage'], uniforms: [['T', 'u32'], ['C', 'u32']],
+  name: 'norm-weight-grad',
+  shaders: ['norm_weight_grad.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'storage', 'storage'],
+  uniforms: [
+    ['T', 'u32'],
+    ['C', 'u32'],
+  ],
 });
 const embeddingBackwardKernel = defineKernel({
-  name: 'embedding-backward', shaders: ['common_grid.wgsl', 'embedding_backward.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'storage'], uniforms: [['U', 'u32'], ['C', 'u32'], ['scale', 'f32']],
+  name: 'embedding-backward',
+  shaders: ['common_grid.wgsl', 'embedding_backward.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'storage'],
+  uniforms: [
+    ['U', 'u32'],
+    ['C', 'u32'],
+    ['scale', 'f32'],
+  ],
 });
 
 /** dw += Σ_t dy · x̂ (and db += Σ_t dy for LayerNorm); `stats` as the forward kernel saved it. */
 export function normWeightGrad(
-  rt: GpuRuntime, kind: 'rmsnorm' | 'layernorm', x: Tensor, stats: Tensor, dy: Tensor, dw: Tensor, db: Tensor | null, T: number, C: number,
+  rt: GpuRuntime,
+  kind: 'rmsnorm' | 'layernorm',
+  x: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  dw: Tensor,
+  db: Tensor | null,
+  T: number,
+  C: number,
 ): void {
   rt.dispatch(normWeightGradKernel, {
-    bind: [x, stats, dy, dw, db ?? rt.unused], uniforms: { T, C },
-    overrides: { LAYERNORM: kind === 'layernorm' }, workgroups: [Math.ceil(C / 64)],
+    bind: [x, stats, dy, dw, db ?? rt.unused],
+    uniforms: { T, C },
+    overrides: { LAYERNORM: kind === 'layernorm' },
+    workgroups: [Math.ceil(C / 64)],
   });
 }
 
@@ -50,13 +73,19 @@ export function groupRowsById(ids: ArrayLike<number>): { uniqueIds: Uint32Array;
 export function uploadRowGroups(rt: GpuRuntime, ids: ArrayLike<number>, label: string): RowGroups {
   const g = groupRowsById(ids);
   const put = (data: Uint32Array, name: string) => rt.intTensor(data, `${label}.${name}`);
-  return { uniqueIds: put(g.uniqueIds, 'unique'), offsets: put(g.offsets, 'offsets'), rows: put(g.rows, 'rows'), count: g.uniqueIds.length };
+  return {
+    uniqueIds: put(g.uniqueIds, 'unique'),
+    offsets: put(g.offsets, 'offsets'),
+    rows: put(g.rows, 'rows'),
+    count: g.uniqueIds.length,
+  };
 }
 
 /** dtable[id] += scale · Σ of the rows of dx [T, C] with that id (scale: the forward's embedding scale). */
 export function embeddingBackward(rt: GpuRuntime, dx: Tensor, groups: RowGroups, dtable: Tensor, C: number, scale = 1): void {
   rt.dispatch(embeddingBackwardKernel, {
-    bind: [dx, groups.uniqueIds, groups.offsets, groups.rows, dtable], uniforms: { U: groups.count, C, scale },
+    bind: [dx, groups.uniqueIds, groups.offsets, groups.rows, dtable],
+    uniforms: { U: groups.count, C, scale },
     workgroups: elementGroups(groups.count * C),
   });
 }

@@ -59,7 +59,12 @@ export function backwardReadsInput(ctx: PassContext, ...linears: FrozenLinear[])
  * `x` is the layer's saved input, null when backwardReadsInput said nothing needs it.
  */
 export function linearBackward(
-  ctx: PassContext, linear: FrozenLinear, x: Tensor | null, dy: Tensor, dx: Tensor, accumulate: boolean,
+  ctx: PassContext,
+  linear: FrozenLinear,
+  x: Tensor | null,
+  dy: Tensor,
+  dx: Tensor,
+  accumulate: boolean,
   opts: { biasGrad?: boolean } = {},
 ): void {
   const layer = ctx.adapter?.layerFor(linear.modulePath);
@@ -89,12 +94,19 @@ export function keepIf(ctx: PassContext, needed: boolean, t: Tensor): Tensor | n
  * over `rows` rows of C (T by default; T · heads for per-head q/k norms).
  */
 export function normParamsBackward(
-  ctx: PassContext, kind: 'rmsnorm' | 'layernorm', x: Tensor, stats: Tensor, dy: Tensor, C: number, weight: Tensor, bias?: Tensor,
+  ctx: PassContext,
+  kind: 'rmsnorm' | 'layernorm',
+  x: Tensor,
+  stats: Tensor,
+  dy: Tensor,
+  C: number,
+  weight: Tensor,
+  bias?: Tensor,
   rows = ctx.T,
 ): void {
   const dw = ctx.baseGrads?.get(weight);
   if (!dw) return;
-  normWeightGrad(ctx.rt, kind, x, stats, dy, dw, bias ? ctx.baseGrads?.get(bias) ?? null : null, rows, C);
+  normWeightGrad(ctx.rt, kind, x, stats, dy, dw, bias ? (ctx.baseGrads?.get(bias) ?? null) : null, rows, C);
 }
 
 /** A transformer layer: forward keeps what its backward needs; backward returns d loss/d input. */

@@ -20,8 +20,17 @@ export interface Gpt2LayerWeights {
 
 /** What backward reads. The inputs of linear layers are null when nothing reads them (backwardReadsInput). */
 interface Saved {
-  x: Tensor; stats1: Tensor; n1: Tensor | null; qkv: Tensor; p: Tensor; o: Tensor | null;
-  xm: Tensor; stats2: Tensor; n2: Tensor | null; f: Tensor; h: Tensor | null;
+  x: Tensor;
+  stats1: Tensor;
+  n1: Tensor | null;
+  qkv: Tensor;
+  p: Tensor;
+  o: Tensor | null;
+  xm: Tensor;
+  stats2: Tensor;
+  n2: Tensor | null;
+  f: Tensor;
+  h: Tensor | null;
 }
 
 /** One GPT-2 block: pre-LayerNorm, fused-QKV attention, GELU (tanh) MLP, all with biases. */
@@ -38,8 +47,17 @@ export class Gpt2Block implements Block {
   private layout(ctx: PassContext): AttentionLayout {
     const { numHeads: H, headDim: D, hiddenSize: C } = this.config;
     return {
-      B: ctx.B, S: ctx.S, heads: H, kvHeads: H, headDim: D,
-      ldq: 3 * C, ldk: 3 * C, ldv: 3 * C, qOffset: 0, kOffset: C, vOffset: 2 * C,
+      B: ctx.B,
+      S: ctx.S,
+      heads: H,
+      kvHeads: H,
+      headDim: D,
+      ldq: 3 * C,
+      ldk: 3 * C,
+      ldv: 3 * C,
+      qOffset: 0,
+      kOffset: C,
+      vOffset: 2 * C,
     };
   }
 

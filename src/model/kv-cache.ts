@@ -54,9 +54,24 @@ export function attendWithCache(ctx: PassContext, layer: number, l: AttentionLay
   kvCacheWrite(rt, k, cache.k, n, width, pos0, l.ldk, l.kOffset);
   kvCacheWrite(rt, v, cache.v, n, width, pos0, l.ldv, l.vOffset);
   const scratch = rt.tensor([l.heads, n, pos0 + n], 'cached_scores');
-  cachedAttention(rt, {
-    n, pos0, heads: l.heads, kvHeads: l.kvHeads, headDim: l.headDim, ldq: l.ldq, qOffset: l.qOffset,
-    scale: l.scale ?? 1 / Math.sqrt(l.headDim), window: l.window ?? 0,
-  }, q, cache.k, cache.v, o, scratch);
+  cachedAttention(
+    rt,
+    {
+      n,
+      pos0,
+      heads: l.heads,
+      kvHeads: l.kvHeads,
+      headDim: l.headDim,
+      ldq: l.ldq,
+      qOffset: l.qOffset,
+      scale: l.scale ?? 1 / Math.sqrt(l.headDim),
+      window: l.window ?? 0,
+    },
+    q,
+    cache.k,
+    cache.v,
+    o,
+    scratch,
+  );
   return scratch;
 }

@@ -43,8 +43,14 @@ export class FrozenLinear implements LinearShape {
   /** y [T, out] = x Wᵀ (+ b) (+ beta·y) (+ an adapter's low-rank term, fused into the same pass). */
   forward(rt: GpuRuntime, x: Tensor, y: Tensor, T: number, opts: { withBias?: boolean; beta?: number; lowRank?: LowRankTerm } = {}): void {
     matmul(rt, {
-      a: x, b: this.weight, c: y, M: T, N: this.outFeatures, K: this.inFeatures,
-      transB: !this.fanInFanOut, beta: opts.beta ?? 0,
+      a: x,
+      b: this.weight,
+      c: y,
+      M: T,
+      N: this.outFeatures,
+      K: this.inFeatures,
+      transB: !this.fanInFanOut,
+      beta: opts.beta ?? 0,
       bias: (opts.withBias ?? true) && this.bias ? this.bias : undefined,
       lowRank: opts.lowRank,
     });
@@ -53,8 +59,15 @@ export class FrozenLinear implements LinearShape {
   /** dx [T, in] (+)= dy W (+ a low-rank term); `accumulate` adds to what dx holds (several consumers of one input). */
   backwardInput(rt: GpuRuntime, dy: Tensor, dx: Tensor, T: number, accumulate: boolean, lowRank?: LowRankTerm): void {
     matmul(rt, {
-      a: dy, b: this.weight, c: dx, M: T, N: this.inFeatures, K: this.outFeatures,
-      transB: this.fanInFanOut, beta: accumulate ? 1 : 0, lowRank,
+      a: dy,
+      b: this.weight,
+      c: dx,
+      M: T,
+      N: this.inFeatures,
+      K: this.outFeatures,
+      transB: this.fanInFanOut,
+      beta: accumulate ? 1 : 0,
+      lowRank,
     });
   }
 

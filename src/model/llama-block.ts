@@ -5,7 +5,14 @@ import { add, gatedBackward, gatedForward } from '../kernels/elementwise';
 import { rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { rope } from '../kernels/rope';
 import {
-  backwardReadsInput, type Block, firstPosition, keepIf, linearBackward, linearForward, normParamsBackward, type PassContext,
+  backwardReadsInput,
+  type Block,
+  firstPosition,
+  keepIf,
+  linearBackward,
+  linearForward,
+  normParamsBackward,
+  type PassContext,
 } from './context';
 import { attendWithCache } from './kv-cache';
 import type { FrozenLinear } from './linear';
@@ -39,9 +46,23 @@ interface NormSaved {
 /** What backward reads. The inputs of linear layers are null when nothing reads them (backwardReadsInput). */
 interface Saved {
   x: Tensor; // input (owned by the caller)
-  rstd1: Tensor; n1: Tensor | null; q: Tensor; k: Tensor; v: Tensor; p: Tensor; o: Tensor | null;
-  qNorm: NormSaved | null; kNorm: NormSaved | null; attnOut: NormSaved | null;
-  xm: Tensor; rstd2: Tensor; n2: Tensor | null; g: Tensor; u: Tensor; h: Tensor | null; mlpOut: NormSaved | null;
+  rstd1: Tensor;
+  n1: Tensor | null;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  p: Tensor;
+  o: Tensor | null;
+  qNorm: NormSaved | null;
+  kNorm: NormSaved | null;
+  attnOut: NormSaved | null;
+  xm: Tensor;
+  rstd2: Tensor;
+  n2: Tensor | null;
+  g: Tensor;
+  u: Tensor;
+  h: Tensor | null;
+  mlpOut: NormSaved | null;
 }
 
 /**
@@ -64,9 +85,19 @@ export class LlamaBlock implements Block {
   private layout(ctx: PassContext): AttentionLayout {
     const { numHeads: H, numKvHeads: KVH, headDim: D, attentionScale, slidingWindow } = this.config;
     return {
-      B: ctx.B, S: ctx.S, heads: H, kvHeads: KVH, headDim: D,
-      ldq: H * D, ldk: KVH * D, ldv: KVH * D, qOffset: 0, kOffset: 0, vOffset: 0,
-      scale: attentionScale, window: this.layerType === 'sliding' ? slidingWindow : 0,
+      B: ctx.B,
+      S: ctx.S,
+      heads: H,
+      kvHeads: KVH,
+      headDim: D,
+      ldq: H * D,
+      ldk: KVH * D,
+      ldv: KVH * D,
+      qOffset: 0,
+      kOffset: 0,
+      vOffset: 0,
+      scale: attentionScale,
+      window: this.layerType === 'sliding' ? slidingWindow : 0,
     };
   }
 
@@ -148,7 +179,24 @@ export class LlamaBlock implements Block {
     add(rt, xm, dOut, out);
     rt.release(dOut);
     this.saved = {
-      x, rstd1, n1: n1Saved, q, k, v, p, o: oSaved, qNorm, kNorm, attnOut, xm, rstd2, n2: n2Saved, g, u, h: hSaved, mlpOut,
+      x,
+      rstd1,
+      n1: n1Saved,
+      q,
+      k,
+      v,
+      p,
+      o: oSaved,
+      qNorm,
+      kNorm,
+      attnOut,
+      xm,
+      rstd2,
+      n2: n2Saved,
+      g,
+      u,
+      h: hSaved,
+      mlpOut,
     };
     if (!ctx.keep) this.release(ctx);
     return out;

@@ -29,7 +29,10 @@ export class RopeTable {
     // buffers go back to the pool, where a queue write for the next tensor could overtake it.
     this.rt.flush();
     this.release();
-    this.tables = { cos: this.rt.tensor([cos.length], `${this.label}.cos`, cos), sin: this.rt.tensor([sin.length], `${this.label}.sin`, sin) };
+    this.tables = {
+      cos: this.rt.tensor([cos.length], `${this.label}.cos`, cos),
+      sin: this.rt.tensor([sin.length], `${this.label}.sin`, sin),
+    };
     this.length = length;
   }
 

@@ -87,9 +87,10 @@ export class Transformer {
     let table = this.ropes.get(type);
     if (!table) {
       const c = this.config;
-      const invFreq = type === 'sliding'
-        ? ropeInverseFrequencies(c.headDim, c.ropeLocalTheta)
-        : ropeInverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling);
+      const invFreq =
+        type === 'sliding'
+          ? ropeInverseFrequencies(c.headDim, c.ropeLocalTheta)
+          : ropeInverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling);
       table = new RopeTable(this.rt, invFreq, c.maxPositions, `rope.${type}`);
       this.ropes.set(type, table);
     }
@@ -103,25 +104,43 @@ export class Transformer {
       const layerType = c.layerTypes[l];
       if (layerType === undefined) throw new Error(`layer ${l}: the config gives types for ${c.layerTypes.length} layers`);
       const optional = (key: string, present: boolean) => (present ? this.weight(key) : null);
-      return new LlamaBlock(c, {
-        attnNorm: this.weight(`${p}.input_layernorm.weight`),
-        mlpNorm: this.weight(`${p}.${c.sandwichNorms ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
-        attnOutNorm: optional(`${p}.post_attention_layernorm.weight`, c.sandwichNorms),
-        mlpOutNorm: optional(`${p}.post_feedforward_layernorm.weight`, c.sandwichNorms),
-        qNorm: optional(`${p}.self_attn.q_norm.weight`, c.qkNorm),
-        kNorm: optional(`${p}.self_attn.k_norm.weight`, c.qkNorm),
-        q: this.linear(`${p}.self_attn.q_proj`), k: this.linear(`${p}.self_attn.k_proj`),
-        v: this.linear(`${p}.self_attn.v_proj`), o: this.linear(`${p}.self_attn.o_proj`),
-        gate: this.linear(`${p}.mlp.gate_proj`), up: this.linear(`${p}.mlp.up_proj`), down: this.linear(`${p}.mlp.down_proj`),
-      }, this.ropeTable(layerType), layerType, l);
+      return new LlamaBlock(
+        c,
+        {
+          attnNorm: this.weight(`${p}.input_layernorm.weight`),
+          mlpNorm: this.weight(`${p}.${c.sandwichNorms ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`),
+          attnOutNorm: optional(`${p}.post_attention_layernorm.weight`, c.sandwichNorms),
+          mlpOutNorm: optional(`${p}.post_feedforward_layernorm.weight`, c.sandwichNorms),
+          qNorm: optional(`${p}.self_attn.q_norm.weight`, c.qkNorm),
+          kNorm: optional(`${p}.self_attn.k_norm.weight`, c.qkNorm),
+          q: this.linear(`${p}.self_attn.q_proj`),
+          k: this.linear(`${p}.self_attn.k_proj`),
+          v: this.linear(`${p}.self_attn.v_proj`),
+          o: this.linear(`${p}.self_attn.o_proj`),
+          gate: this.linear(`${p}.mlp.gate_proj`),
+          up: this.linear(`${p}.mlp.up_proj`),
+          down: this.linear(`${p}.mlp.down_proj`),
+        },
+        this.ropeTable(layerType),
+        layerType,
+        l,
+      );
     }
     const p = `transformer.h.${l}`;
-    return new Gpt2Block(c, {
-      ln1Weight: this.weight(`${p}.ln_1.weight`), ln1Bias: this.weight(`${p}.ln_1.bias`),
-      ln2Weight: this.weight(`${p}.ln_2.weight`), ln2Bias: this.weight(`${p}.ln_2.bias`),
-      attn: this.linear(`${p}.attn.c_attn`), attnProj: this.linear(`${p}.attn.c_proj`),
-      fc: this.linear(`${p}.mlp.c_fc`), mlpProj: this.linear(`${p}.mlp.c_proj`),
-    }, l);
+    return new Gpt2Block(
+      c,
+      {
+        ln1Weight: this.weight(`${p}.ln_1.weight`),
+        ln1Bias: this.weight(`${p}.ln_1.bias`),
+        ln2Weight: this.weight(`${p}.ln_2.weight`),
+        ln2Bias: this.weight(`${p}.ln_2.bias`),
+        attn: this.linear(`${p}.attn.c_attn`),
+        attnProj: this.linear(`${p}.attn.c_proj`),
+        fc: this.linear(`${p}.mlp.c_fc`),
+        mlpProj: this.linear(`${p}.mlp.c_proj`),
+      },
+      l,
+    );
   }
 
   /** The LM head: lm_head.weight, or the input embedding when tied. */
@@ -132,7 +151,12 @@ export class Transformer {
   }
 
   private passContext(
-    B: number, S: number, adapter: Adapter | null, step: StepContext, keep: boolean, baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
+    B: number,
+    S: number,
+    adapter: Adapter | null,
+    step: StepContext,
+    keep: boolean,
+    baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
   ): PassContext {
     return { rt: this.rt, B, S, T: B * S, adapter, step, keep, baseGrads };
   }
@@ -143,7 +167,10 @@ export class Transformer {
    * training, the base weights that will get gradients (`baseGrads`, as backward() gets it).
    */
   forward(
-    tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, keep: boolean,
+    tokens: DeviceTokens,
+    adapter: Adapter | null,
+    step: StepContext,
+    keep: boolean,
     baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
   ): Tensor {
     const { B, S } = tokens;
@@ -231,7 +258,10 @@ export class Transformer {
    * and, for full-rank training, into `baseGrads` (weight tensor → its gradient; accumulated).
    */
   backward(
-    tokens: DeviceTokens, adapter: Adapter | null, step: StepContext, dLogits: Tensor,
+    tokens: DeviceTokens,
+    adapter: Adapter | null,
+    step: StepContext,
+    dLogits: Tensor,
     baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
   ): void {
     const f = this.final;
@@ -273,7 +303,12 @@ export class Transformer {
       rt.release(groups.uniqueIds, groups.offsets, groups.rows);
     };
     if (!tokens.hostIds) throw new Error('full-rank backward needs the token ids on the CPU (hostIds)');
-    scatter(tokens.hostIds, this.weight(gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight'), 'token_groups', this.config.embeddingScale);
+    scatter(
+      tokens.hostIds,
+      this.weight(gpt2 ? 'transformer.wte.weight' : 'model.embed_tokens.weight'),
+      'token_groups',
+      this.config.embeddingScale,
+    );
     if (gpt2) {
       const positions = Array.from({ length: tokens.B * tokens.S }, (_, t) => t % tokens.S);
       scatter(positions, this.weight('transformer.wpe.weight'), 'position_groups');
@@ -286,7 +321,15 @@ export class Transformer {
       rmsnormForward(this.rt, x, this.weight('model.norm.weight'), y, stats, T, c.hiddenSize, c.normEps, c.normWeightOffset);
     } else {
       layernormForward(
-        this.rt, x, this.weight('transformer.ln_f.weight'), this.weight('transformer.ln_f.bias'), y, stats, T, c.hiddenSize, c.normEps,
+        this.rt,
+        x,
+        this.weight('transformer.ln_f.weight'),
+        this.weight('transformer.ln_f.bias'),
+        y,
+        stats,
+        T,
+        c.hiddenSize,
+        c.normEps,
       );
     }
   }

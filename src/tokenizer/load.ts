@@ -43,10 +43,17 @@ export function loadTokenizer(tokenizerJson: string, configJson: string | null):
   const template = parseChatTemplate(config.chat_template);
   const bosToken = tokenText(config.bos_token) ?? '';
 
-  const render = (t: Template | null): RenderChat => (messages, addGenerationPrompt) =>
-    t
-      ? renderTemplate(t, { messages: messages.map((m) => ({ ...m })), add_generation_prompt: addGenerationPrompt, eos_token: eosToken ?? '', bos_token: bosToken })
-      : defaultChatTemplate(messages, addGenerationPrompt, eosToken ?? '');
+  const render =
+    (t: Template | null): RenderChat =>
+    (messages, addGenerationPrompt) =>
+      t
+        ? renderTemplate(t, {
+            messages: messages.map((m) => ({ ...m })),
+            add_generation_prompt: addGenerationPrompt,
+            eos_token: eosToken ?? '',
+            bos_token: bosToken,
+          })
+        : defaultChatTemplate(messages, addGenerationPrompt, eosToken ?? '');
   const addedTokens = [...tokenizer.get_added_tokens_decoder().values()].map((t) => t.content);
   const idOf = (token: string | null) => (token === null ? null : (tokenizer.token_to_id(token) ?? null));
 
@@ -109,7 +116,13 @@ const PROBE_ANSWER = 'probe answer 7f3a';
 function endOfTurnToken(renderChat: RenderChat, addedTokens: readonly string[]): string | null {
   let text: string;
   try {
-    text = renderChat([{ role: 'user', content: 'probe question' }, { role: 'assistant', content: PROBE_ANSWER }], false);
+    text = renderChat(
+      [
+        { role: 'user', content: 'probe question' },
+        { role: 'assistant', content: PROBE_ANSWER },
+      ],
+      false,
+    );
   } catch (e) {
     if (e instanceof ChatTemplateError) return null;
     throw e;

@@ -46,5 +46,4 @@ export class FullRankTarget implements TrainingTarget {
   get parameterCount(): number {
     return this.params.reduce((n, p) => n + p.value.numel, 0);
   }
-
 }

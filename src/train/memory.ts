@@ -27,7 +27,11 @@ const F32 = 4;
  * their gradient are [T, vocab] each.
  */
 export function estimateTrainingMemory(
-  config: ModelConfig, parameterCount: number, trainableParams: number, batch: number, seq: number,
+  config: ModelConfig,
+  parameterCount: number,
+  trainableParams: number,
+  batch: number,
+  seq: number,
 ): MemoryEstimate {
   const T = batch * seq;
   const perLayer = T * (12 * config.hiddenSize + 4 * config.intermediateSize) + batch * config.numHeads * seq * seq;
@@ -45,7 +49,10 @@ export function estimateTrainingMemory(
  * navigator.deviceMemory reports (Chrome caps that at 8 GiB), a conservative guess that holds on
  * integrated GPUs and software adapters alike.
  */
-export function memoryBudget(limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }, deviceMemoryGiB: number | undefined): DeviceBudget {
+export function memoryBudget(
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number },
+  deviceMemoryGiB: number | undefined,
+): DeviceBudget {
   const gib = 1024 ** 3;
   const totalBytes = Math.max(2 * gib, ((deviceMemoryGiB ?? 4) * gib) / 2);
   return { ...limits, totalBytes };

@@ -17,7 +17,11 @@ export class EmptyBatchError extends Error {
  * mean loss lands in lossOut[slot]; nothing is read back here.
  */
 export function recordLoss(
-  rt: GpuRuntime, model: Transformer, adapter: Adapter | null, batch: DeviceBatch, step: StepContext,
+  rt: GpuRuntime,
+  model: Transformer,
+  adapter: Adapter | null,
+  batch: DeviceBatch,
+  step: StepContext,
   opts: { withGrad: boolean; lossOut: Tensor; slot?: number; keepLogits?: boolean; baseGrads?: ReadonlyMap<Tensor, Tensor> | null },
 ): Tensor | null {
   if (batch.targetCount === 0) throw new EmptyBatchError();

@@ -75,9 +75,19 @@ export class Trainer {
     const seed = this.dropoutSeed();
     micro.forEach((b, slot) => {
       if (b.targetCount === 0) return;
-      recordLoss(this.rt, this.model, this.target.adapter, { ...b, targetCount: allTargets }, { training: true, seed: seed + slot }, {
-        withGrad: true, lossOut: this.lossOut, slot, baseGrads: this.target.baseGrads,
-      });
+      recordLoss(
+        this.rt,
+        this.model,
+        this.target.adapter,
+        { ...b, targetCount: allTargets },
+        { training: true, seed: seed + slot },
+        {
+          withGrad: true,
+          lossOut: this.lossOut,
+          slot,
+          baseGrads: this.target.baseGrads,
+        },
+      );
     });
   }
 
@@ -150,9 +160,7 @@ export class Trainer {
 }
 
 /** Mean loss of a batch without gradients (evaluation). */
-export async function evaluateLoss(
-  rt: GpuRuntime, model: Transformer, adapter: Adapter | null, batch: DeviceBatch,
-): Promise<number> {
+export async function evaluateLoss(rt: GpuRuntime, model: Transformer, adapter: Adapter | null, batch: DeviceBatch): Promise<number> {
   const lossOut = rt.tensor([1], 'eval_loss');
   recordLoss(rt, model, adapter, batch, { training: false, seed: 0 }, { withGrad: false, lossOut });
   const [loss] = await rt.read(lossOut);

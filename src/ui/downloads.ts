@@ -14,7 +14,12 @@ export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
  * one file, or zipped as a Hugging Face folder that loads as it is (config.json, model.safetensors
  * and the tokenizer and generation files the model came with).
  */
-export function downloadExport(kind: DownloadKind, weights: Uint8Array, configJson: string, extraFiles: readonly ModelTextFile[] = []): void {
+export function downloadExport(
+  kind: DownloadKind,
+  weights: Uint8Array,
+  configJson: string,
+  extraFiles: readonly ModelTextFile[] = [],
+): void {
   const encoder = new TextEncoder();
   const config = encoder.encode(configJson);
   switch (kind) {

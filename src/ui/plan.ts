@@ -21,13 +21,21 @@ export interface TrainingPlan {
 /** Trainable parameters and GPU memory of the run the settings describe, recomputed as they change. */
 export function useTrainingPlan(): TrainingPlan {
   const { model, settings, gpuStatus, trainSequences } = useStudio(
-    useShallow((s) => ({ model: s.model, settings: s.settings, gpuStatus: s.gpuStatus, trainSequences: s.dataset?.trainSequences ?? null })),
+    useShallow((s) => ({
+      model: s.model,
+      settings: s.settings,
+      gpuStatus: s.gpuStatus,
+      trainSequences: s.dataset?.trainSequences ?? null,
+    })),
   );
   return useMemo(() => {
     const issues = validateSettings(settings, { config: model?.config ?? null, trainSequences });
     if (!model) return { trainable: null, settingsProblem: null, issues, memory: null, budget: null, fitProblem: null };
     if (issues.length > 0) {
-      const settingsProblem = issues.length === 1 && issues[0]!.field === 'targets' ? issues[0]!.message : `${issues.length} setting${issues.length === 1 ? '' : 's'} to fix: ${describeIssues(issues)}`;
+      const settingsProblem =
+        issues.length === 1 && issues[0]!.field === 'targets'
+          ? issues[0]!.message
+          : `${issues.length} setting${issues.length === 1 ? '' : 's'} to fix: ${describeIssues(issues)}`;
       return { trainable: null, settingsProblem, issues, memory: null, budget: null, fitProblem: null };
     }
     let trainable: number | null = null;
@@ -45,7 +53,7 @@ export function useTrainingPlan(): TrainingPlan {
     }
     const microBatch = settings.batchSize;
     // ReLoRA's warm start trains every weight of a second copy of the model: copy + grad + AdamW m, v.
-    const optimized = relora ? model.parameterCount : trainable ?? 0;
+    const optimized = relora ? model.parameterCount : (trainable ?? 0);
     const memory = estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, settings.seqLen);
     const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
     const budget = gpuStatus.kind === 'ready' ? memoryBudget(gpuStatus.gpu, deviceMemory) : null;

@@ -2,7 +2,14 @@
 import { splitTrainVal } from '../data/batches';
 import { lengthStats } from '../data/lengths';
 import { parseDatasetFile } from '../data/parse';
-import { exampleParts, fitExample, tokenizeDataset, tokenizeRecord, type TextEncoder as DataEncoder, type TokenSequence } from '../data/tokenize';
+import {
+  exampleParts,
+  fitExample,
+  tokenizeDataset,
+  tokenizeRecord,
+  type TextEncoder as DataEncoder,
+  type TokenSequence,
+} from '../data/tokenize';
 import type { DatasetRecord, ParsedDataset } from '../data/types';
 import type { DatasetOptions, DatasetSummary, ExamplePreview } from './protocol';
 
@@ -31,7 +38,11 @@ export function parseDataset(fileName: string, text: string, csvColumn: string |
 
 /** Tokenizes and splits `d` (its train and val are replaced) and returns what the page shows of it. */
 export function tokenizePrepared(
-  d: PreparedDataset, tokenizer: DataEncoder, maxPositions: number, p: TokenizeParams, options: DatasetOptions,
+  d: PreparedDataset,
+  tokenizer: DataEncoder,
+  maxPositions: number,
+  p: TokenizeParams,
+  options: DatasetOptions,
 ): DatasetSummary {
   const { seqLen, valFraction, seed, maxSamples } = p;
   const records = maxSamples > 0 ? d.parsed.records.slice(0, maxSamples) : d.parsed.records;
@@ -40,13 +51,26 @@ export function tokenizePrepared(
   d.train = train;
   d.val = val;
   return {
-    fileName: d.fileName, format: d.parsed.format, examples: d.parsed.records.length,
-    badRows: [...d.parsed.badRows, ...tokenized.badRows.map((b) => ({ ...b, reason: `after tokenizing: ${b.reason}` }))].sort((a, b) => a.row - b.row),
-    tooLong: tokenized.tooLong, lengths: lengthStats(tokenized.lengths, maxPositions),
-    hasChat: d.parsed.records.some((r) => r.kind === 'chat'), options,
-    preview: d.parsed.records.slice(0, PREVIEW_COUNT).map((r, i) => previewOf(r, d.parsed.recordRows[i] ?? i + 1, tokenizer, seqLen, options)),
-    trainSequences: train.length, valSequences: val.length, totalTokens: tokenized.totalTokens,
-    truncated: tokenized.truncated, seqLen, columns: d.parsed.columns, column: d.parsed.column,
+    fileName: d.fileName,
+    format: d.parsed.format,
+    examples: d.parsed.records.length,
+    badRows: [...d.parsed.badRows, ...tokenized.badRows.map((b) => ({ ...b, reason: `after tokenizing: ${b.reason}` }))].sort(
+      (a, b) => a.row - b.row,
+    ),
+    tooLong: tokenized.tooLong,
+    lengths: lengthStats(tokenized.lengths, maxPositions),
+    hasChat: d.parsed.records.some((r) => r.kind === 'chat'),
+    options,
+    preview: d.parsed.records
+      .slice(0, PREVIEW_COUNT)
+      .map((r, i) => previewOf(r, d.parsed.recordRows[i] ?? i + 1, tokenizer, seqLen, options)),
+    trainSequences: train.length,
+    valSequences: val.length,
+    totalTokens: tokenized.totalTokens,
+    truncated: tokenized.truncated,
+    seqLen,
+    columns: d.parsed.columns,
+    column: d.parsed.column,
   };
 }
 
@@ -61,8 +85,9 @@ function previewOf(record: DatasetRecord, row: number, tokenizer: DataEncoder, s
   if (fit.kind === 'too-long') return { row, ...split, ...counts, status: 'too-long', note: fit.reason };
   if (fit.kind === 'fits') return { row, ...split, ...counts, status: 'fits', note: null };
   const total = ex.promptIds.length + ex.completionIds.length;
-  const note = fit.promptKept < ex.promptIds.length
-    ? `${total} tokens: the first ${ex.promptIds.length - fit.promptKept} prompt tokens are dropped to fit ${seqLen}`
-    : `${total} tokens: the answer is cut at ${seqLen}`;
+  const note =
+    fit.promptKept < ex.promptIds.length
+      ? `${total} tokens: the first ${ex.promptIds.length - fit.promptKept} prompt tokens are dropped to fit ${seqLen}`
+      : `${total} tokens: the answer is cut at ${seqLen}`;
   return { row, ...split, ...counts, status: 'truncated', note };
 }

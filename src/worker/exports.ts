@@ -30,10 +30,17 @@ export async function adapterFiles(rt: GpuRuntime, adapter: Adapter, baseModelId
  * The merged model as a complete HF folder: a ReLoRA run's own weights, or the loaded weights with
  * W + ΔW in every layer the adapter adapts; config.json in float32 and the tokenizer files.
  */
-export async function mergedFiles(rt: GpuRuntime, folder: TextModelFolder, from: { relora: ReloraResult } | { adapter: Adapter }): Promise<MergedFiles> {
+export async function mergedFiles(
+  rt: GpuRuntime,
+  folder: TextModelFolder,
+  from: { relora: ReloraResult } | { adapter: Adapter },
+): Promise<MergedFiles> {
   let weights: Uint8Array;
   if ('relora' in from) {
-    weights = writeSafetensors([...from.relora.weights].map(([name, w]) => ({ name, shape: w.shape, data: w.data })), { format: 'pt' });
+    weights = writeSafetensors(
+      [...from.relora.weights].map(([name, w]) => ({ name, shape: w.shape, data: w.data })),
+      { format: 'pt' },
+    );
   } else {
     const deltas = new Map<string, Float32Array>();
     for (const path of adaptedModulePaths(from.adapter)) deltas.set(path, await from.adapter.layerFor(path)!.deltaWeight(rt));
@@ -44,13 +51,23 @@ export async function mergedFiles(rt: GpuRuntime, folder: TextModelFolder, from:
 
 /** An adapter folder's two files loaded onto the model, with the settings the page takes from it. */
 export async function importedAdapter(
-  rt: GpuRuntime, model: Transformer, folder: TextModelFolder, configText: string, weights: Blob, fileName: string,
+  rt: GpuRuntime,
+  model: Transformer,
+  folder: TextModelFolder,
+  configText: string,
+  weights: Blob,
+  fileName: string,
 ): Promise<{ adapter: Adapter; settings: Partial<TrainSettings>; trainableParams: number }> {
   const spec = parseAdapterConfig(configText, 'adapter_config.json');
   const file = parseSafetensors(new Uint8Array(await weights.arrayBuffer()), fileName);
   const adapter = loadAdapter(rt, model, spec, file.tensors, fileName);
   const settings: Partial<TrainSettings> = {
-    method: spec.method, rank: spec.rank, alpha: spec.alpha, rslora: spec.rslora, dropout: spec.dropout, targets: spec.targets,
+    method: spec.method,
+    rank: spec.rank,
+    alpha: spec.alpha,
+    rslora: spec.rslora,
+    dropout: spec.dropout,
+    targets: spec.targets,
   };
   return { adapter, settings, trainableParams: trainableCount(spec, folder.config) };
 }

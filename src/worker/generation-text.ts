@@ -30,9 +30,7 @@ export function stopNote(stop: GenerationStop | null, tokens: number): string | 
         ? `no tokens: the model's first choice was the end-of-turn token ${stop.token}, so it ended its turn at once`
         : `stopped at end of turn (${stop.token})`;
     case 'eos':
-      return tokens === 0
-        ? `no tokens: the model's first choice was the end-of-sequence token ${stop.token}`
-        : `stopped at ${stop.token}`;
+      return tokens === 0 ? `no tokens: the model's first choice was the end-of-sequence token ${stop.token}` : `stopped at ${stop.token}`;
     case 'max-tokens':
       return `stopped at the limit of ${tokens} new tokens`;
     case 'positions':

@@ -28,18 +28,42 @@ export async function generateSide(side: GenerationSide, s: GenerationSettings):
   if (promptIds.length === 0) throw new Error('the prompt is empty');
   const decodedPrompt = tokenizer.decode(promptIds);
   const progress = (generated: readonly number[], done: boolean, stop: GenerationStop | null): GenerationProgress => ({
-    text: continuationText(tokenizer.decode, promptIds, decodedPrompt, generated), tokens: generated.length, done, promptText, chat, stop,
+    text: continuationText(tokenizer.decode, promptIds, decodedPrompt, generated),
+    tokens: generated.length,
+    done,
+    promptText,
+    chat,
+    stop,
   });
-  const opts = { temperature: s.temperature, topK: s.topK, maxNewTokens: s.maxNewTokens, seed: s.seed, stopTokenIds: stopIdsWith(side.stopTokenIds, tokenizer.endOfTurnId) };
+  const opts = {
+    temperature: s.temperature,
+    topK: s.topK,
+    maxNewTokens: s.maxNewTokens,
+    seed: s.seed,
+    stopTokenIds: stopIdsWith(side.stopTokenIds, tokenizer.endOfTurnId),
+  };
   const { ids: generated, stopId } = await generate(side.rt, side.transformer, side.adapter, promptIds, opts, (ids) => {
     post({ type: 'generation-update', which, progress: progress(ids, false, null) });
   });
-  const stop = stopOf({ stopId, endOfTurnId: tokenizer.endOfTurnId, tokenText: tokenizer.tokenText, generatedCount: generated.length, maxNewTokens: s.maxNewTokens });
+  const stop = stopOf({
+    stopId,
+    endOfTurnId: tokenizer.endOfTurnId,
+    tokenText: tokenizer.tokenText,
+    generatedCount: generated.length,
+    maxNewTokens: s.maxNewTokens,
+  });
   post({ type: 'generation-update', which, progress: progress(generated, true, stop) });
 }
 
 /** What the adapted side shows while nothing is trained or imported. */
-export const NO_ADAPTER_PROGRESS: GenerationProgress = { text: '(no adapter yet: train or import one)', tokens: 0, done: true, promptText: '', chat: false, stop: null };
+export const NO_ADAPTER_PROGRESS: GenerationProgress = {
+  text: '(no adapter yet: train or import one)',
+  tokens: 0,
+  done: true,
+  promptText: '',
+  chat: false,
+  stop: null,
+};
 
 function stopIdsWith(ids: readonly number[], endOfTurnId: number | null): number[] {
   return endOfTurnId === null || ids.includes(endOfTurnId) ? [...ids] : [...ids, endOfTurnId];

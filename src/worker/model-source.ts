@@ -31,7 +31,10 @@ const LOOSE_FILES = 'local model';
 function savedName(raw: Record<string, unknown>): string | null {
   const v = raw._name_or_path;
   if (typeof v !== 'string') return null;
-  const last = v.replace(/[\\/]+$/, '').split(/[\\/]/).pop();
+  const last = v
+    .replace(/[\\/]+$/, '')
+    .split(/[\\/]/)
+    .pop();
   return last ? last : null;
 }
 

@@ -200,8 +200,25 @@ export interface ReloraStepInfo {
 export type StudioRequest =
   | { readonly type: 'init'; readonly profile: boolean }
   | { readonly type: 'load-model'; readonly source: ModelSource }
-  | { readonly type: 'load-dataset'; readonly fileName: string; readonly text: string; readonly csvColumn: string | null; readonly seqLen: number; readonly valFraction: number; readonly seed: number; readonly options: DatasetOptions; readonly maxSamples?: number }
-  | { readonly type: 'retokenize-dataset'; readonly seqLen: number; readonly valFraction: number; readonly seed: number; readonly options: DatasetOptions; readonly maxSamples?: number }
+  | {
+      readonly type: 'load-dataset';
+      readonly fileName: string;
+      readonly text: string;
+      readonly csvColumn: string | null;
+      readonly seqLen: number;
+      readonly valFraction: number;
+      readonly seed: number;
+      readonly options: DatasetOptions;
+      readonly maxSamples?: number;
+    }
+  | {
+      readonly type: 'retokenize-dataset';
+      readonly seqLen: number;
+      readonly valFraction: number;
+      readonly seed: number;
+      readonly options: DatasetOptions;
+      readonly maxSamples?: number;
+    }
   | { readonly type: 'train'; readonly settings: TrainSettings; readonly continueAdapter: boolean }
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
@@ -224,12 +241,33 @@ export type StudioEvent =
   | { readonly type: 'model-error'; readonly message: string }
   | { readonly type: 'dataset-loaded'; readonly dataset: DatasetSummary }
   | { readonly type: 'dataset-error'; readonly message: string }
-  | { readonly type: 'train-started'; readonly totalSteps: number; readonly trainableParams: number; readonly continued: boolean; readonly kind: TrainedKind }
-  | { readonly type: 'train-step'; readonly step: number; readonly totalSteps: number; readonly loss: number; readonly lr: number; readonly tokensPerSecond: number; readonly elapsedMs: number; readonly epoch: number; readonly relora?: ReloraStepInfo }
+  | {
+      readonly type: 'train-started';
+      readonly totalSteps: number;
+      readonly trainableParams: number;
+      readonly continued: boolean;
+      readonly kind: TrainedKind;
+    }
+  | {
+      readonly type: 'train-step';
+      readonly step: number;
+      readonly totalSteps: number;
+      readonly loss: number;
+      readonly lr: number;
+      readonly tokensPerSecond: number;
+      readonly elapsedMs: number;
+      readonly epoch: number;
+      readonly relora?: ReloraStepInfo;
+    }
   | { readonly type: 'val-loss'; readonly step: number; readonly loss: number }
   | { readonly type: 'kernel-profile'; readonly step: number; readonly kernels: readonly KernelTime[] }
   | { readonly type: 'profile-unavailable'; readonly reason: string }
-  | { readonly type: 'update-stats'; readonly step: number; readonly modules: readonly ModuleUpdateStats[]; readonly vera: readonly VeraLambdas[] }
+  | {
+      readonly type: 'update-stats';
+      readonly step: number;
+      readonly modules: readonly ModuleUpdateStats[];
+      readonly vera: readonly VeraLambdas[];
+    }
   | { readonly type: 'train-paused'; readonly step: number; readonly reason: PauseReason; readonly message: string }
   | { readonly type: 'train-resumed'; readonly step: number }
   | { readonly type: 'train-finished'; readonly step: number; readonly reason: FinishReason }
@@ -237,7 +275,13 @@ export type StudioEvent =
   | { readonly type: 'generation-update'; readonly which: Which; readonly progress: GenerationProgress }
   | { readonly type: 'generation-error'; readonly message: string }
   | { readonly type: 'export-ready'; readonly kind: 'adapter'; readonly weights: Uint8Array; readonly configJson: string }
-  | { readonly type: 'export-ready'; readonly kind: 'merged'; readonly weights: Uint8Array; readonly configJson: string; readonly extraFiles: readonly ModelTextFile[] }
+  | {
+      readonly type: 'export-ready';
+      readonly kind: 'merged';
+      readonly weights: Uint8Array;
+      readonly configJson: string;
+      readonly extraFiles: readonly ModelTextFile[];
+    }
   | { readonly type: 'export-error'; readonly message: string }
   | { readonly type: 'adapter-imported'; readonly settings: Partial<TrainSettings>; readonly trainableParams: number }
   | { readonly type: 'adapter-import-error'; readonly message: string }

@@ -5,9 +5,16 @@ import type { TrainSettings } from './protocol';
 
 export function reloraSettingsOf(s: TrainSettings): ReloraSettings {
   return {
-    rank: s.rank, alpha: s.alpha, totalSteps: s.steps, warmStartSteps: s.relora.warmStartSteps, resetEvery: s.relora.resetEvery,
-    firstWarmupSteps: s.warmupSteps, restartWarmupSteps: s.relora.restartWarmupSteps, pruning: s.relora.pruning,
-    pruningRatio: s.relora.pruningRatio, minLrRatio: s.relora.minLrRatio,
+    rank: s.rank,
+    alpha: s.alpha,
+    totalSteps: s.steps,
+    warmStartSteps: s.relora.warmStartSteps,
+    resetEvery: s.relora.resetEvery,
+    firstWarmupSteps: s.warmupSteps,
+    restartWarmupSteps: s.relora.restartWarmupSteps,
+    pruning: s.relora.pruning,
+    pruningRatio: s.relora.pruningRatio,
+    minLrRatio: s.relora.minLrRatio,
   };
 }
 
@@ -18,7 +25,8 @@ export function reloraSettingsProblem(s: TrainSettings): string | null {
   if (!Number.isInteger(r.resetEvery) || r.resetEvery < 1) return 'the reset interval must be at least 1 step';
   if (!Number.isInteger(r.warmStartSteps) || r.warmStartSteps < 0) return 'warm-start steps must be 0 or more';
   if (r.warmStartSteps >= s.steps) return 'warm-start steps must be fewer than the total steps, or no LoRA step is left';
-  if (!Number.isInteger(r.restartWarmupSteps) || r.restartWarmupSteps < 0 || r.restartWarmupSteps >= r.resetEvery) return 'restart warmup must be 0 or more and shorter than the reset interval';
+  if (!Number.isInteger(r.restartWarmupSteps) || r.restartWarmupSteps < 0 || r.restartWarmupSteps >= r.resetEvery)
+    return 'restart warmup must be 0 or more and shorter than the reset interval';
   if (!(r.pruningRatio >= 0 && r.pruningRatio <= 1)) return 'the pruning ratio must be in [0, 1]';
   if (!(r.minLrRatio >= 0 && r.minLrRatio <= 1)) return 'the min lr ratio must be in [0, 1]';
   return null;

@@ -51,8 +51,14 @@ export class ReloraTrainingRun {
         releaseBatch(rt, batch);
         const elapsedMs = performance.now() - started - pausedMs;
         post({
-          type: 'train-step', step: step + 1, totalSteps: this.totalSteps, loss: r.loss, lr: r.lr,
-          tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: this.sampler.epoch,
+          type: 'train-step',
+          step: step + 1,
+          totalSteps: this.totalSteps,
+          loss: r.loss,
+          lr: r.lr,
+          tokensPerSecond: tokens / Math.max(elapsedMs / 1000, 1e-3),
+          elapsedMs,
+          epoch: this.sampler.epoch,
           relora: { phase: r.phase, reset: r.reset },
         });
         pausedMs += await this.control.pauseOnNonFinite(r.loss, step + 1);
@@ -73,12 +79,10 @@ export class ReloraTrainingRun {
     return this.control.stopped;
   }
 
-
   private async reportValidation(step: number): Promise<void> {
     const { rt, model, settings, padId, val } = this.io;
     await postKernelProfile(rt, step, this.io.post);
     const loss = await rt.unprofiled(() => heldOutLoss(rt, model, this.engine.currentAdapter, val, settings.seqLen, padId));
     if (loss !== null) this.io.post({ type: 'val-loss', step, loss });
   }
-
 }

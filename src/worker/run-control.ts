@@ -39,7 +39,8 @@ export class RunControl {
     if (Number.isFinite(loss)) return Promise.resolve(0);
     this.paused = true;
     return this.waitWhilePaused(
-      step, 'non-finite-loss',
+      step,
+      'non-finite-loss',
       `The training loss became ${loss} at step ${step}; the run is paused. Lower the learning rate, then stop and start again, or resume to continue anyway.`,
     );
   }

@@ -82,11 +82,15 @@ export class StudioSession {
         this.post({
           type: 'model-loaded',
           model: {
-            name: this.model.name, architecture: architectureOf(folder), config: folder.config,
-            parameterCount: this.model.transformer.parameterCount, hasChatTemplate: folder.tokenizer.hasChatTemplate,
+            name: this.model.name,
+            architecture: architectureOf(folder),
+            config: folder.config,
+            parameterCount: this.model.transformer.parameterCount,
+            hasChatTemplate: folder.tokenizer.hasChatTemplate,
           },
         });
-        if (this.dataset) this.retokenize(this.tokenizeParams.seqLen, this.tokenizeParams.valFraction, this.tokenizeParams.seed, this.datasetOptions);
+        if (this.dataset)
+          this.retokenize(this.tokenizeParams.seqLen, this.tokenizeParams.valFraction, this.tokenizeParams.seed, this.datasetOptions);
       } catch (e) {
         this.post({ type: 'model-error', message: (e as Error).message });
       }
@@ -95,7 +99,16 @@ export class StudioSession {
 
   // ---- dataset ------------------------------------------------------------------------------
 
-  loadDataset(fileName: string, text: string, csvColumn: string | null, seqLen: number, valFraction: number, seed: number, options: DatasetOptions, maxSamples?: number): void {
+  loadDataset(
+    fileName: string,
+    text: string,
+    csvColumn: string | null,
+    seqLen: number,
+    valFraction: number,
+    seed: number,
+    options: DatasetOptions,
+    maxSamples?: number,
+  ): void {
     try {
       this.dataset = parseDataset(fileName, text, csvColumn);
       this.retokenize(seqLen, valFraction, seed, options, maxSamples);
@@ -105,12 +118,19 @@ export class StudioSession {
   }
 
   /** `maxSamples` (0: all) keeps only the dataset's first examples, as LLaMA-Factory's max_samples does. */
-  retokenize(seqLen: number, valFraction: number, seed: number, options: DatasetOptions = this.datasetOptions, maxSamples = this.tokenizeParams.maxSamples): void {
+  retokenize(
+    seqLen: number,
+    valFraction: number,
+    seed: number,
+    options: DatasetOptions = this.datasetOptions,
+    maxSamples = this.tokenizeParams.maxSamples,
+  ): void {
     this.tokenizeParams = { seqLen, valFraction, seed, maxSamples };
     this.datasetOptions = options;
     const d = this.dataset;
     if (!d) return;
-    if (!this.model) return this.post({ type: 'dataset-error', message: 'load a model first: the dataset is tokenized with its tokenizer' });
+    if (!this.model)
+      return this.post({ type: 'dataset-error', message: 'load a model first: the dataset is tokenized with its tokenizer' });
     const summary = tokenizePrepared(d, this.chatEncoder(), this.model.folder.config.maxPositions, this.tokenizeParams, options);
     this.post({ type: 'dataset-loaded', dataset: summary });
   }
@@ -146,9 +166,10 @@ export class StudioSession {
    */
   refuseDuringRun(what: 'model' | 'dataset'): boolean {
     if (!this.runActive) return false;
-    const message = what === 'model'
-      ? 'training is in progress: stop the run to change the model'
-      : 'training is in progress: stop the run to change the dataset (the run trains on the data it started with)';
+    const message =
+      what === 'model'
+        ? 'training is in progress: stop the run to change the model'
+        : 'training is in progress: stop the run to change the dataset (the run trains on the data it started with)';
     this.post({ type: what === 'model' ? 'model-error' : 'dataset-error', message });
     return true;
   }
@@ -170,7 +191,13 @@ export class StudioSession {
     assertValidSettings(settings, { config: model.folder.config, trainSequences: data.train.length });
     if (data.train.length === 0) throw new Error('the dataset has no training sequences at this sequence length');
     const ctx: TrainingContext = {
-      rt, model, data, held: this.held, post: this.post, setRun: (run) => (this.run = run), postHeld: () => this.postHeld(),
+      rt,
+      model,
+      data,
+      held: this.held,
+      post: this.post,
+      setRun: (run) => (this.run = run),
+      postHeld: () => this.postHeld(),
     };
     if (settings.method === 'relora') return trainRelora(ctx, settings);
     return trainAdapter(ctx, settings, continueAdapter);
@@ -195,9 +222,19 @@ export class StudioSession {
       try {
         const model = this.model;
         if (!model) throw new Error('load a model first');
-        const side = (which: Which, transformer: Transformer, adapter: Adapter | null) => generateSide({
-          rt: this.runtime(), which, transformer, adapter, tokenizer: this.chatEncoder(), stopTokenIds: model.folder.stopTokenIds, post: this.post,
-        }, settings);
+        const side = (which: Which, transformer: Transformer, adapter: Adapter | null) =>
+          generateSide(
+            {
+              rt: this.runtime(),
+              which,
+              transformer,
+              adapter,
+              tokenizer: this.chatEncoder(),
+              stopTokenIds: model.folder.stopTokenIds,
+              post: this.post,
+            },
+            settings,
+          );
         await side('base', model.transformer, null);
         const { relora, adapter } = this.held;
         if (relora) await side('adapted', relora.transformer, null);

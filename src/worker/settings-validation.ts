@@ -25,17 +25,41 @@ export interface ValidationContext {
 
 /** The labels the Method panel shows, used in messages that name fields. */
 export const FIELD_LABEL: Record<SettingsField, string> = {
-  method: 'method', rank: 'rank', alpha: 'alpha', rslora: 'rsLoRA', dropout: 'dropout', targets: 'target modules', lr: 'learning rate',
-  schedule: 'schedule', warmupSteps: 'warmup steps', durationUnit: 'train for', steps: 'steps', epochs: 'epochs', batchSize: 'batch size',
-  gradAccum: 'gradient accumulation', seqLen: 'sequence length', seed: 'seed', valFraction: 'validation size', evalEvery: 'eval every',
-  weightDecay: 'weight decay', maxGradNorm: 'max grad norm', maxSamples: 'max samples',
-  'relora.warmStartSteps': 'warm-start steps', 'relora.resetEvery': 'reset every', 'relora.restartWarmupSteps': 'restart warmup steps',
-  'relora.pruning': 'optimizer pruning', 'relora.pruningRatio': 'pruning ratio', 'relora.minLrRatio': 'min lr ratio',
+  method: 'method',
+  rank: 'rank',
+  alpha: 'alpha',
+  rslora: 'rsLoRA',
+  dropout: 'dropout',
+  targets: 'target modules',
+  lr: 'learning rate',
+  schedule: 'schedule',
+  warmupSteps: 'warmup steps',
+  durationUnit: 'train for',
+  steps: 'steps',
+  epochs: 'epochs',
+  batchSize: 'batch size',
+  gradAccum: 'gradient accumulation',
+  seqLen: 'sequence length',
+  seed: 'seed',
+  valFraction: 'validation size',
+  evalEvery: 'eval every',
+  weightDecay: 'weight decay',
+  maxGradNorm: 'max grad norm',
+  maxSamples: 'max samples',
+  'relora.warmStartSteps': 'warm-start steps',
+  'relora.resetEvery': 'reset every',
+  'relora.restartWarmupSteps': 'restart warmup steps',
+  'relora.pruning': 'optimizer pruning',
+  'relora.pruningRatio': 'pruning ratio',
+  'relora.minLrRatio': 'min lr ratio',
 };
 
 /** The registry's adapter methods, then ReLoRA (a training regime: LoRA merged into the weights every k steps). */
 export const METHODS: readonly StudioMethod[] = [...METHOD_NAMES, 'relora'];
-export const METHOD_LABEL = Object.fromEntries(METHODS.map((m) => [m, m === 'relora' ? 'ReLoRA' : formatOf(m).label])) as Record<StudioMethod, string>;
+export const METHOD_LABEL = Object.fromEntries(METHODS.map((m) => [m, m === 'relora' ? 'ReLoRA' : formatOf(m).label])) as Record<
+  StudioMethod,
+  string
+>;
 
 /** The file format and studio defaults of a method; ReLoRA trains LoRA layers, so it has LoRA's. */
 export function formatOf(method: StudioMethod): MethodFormat {
@@ -48,7 +72,7 @@ const MAX_SEED = 0xffffffff;
 /** The recommended learning rate and rank of a method (the registry's defaults, the rank within what the model allows). */
 export function recommendedFor(method: StudioMethod, config: ModelConfig | null, targets: readonly string[]): { lr: number; rank: number } {
   const { lr, rank } = formatOf(method).defaults;
-  const bound = config ? rankBound(method, targets, config)?.max ?? rank : rank;
+  const bound = config ? (rankBound(method, targets, config)?.max ?? rank) : rank;
   return { lr, rank: Math.min(rank, bound) };
 }
 
@@ -91,7 +115,8 @@ export function validateSettings(s: TrainSettings, ctx: ValidationContext): Sett
       if (bound && s.rank > bound.max) bad('rank', `must be at most ${bound.max}: ${bound.why}`);
     }
   }
-  if (METHODS.includes(s.method) && formatOf(s.method).fields.alpha && isNum('alpha', s.alpha) && !(s.alpha > 0 && s.alpha <= 1e6)) bad('alpha', 'must be greater than 0 (and at most 1,000,000)');
+  if (METHODS.includes(s.method) && formatOf(s.method).fields.alpha && isNum('alpha', s.alpha) && !(s.alpha > 0 && s.alpha <= 1e6))
+    bad('alpha', 'must be greater than 0 (and at most 1,000,000)');
   if (!relora && isNum('dropout', s.dropout) && !(s.dropout >= 0 && s.dropout < 1)) bad('dropout', 'must be in [0, 1)');
   if (!relora) {
     if (s.targets.length === 0) bad('targets', 'pick at least one target module');
@@ -114,35 +139,49 @@ export function validateSettings(s: TrainSettings, ctx: ValidationContext): Sett
   if (isNum('seqLen', s.seqLen)) {
     const positions = config?.maxPositions ?? Infinity;
     if (!Number.isInteger(s.seqLen) || s.seqLen < 2 || s.seqLen > positions) {
-      bad('seqLen', positions < Infinity ? `must be a whole number between 2 and the model's ${positions} positions` : 'must be a whole number, at least 2');
+      bad(
+        'seqLen',
+        positions < Infinity
+          ? `must be a whole number between 2 and the model's ${positions} positions`
+          : 'must be a whole number, at least 2',
+      );
     }
   }
   if (isNum('warmupSteps', s.warmupSteps)) {
-    const total = out.some((i) => i.field === 'steps' || i.field === 'epochs' || i.field === 'batchSize' || i.field === 'gradAccum') ? null : plannedSteps(s, ctx.trainSequences);
+    const total = out.some((i) => i.field === 'steps' || i.field === 'epochs' || i.field === 'batchSize' || i.field === 'gradAccum')
+      ? null
+      : plannedSteps(s, ctx.trainSequences);
     if (!Number.isInteger(s.warmupSteps) || s.warmupSteps < 0) bad('warmupSteps', 'must be a whole number, 0 or more');
     else if (total !== null && s.warmupSteps > total) bad('warmupSteps', `must be at most the ${total} training steps`);
   }
   wholeAtLeast('seed', s.seed, 0, MAX_SEED);
-  if (isNum('valFraction', s.valFraction) && !(s.valFraction >= 0 && s.valFraction < 1)) bad('valFraction', 'must be at least 0 and less than 1 (a fraction of the examples)');
+  if (isNum('valFraction', s.valFraction) && !(s.valFraction >= 0 && s.valFraction < 1))
+    bad('valFraction', 'must be at least 0 and less than 1 (a fraction of the examples)');
   wholeAtLeast('evalEvery', s.evalEvery, 1, MAX_STEPS);
-  if (isNum('weightDecay', s.weightDecay) && !(s.weightDecay >= 0 && s.weightDecay <= 1)) bad('weightDecay', 'must be 0 or more and at most 1');
+  if (isNum('weightDecay', s.weightDecay) && !(s.weightDecay >= 0 && s.weightDecay <= 1))
+    bad('weightDecay', 'must be 0 or more and at most 1');
   if (isNum('maxGradNorm', s.maxGradNorm) && !(s.maxGradNorm >= 0)) bad('maxGradNorm', 'must be 0 (no clipping) or more');
-  if (isNum('maxSamples', s.maxSamples) && !(Number.isInteger(s.maxSamples) && s.maxSamples >= 0)) bad('maxSamples', 'must be 0 (all) or more, a whole number');
+  if (isNum('maxSamples', s.maxSamples) && !(Number.isInteger(s.maxSamples) && s.maxSamples >= 0))
+    bad('maxSamples', 'must be 0 (all) or more, a whole number');
 
   if (relora) {
     const r = s.relora;
     wholeAtLeast('relora.resetEvery', r.resetEvery, 1, MAX_STEPS);
     if (isNum('relora.warmStartSteps', r.warmStartSteps)) {
       if (!Number.isInteger(r.warmStartSteps) || r.warmStartSteps < 0) bad('relora.warmStartSteps', 'must be a whole number, 0 or more');
-      else if (Number.isInteger(s.steps) && r.warmStartSteps >= s.steps) bad('relora.warmStartSteps', 'must be fewer than the total steps, or no LoRA step is left');
+      else if (Number.isInteger(s.steps) && r.warmStartSteps >= s.steps)
+        bad('relora.warmStartSteps', 'must be fewer than the total steps, or no LoRA step is left');
     }
     if (isNum('relora.restartWarmupSteps', r.restartWarmupSteps)) {
-      if (!Number.isInteger(r.restartWarmupSteps) || r.restartWarmupSteps < 0) bad('relora.restartWarmupSteps', 'must be a whole number, 0 or more');
+      if (!Number.isInteger(r.restartWarmupSteps) || r.restartWarmupSteps < 0)
+        bad('relora.restartWarmupSteps', 'must be a whole number, 0 or more');
       else if (r.restartWarmupSteps >= r.resetEvery) bad('relora.restartWarmupSteps', 'must be shorter than the reset interval');
     }
     if (r.pruning !== 'random' && r.pruning !== 'magnitude') bad('relora.pruning', 'must be random or magnitude');
-    if (isNum('relora.pruningRatio', r.pruningRatio) && !(r.pruningRatio >= 0 && r.pruningRatio <= 1)) bad('relora.pruningRatio', 'must be in [0, 1]');
-    if (isNum('relora.minLrRatio', r.minLrRatio) && !(r.minLrRatio >= 0 && r.minLrRatio <= 1)) bad('relora.minLrRatio', 'must be in [0, 1]');
+    if (isNum('relora.pruningRatio', r.pruningRatio) && !(r.pruningRatio >= 0 && r.pruningRatio <= 1))
+      bad('relora.pruningRatio', 'must be in [0, 1]');
+    if (isNum('relora.minLrRatio', r.minLrRatio) && !(r.minLrRatio >= 0 && r.minLrRatio <= 1))
+      bad('relora.minLrRatio', 'must be in [0, 1]');
   }
   return out;
 }
@@ -162,12 +201,34 @@ export function assertValidSettings(s: TrainSettings, ctx: ValidationContext): v
 
 type Kind = 'number' | 'boolean' | readonly string[];
 const FIELD_KINDS: Record<Exclude<keyof TrainSettings, 'relora' | 'targets'>, Kind> = {
-  method: METHODS, rank: 'number', alpha: 'number', rslora: 'boolean', dropout: 'number', lr: 'number', schedule: SCHEDULES,
-  warmupSteps: 'number', durationUnit: ['steps', 'epochs'], steps: 'number', epochs: 'number', batchSize: 'number', gradAccum: 'number',
-  seqLen: 'number', seed: 'number', valFraction: 'number', evalEvery: 'number', weightDecay: 'number', maxGradNorm: 'number', maxSamples: 'number',
+  method: METHODS,
+  rank: 'number',
+  alpha: 'number',
+  rslora: 'boolean',
+  dropout: 'number',
+  lr: 'number',
+  schedule: SCHEDULES,
+  warmupSteps: 'number',
+  durationUnit: ['steps', 'epochs'],
+  steps: 'number',
+  epochs: 'number',
+  batchSize: 'number',
+  gradAccum: 'number',
+  seqLen: 'number',
+  seed: 'number',
+  valFraction: 'number',
+  evalEvery: 'number',
+  weightDecay: 'number',
+  maxGradNorm: 'number',
+  maxSamples: 'number',
 };
 const RELORA_KINDS: Record<keyof ReloraUiSettings, Kind> = {
-  warmStartSteps: 'number', resetEvery: 'number', restartWarmupSteps: 'number', pruning: ['random', 'magnitude'], pruningRatio: 'number', minLrRatio: 'number',
+  warmStartSteps: 'number',
+  resetEvery: 'number',
+  restartWarmupSteps: 'number',
+  pruning: ['random', 'magnitude'],
+  pruningRatio: 'number',
+  minLrRatio: 'number',
 };
 
 function kindProblem(v: unknown, kind: Kind): string | null {
@@ -201,7 +262,8 @@ export function settingsFromJson(raw: unknown, base: TrainSettings): { settings:
   if ('relora' in o) {
     const r = o.relora;
     const relora: Record<string, unknown> = { ...base.relora };
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) bad.push({ field: 'relora.resetEvery', message: 'relora must be an object' });
+    if (typeof r !== 'object' || r === null || Array.isArray(r))
+      bad.push({ field: 'relora.resetEvery', message: 'relora must be an object' });
     else {
       for (const [key, kind] of Object.entries(RELORA_KINDS)) {
         if (!(key in r)) continue;
@@ -220,7 +282,11 @@ export function settingsFromJson(raw: unknown, base: TrainSettings): { settings:
  * A settings file: parsed, type-checked and validated against the model; either the settings or
  * one message that names every bad field.
  */
-export function parseSettingsFile(text: string, base: TrainSettings, ctx: ValidationContext): { settings: TrainSettings } | { error: string } {
+export function parseSettingsFile(
+  text: string,
+  base: TrainSettings,
+  ctx: ValidationContext,
+): { settings: TrainSettings } | { error: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -48,7 +48,12 @@ export function totalStepsFor(settings: TrainSettings, trainSequences: number): 
  * padded to the training length; null when there is nothing to score.
  */
 export async function heldOutLoss(
-  rt: GpuRuntime, model: Transformer, adapter: Adapter | null, val: readonly TokenSequence[], seqLen: number, padId: number,
+  rt: GpuRuntime,
+  model: Transformer,
+  adapter: Adapter | null,
+  val: readonly TokenSequence[],
+  seqLen: number,
+  padId: number,
 ): Promise<number | null> {
   const sequences = val.slice(0, MAX_VAL_SEQUENCES);
   if (sequences.length === 0) return null;
@@ -144,8 +149,14 @@ export class TrainingRun {
     this.tokens += issued.tokenCount;
     const elapsedMs = performance.now() - this.started - this.pausedMs;
     this.io.post({
-      type: 'train-step', step: issued.step + 1, totalSteps: this.totalSteps, loss, lr: issued.lr,
-      tokensPerSecond: this.tokens / Math.max(elapsedMs / 1000, 1e-3), elapsedMs, epoch: issued.epoch,
+      type: 'train-step',
+      step: issued.step + 1,
+      totalSteps: this.totalSteps,
+      loss,
+      lr: issued.lr,
+      tokensPerSecond: this.tokens / Math.max(elapsedMs / 1000, 1e-3),
+      elapsedMs,
+      epoch: issued.epoch,
     });
     this.pausedMs += await this.control.pauseOnNonFinite(loss, issued.step + 1);
   }
@@ -163,7 +174,6 @@ export class TrainingRun {
     const { rt, model, adapter, settings, padId, val } = this.io;
     return heldOutLoss(rt, model, adapter, val, settings.seqLen, padId);
   }
-
 }
 
 /** ΔM and ΔD of every adapted layer (ΔW from the adapter, the statistics on the GPU). */

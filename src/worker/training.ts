@@ -42,7 +42,13 @@ export async function trainAdapter(ctx: TrainingContext, settings: TrainSettings
   const run = new TrainingRun({ rt, model: model.transformer, adapter, settings, train: data.train, val: data.val, padId, post: ctx.post });
   ctx.setRun(run);
   ctx.postHeld();
-  ctx.post({ type: 'train-started', totalSteps: run.totalSteps, trainableParams: trainableCount(adapter.spec, model.folder.config), continued, kind: 'adapter' });
+  ctx.post({
+    type: 'train-started',
+    totalSteps: run.totalSteps,
+    trainableParams: trainableCount(adapter.spec, model.folder.config),
+    continued,
+    kind: 'adapter',
+  });
   await run.run();
   ctx.setRun(null);
 }
@@ -59,11 +65,22 @@ export async function trainRelora(ctx: TrainingContext, settings: TrainSettings)
   const { config, weights, tokenizer } = model.folder;
   const transformer = new Transformer(rt, config, weights);
   try {
-    const run = new ReloraTrainingRun({ rt, model: transformer, settings, train: data.train, val: data.val, padId: tokenizer.eosId ?? 0, post });
+    const run = new ReloraTrainingRun({
+      rt,
+      model: transformer,
+      settings,
+      train: data.train,
+      val: data.val,
+      padId: tokenizer.eosId ?? 0,
+      post,
+    });
     ctx.setRun(run);
     post({ type: 'held', held: { kind: 'relora', method: 'relora' } });
     post({
-      type: 'train-started', totalSteps: run.totalSteps, continued: false, kind: 'relora',
+      type: 'train-started',
+      totalSteps: run.totalSteps,
+      continued: false,
+      kind: 'relora',
       trainableParams: reloraTrainableCount(config, model.transformer.parameterCount, settings.rank),
     });
     const merged = await run.run();

@@ -56,12 +56,30 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     const a = c.summary.adamw;
     const out = tmp();
     const r = await cli([
-      'train', ...common, '--adapter', join(dir, 'adapter'), '--steps', String(a.steps), '--lr', String(a.lr),
-      '--betas', a.betas.join(','), '--eps', String(a.eps), '--weight-decay', String(a.weight_decay),
-      '--max-grad-norm', '0', '--out', out, // the fixtures' AdamW steps are unclipped
+      'train',
+      ...common,
+      '--adapter',
+      join(dir, 'adapter'),
+      '--steps',
+      String(a.steps),
+      '--lr',
+      String(a.lr),
+      '--betas',
+      a.betas.join(','),
+      '--eps',
+      String(a.eps),
+      '--weight-decay',
+      String(a.weight_decay),
+      '--max-grad-norm',
+      '0',
+      '--out',
+      out, // the fixtures' AdamW steps are unclipped
     ]);
     expect(r.code).toBe(0);
-    const losses = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+    const losses = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; loss: number });
     expect(losses.map((l) => l.step)).toEqual([...Array(a.steps).keys()]);
     for (const [i, l] of losses.entries()) expect(Math.abs(l.loss - c.summary.adamw_step_losses[i]!) / l.loss).toBeLessThan(1e-4);
     const got = readTensors(join(out, 'adapter_model.safetensors'));
@@ -77,11 +95,32 @@ describe('CLI training of new adapters', () => {
       const out = tmp();
       const alpha = method === 'vera' ? [] : ['--alpha', '8'];
       const r = await cli([
-        'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', method, '--rank', '4', ...alpha,
-        '--targets', 'q_proj,v_proj,down_proj', '--steps', '4', '--lr', method === 'vera' ? '0.05' : '0.01', '--seed', '3', '--out', out,
+        'train',
+        '--model',
+        dir,
+        '--batch',
+        join(dir, 'batch.json'),
+        '--method',
+        method,
+        '--rank',
+        '4',
+        ...alpha,
+        '--targets',
+        'q_proj,v_proj,down_proj',
+        '--steps',
+        '4',
+        '--lr',
+        method === 'vera' ? '0.05' : '0.01',
+        '--seed',
+        '3',
+        '--out',
+        out,
       ]);
       expect(r.code).toBe(0);
-      const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+      const losses = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { loss: number }).loss);
       expect(losses).toHaveLength(4);
       expect(losses[3]).toBeLessThan(losses[0]!);
       const evalRun = await cli(['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', out]);
@@ -94,31 +133,99 @@ describe('CLI training of new adapters', () => {
 describe('CLI bad input', () => {
   const dir = join(FIXTURES, 'llama-dora');
   const cases: [string, () => string[], RegExp][] = [
-    ['missing model folder', () => ['eval', '--model', '/nonexistent', '--batch', join(dir, 'batch.json')], /nonexistent: model folder not found/],
-    ['token id out of range', () => {
-      const f = join(tmp(), 'batch.json');
-      writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 67]] }));
-      return ['eval', '--model', dir, '--batch', f];
-    }, /batch\.json: .*67.*\[0, 67\)/],
-    ['malformed JSON batch', () => {
-      const f = join(tmp(), 'batch.json');
-      writeFileSync(f, '{"input_ids": [[1, 2');
-      return ['eval', '--model', dir, '--batch', f];
-    }, /batch\.json: /],
-    ['truncated safetensors', () => {
-      const d = tmp();
-      writeFileSync(join(d, 'config.json'), readFileSync(join(dir, 'config.json')));
-      writeFileSync(join(d, 'model.safetensors'), readFileSync(join(dir, 'model.safetensors')).subarray(0, 5000));
-      return ['eval', '--model', d, '--batch', join(dir, 'batch.json')];
-    }, /model\.safetensors: /],
-    ['adapter of another model', () => ['eval', '--model', dir, '--adapter', join(FIXTURES, 'gpt2-dora', 'adapter'), '--batch', join(dir, 'batch.json')], /adapter_model\.safetensors: .*c_attn/],
-    ['unknown target', () => ['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'lora', '--rank', '2', '--targets', 'c_fc', '--steps', '1', '--lr', '0.1', '--out', join(tmp(), 'never')], /--targets: .*c_fc/],
-    ['bad rank', () => ['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'lora', '--rank', 'x', '--targets', 'q_proj', '--steps', '1', '--lr', '0.1', '--out', join(tmp(), 'never')], /--rank must be a positive integer/],
-    ['no target tokens', () => {
-      const f = join(tmp(), 'batch.json');
-      writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 3]], labels: [[-100, -100, -100]] }));
-      return ['grads', '--model', dir, '--adapter', join(dir, 'adapter'), '--batch', f, '--out', join(tmp(), 'never.safetensors')];
-    }, /no target tokens/],
+    [
+      'missing model folder',
+      () => ['eval', '--model', '/nonexistent', '--batch', join(dir, 'batch.json')],
+      /nonexistent: model folder not found/,
+    ],
+    [
+      'token id out of range',
+      () => {
+        const f = join(tmp(), 'batch.json');
+        writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 67]] }));
+        return ['eval', '--model', dir, '--batch', f];
+      },
+      /batch\.json: .*67.*\[0, 67\)/,
+    ],
+    [
+      'malformed JSON batch',
+      () => {
+        const f = join(tmp(), 'batch.json');
+        writeFileSync(f, '{"input_ids": [[1, 2');
+        return ['eval', '--model', dir, '--batch', f];
+      },
+      /batch\.json: /,
+    ],
+    [
+      'truncated safetensors',
+      () => {
+        const d = tmp();
+        writeFileSync(join(d, 'config.json'), readFileSync(join(dir, 'config.json')));
+        writeFileSync(join(d, 'model.safetensors'), readFileSync(join(dir, 'model.safetensors')).subarray(0, 5000));
+        return ['eval', '--model', d, '--batch', join(dir, 'batch.json')];
+      },
+      /model\.safetensors: /,
+    ],
+    [
+      'adapter of another model',
+      () => ['eval', '--model', dir, '--adapter', join(FIXTURES, 'gpt2-dora', 'adapter'), '--batch', join(dir, 'batch.json')],
+      /adapter_model\.safetensors: .*c_attn/,
+    ],
+    [
+      'unknown target',
+      () => [
+        'train',
+        '--model',
+        dir,
+        '--batch',
+        join(dir, 'batch.json'),
+        '--method',
+        'lora',
+        '--rank',
+        '2',
+        '--targets',
+        'c_fc',
+        '--steps',
+        '1',
+        '--lr',
+        '0.1',
+        '--out',
+        join(tmp(), 'never'),
+      ],
+      /--targets: .*c_fc/,
+    ],
+    [
+      'bad rank',
+      () => [
+        'train',
+        '--model',
+        dir,
+        '--batch',
+        join(dir, 'batch.json'),
+        '--method',
+        'lora',
+        '--rank',
+        'x',
+        '--targets',
+        'q_proj',
+        '--steps',
+        '1',
+        '--lr',
+        '0.1',
+        '--out',
+        join(tmp(), 'never'),
+      ],
+      /--rank must be a positive integer/,
+    ],
+    [
+      'no target tokens',
+      () => {
+        const f = join(tmp(), 'batch.json');
+        writeFileSync(f, JSON.stringify({ input_ids: [[1, 2, 3]], labels: [[-100, -100, -100]] }));
+        return ['grads', '--model', dir, '--adapter', join(dir, 'adapter'), '--batch', f, '--out', join(tmp(), 'never.safetensors')];
+      },
+      /no target tokens/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(`${what}: one line on stderr, exit 2, no output`, async () => {
@@ -143,16 +250,36 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
       const dir = join(FIXTURES, name);
       const out = tmp();
       const r = await cli([
-        'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'full', '--steps', String(a.steps),
-        '--lr', String(a.lr), '--weight-decay', String(a.weight_decay), '--max-grad-norm', '0', '--out', out, // unclipped, as the fixture
+        'train',
+        '--model',
+        dir,
+        '--batch',
+        join(dir, 'batch.json'),
+        '--method',
+        'full',
+        '--steps',
+        String(a.steps),
+        '--lr',
+        String(a.lr),
+        '--weight-decay',
+        String(a.weight_decay),
+        '--max-grad-norm',
+        '0',
+        '--out',
+        out, // unclipped, as the fixture
       ]);
       expect(r.code).toBe(0);
-      const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+      const losses = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { loss: number }).loss);
       for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
       const got = readTensors(join(out, 'model.safetensors'));
       for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
       const evalRun = await cli(['eval', '--model', out, '--batch', join(dir, 'batch.json')]);
-      expect(Math.abs((JSON.parse(evalRun.stdout) as { loss: number }).loss - c.summary.loss_after_adamw) / c.summary.loss_after_adamw).toBeLessThan(1e-4);
+      expect(
+        Math.abs((JSON.parse(evalRun.stdout) as { loss: number }).loss - c.summary.loss_after_adamw) / c.summary.loss_after_adamw,
+      ).toBeLessThan(1e-4);
     });
   }
 
@@ -160,11 +287,35 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
     const dir = join(FIXTURES, 'llama-full');
     const out = tmp();
     const r = await cli([
-      'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'relora', '--rank', '4', '--relora-reset', '3',
-      '--warm-start-steps', '2', '--restart-warmup', '1', '--optimizer-pruning', '0.999', '--steps', '9', '--lr', '0.004', '--out', out,
+      'train',
+      '--model',
+      dir,
+      '--batch',
+      join(dir, 'batch.json'),
+      '--method',
+      'relora',
+      '--rank',
+      '4',
+      '--relora-reset',
+      '3',
+      '--warm-start-steps',
+      '2',
+      '--restart-warmup',
+      '1',
+      '--optimizer-pruning',
+      '0.999',
+      '--steps',
+      '9',
+      '--lr',
+      '0.004',
+      '--out',
+      out,
     ]);
     expect(r.code).toBe(0);
-    const steps = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: number; phase: string; reset: boolean; lr: number });
+    const steps = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; phase: string; reset: boolean; lr: number });
     expect(steps.filter((s) => s.phase === 'warm-start').map((s) => s.step)).toEqual([0, 1]);
     expect(steps.filter((s) => s.reset).map((s) => s.step)).toEqual([5, 8]);
     expect(steps.find((s) => s.step === 5)!.lr).toBe(0);
@@ -174,7 +325,23 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
 
   it('--method full refuses ReLoRA flags', async () => {
     const dir = join(FIXTURES, 'llama-full');
-    const r = await cli(['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--method', 'full', '--relora-reset', '3', '--steps', '1', '--lr', '0.1', '--out', join(tmp(), 'x')]);
+    const r = await cli([
+      'train',
+      '--model',
+      dir,
+      '--batch',
+      join(dir, 'batch.json'),
+      '--method',
+      'full',
+      '--relora-reset',
+      '3',
+      '--steps',
+      '1',
+      '--lr',
+      '0.1',
+      '--out',
+      join(tmp(), 'x'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--relora-reset needs --method relora/);
   });
@@ -193,12 +360,15 @@ describe('CLI generate', () => {
 
   it("a flag not given takes generation_config.json's default; a flag given wins", async () => {
     const withConfig = tmp();
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(model, f), join(withConfig, f));
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
+      copyFileSync(join(model, f), join(withConfig, f));
     writeFileSync(join(withConfig, 'generation_config.json'), JSON.stringify({ do_sample: false, max_new_tokens: 2 }));
     const prompt = ['--prompt', 'Q1: colour?'];
     const [byConfig, byFlag, flagWins, plain4] = await Promise.all([
-      cli(['generate', '--model', withConfig, ...prompt]), cli(['generate', '--model', model, ...prompt, '--max-tokens', '2']),
-      cli(['generate', '--model', withConfig, ...prompt, '--max-tokens', '4']), cli(['generate', '--model', model, ...prompt, '--max-tokens', '4']),
+      cli(['generate', '--model', withConfig, ...prompt]),
+      cli(['generate', '--model', model, ...prompt, '--max-tokens', '2']),
+      cli(['generate', '--model', withConfig, ...prompt, '--max-tokens', '4']),
+      cli(['generate', '--model', model, ...prompt, '--max-tokens', '4']),
     ]);
     expect([byConfig.code, byConfig.stderr, flagWins.code]).toEqual([0, '', 0]);
     expect(byConfig.stdout).toBe(byFlag.stdout);
@@ -236,15 +406,55 @@ describe('CLI gradient accumulation', () => {
     const dir = join(FIXTURES, name);
     const out = tmp();
     const r = await cli([
-      'train', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', join(dir, 'adapter'), '--steps', String(a.steps), '--lr', String(a.lr),
-      '--betas', a.betas.join(','), '--eps', String(a.eps), '--weight-decay', String(a.weight_decay), '--max-grad-norm', '0', '--grad-accum', '2', '--out', out,
+      'train',
+      '--model',
+      dir,
+      '--batch',
+      join(dir, 'batch.json'),
+      '--adapter',
+      join(dir, 'adapter'),
+      '--steps',
+      String(a.steps),
+      '--lr',
+      String(a.lr),
+      '--betas',
+      a.betas.join(','),
+      '--eps',
+      String(a.eps),
+      '--weight-decay',
+      String(a.weight_decay),
+      '--max-grad-norm',
+      '0',
+      '--grad-accum',
+      '2',
+      '--out',
+      out,
     ]);
     expect(r.stderr).toBe('');
-    const losses = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const losses = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { loss: number }).loss);
     for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
     const got = readTensors(join(out, 'adapter_model.safetensors'));
     for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
-    const bad = await cli(['train', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', join(dir, 'adapter'), '--steps', '1', '--lr', '0.1', '--grad-accum', '3', '--out', join(tmp(), 'never')]);
+    const bad = await cli([
+      'train',
+      '--model',
+      dir,
+      '--batch',
+      join(dir, 'batch.json'),
+      '--adapter',
+      join(dir, 'adapter'),
+      '--steps',
+      '1',
+      '--lr',
+      '0.1',
+      '--grad-accum',
+      '3',
+      '--out',
+      join(tmp(), 'never'),
+    ]);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, "error: train: --grad-accum 3 must divide the batch's 2 rows"]);
   });
 });

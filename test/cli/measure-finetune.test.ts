@@ -16,9 +16,21 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'measure-finetune-'));
 function writeTinyModel(dir: string): void {
   const corpus = ['ships-log.txt', 'pirate-instructions.jsonl'].map((f) => readFileSync(join(SAMPLES, f), 'utf8')).join('\n');
   const config = {
-    model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2,
-    num_key_value_heads: 1, intermediate_size: 32, vocab_size: VOCAB, max_position_embeddings: 48, rms_norm_eps: 1e-5,
-    rope_theta: 10000, tie_word_embeddings: true, hidden_act: 'silu', bos_token_id: VOCAB - 1, eos_token_id: VOCAB - 1,
+    model_type: 'llama',
+    architectures: ['LlamaForCausalLM'],
+    hidden_size: 16,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    intermediate_size: 32,
+    vocab_size: VOCAB,
+    max_position_embeddings: 48,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+    hidden_act: 'silu',
+    bos_token_id: VOCAB - 1,
+    eos_token_id: VOCAB - 1,
   };
   const random = seededRandom(5);
   const weights = expectedWeights(parseModelConfig(JSON.stringify(config), 'config.json'))

@@ -19,8 +19,10 @@ const HELLO = [72, 101, 108, 108, 111];
 describe('chat examples through the tokenizer’s own template', () => {
   it('Qwen2.5: the prompt (with the default system message) is masked; the answer and <|im_end|> are learned', () => {
     const { sequences, badRows } = tokenizeDataset([chat(user('Hi'), assistant('Hello'))], qwen25, 256);
-    const prompt = expectedIds('<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n'
-      + '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    const prompt = expectedIds(
+      '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' +
+        '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
     expect(badRows).toEqual([]);
     expect(prompt).toHaveLength(99);
     expect(sequences).toEqual([{ ids: [...prompt, ...HELLO, 257], labels: [...masked(99), ...HELLO, 257] }]);
@@ -37,8 +39,10 @@ describe('chat examples through the tokenizer’s own template', () => {
   it('Gemma 3 multi-turn: only the last answer is learned, earlier answers stay in the masked prompt', () => {
     const { sequences } = tokenizeDataset([chat(user('Hi'), assistant('Hello'), user('Bye'), assistant('Ok'))], gemma3, 64);
     const s = sequences[0]!;
-    const prompt = expectedIds('<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n'
-      + '<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n');
+    const prompt = expectedIds(
+      '<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n' +
+        '<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n',
+    );
     expect(s.ids).toEqual([...prompt, 79, 107, 259]);
     expect(s.labels).toEqual([...masked(prompt.length), 79, 107, 259]);
   });
@@ -52,9 +56,21 @@ describe('chat examples through the tokenizer’s own template', () => {
   });
 
   it("a conversation the template refuses (raise_exception) is a bad row with the template's message", () => {
-    const records = [chat(user('Hi'), assistant('Hello')), chat(user('Hi'), user('again'), assistant('Hello')), chat(user('Yo'), assistant('Ok'))];
+    const records = [
+      chat(user('Hi'), assistant('Hello')),
+      chat(user('Hi'), user('again'), assistant('Hello')),
+      chat(user('Yo'), assistant('Ok')),
+    ];
     const { sequences, badRows } = tokenizeDataset(records, gemma3, 64);
-    expect(badRows).toEqual([{ row: 2, reason: 'the chat template refused this conversation: Conversation roles must alternate user/assistant/user/assistant/...' }]);
-    expect(sequences.map((s) => s.labels.filter((l) => l !== -100))).toEqual([[...HELLO, 259], [79, 107, 259]]);
+    expect(badRows).toEqual([
+      {
+        row: 2,
+        reason: 'the chat template refused this conversation: Conversation roles must alternate user/assistant/user/assistant/...',
+      },
+    ]);
+    expect(sequences.map((s) => s.labels.filter((l) => l !== -100))).toEqual([
+      [...HELLO, 259],
+      [79, 107, 259],
+    ]);
   });
 });

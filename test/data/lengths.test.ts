@@ -63,7 +63,13 @@ describe('rows that do not fit', () => {
     expect(fit).toEqual({ kind: 'truncated', promptKept: 2, sequence: { ids: [1, 2, 7, 8], labels: [-100, -100, 7, 8] } });
   });
   it('the preview shows the rendered chat prompt and the answer with its end-of-turn marker, whole', () => {
-    const chat: DatasetRecord = { kind: 'chat', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a'.repeat(500) }] };
+    const chat: DatasetRecord = {
+      kind: 'chat',
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: 'a'.repeat(500) },
+      ],
+    };
     expect(exampleParts(chat, chars)).toEqual({ prompt: '<|user|>\nq\n<|assistant|>\n', answer: `${'a'.repeat(500)}<e>` });
     expect(exampleParts(pair('p', 'c'), chars)).toEqual({ prompt: 'p', answer: 'c' });
   });

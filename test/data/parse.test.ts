@@ -6,7 +6,11 @@ import { DatasetError } from '../../src/data/types';
 describe('txt', () => {
   it('splits paragraphs on blank lines, any line ending', () => {
     const d = parseDatasetFile('a.txt', 'one\r\ntwo\r\n\r\nthree\n \n\nfour\n');
-    expect(d.records).toEqual([{ kind: 'text', text: 'one\ntwo' }, { kind: 'text', text: 'three' }, { kind: 'text', text: 'four' }]);
+    expect(d.records).toEqual([
+      { kind: 'text', text: 'one\ntwo' },
+      { kind: 'text', text: 'three' },
+      { kind: 'text', text: 'four' },
+    ]);
     expect(d.badRows).toEqual([]);
   });
   it('refuses an empty file', () => {
@@ -21,7 +25,12 @@ describe('jsonl', () => {
       { prompt: 'P', completion: 'C' },
       { instruction: 'Do', input: 'this', output: 'done' },
       { instruction: 'Do', output: 'done' },
-      { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] },
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      },
     ].map((o) => JSON.stringify(o));
     const d = parseDatasetFile('d.jsonl', lines.join('\n'));
     expect(d.records).toEqual([
@@ -29,12 +38,27 @@ describe('jsonl', () => {
       { kind: 'pair', prompt: 'P', completion: 'C' },
       { kind: 'pair', prompt: alpacaPrompt('Do', 'this'), completion: 'done' },
       { kind: 'pair', prompt: alpacaPrompt('Do', ''), completion: 'done' },
-      { kind: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] },
+      {
+        kind: 'chat',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      },
     ]);
     expect(alpacaPrompt('Do', '')).not.toContain('### Input');
   });
   it('counts malformed rows with their line numbers instead of dropping them silently', () => {
-    const text = ['{"text": "ok"}', '{not json', '', '[1, 2]', '{"prompt": "p"}', '{"other": 1}', '{"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "y"}]}', '{"text": ""}'].join('\n');
+    const text = [
+      '{"text": "ok"}',
+      '{not json',
+      '',
+      '[1, 2]',
+      '{"prompt": "p"}',
+      '{"other": 1}',
+      '{"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "y"}]}',
+      '{"text": ""}',
+    ].join('\n');
     const d = parseDatasetFile('d.jsonl', text);
     expect(d.records).toHaveLength(1);
     expect(d.badRows.map((b) => b.row)).toEqual([2, 4, 5, 6, 7, 8]);
@@ -50,20 +74,29 @@ describe('jsonl', () => {
 describe('json', () => {
   it('reads an array or {"data": [...]}', () => {
     expect(parseDatasetFile('d.json', '[{"text":"a"},{"text":"b"}]').records).toHaveLength(2);
-    expect(parseDatasetFile('d.json', '{"data":[{"prompt":"a","completion":"b"}]}').records).toEqual([{ kind: 'pair', prompt: 'a', completion: 'b' }]);
+    expect(parseDatasetFile('d.json', '{"data":[{"prompt":"a","completion":"b"}]}').records).toEqual([
+      { kind: 'pair', prompt: 'a', completion: 'b' },
+    ]);
   });
   it('reports bad JSON and bad shapes', () => {
     expect(() => parseDatasetFile('d.json', '[{"text":')).toThrow(/d.json: not valid JSON/);
     expect(() => parseDatasetFile('d.json', '{"text": "x"}')).toThrow(/expected a JSON array/);
     const d = parseDatasetFile('d.json', '[{"text":"a"}, 3, {"completion": 5, "prompt": ""}]');
-    expect(d.badRows).toEqual([{ row: 2, reason: 'not a JSON object' }, { row: 3, reason: '"completion" must be a non-empty string' }]);
+    expect(d.badRows).toEqual([
+      { row: 2, reason: 'not a JSON object' },
+      { row: 3, reason: '"completion" must be a non-empty string' },
+    ]);
   });
 });
 
 describe('csv', () => {
   it('parses quotes, doubled quotes, embedded commas and newlines', () => {
     const { rows } = parseCsv('a,b\n"x, y","say ""hi"""\r\n"multi\nline",z\n');
-    expect(rows.map((r) => r.fields)).toEqual([['a', 'b'], ['x, y', 'say "hi"'], ['multi\nline', 'z']]);
+    expect(rows.map((r) => r.fields)).toEqual([
+      ['a', 'b'],
+      ['x, y', 'say "hi"'],
+      ['multi\nline', 'z'],
+    ]);
     expect(rows.map((r) => r.line)).toEqual([1, 2, 3]);
   });
   it('takes the chosen column, "text" by default, and reports short or empty rows', () => {
@@ -71,8 +104,14 @@ describe('csv', () => {
     const d = parseDatasetFile('d.csv', text);
     expect(d.column).toBe('text');
     expect(d.columns).toEqual(['id', 'text', 'label']);
-    expect(d.records).toEqual([{ kind: 'text', text: 'hello' }, { kind: 'text', text: 'again' }]);
-    expect(d.badRows).toEqual([{ row: 3, reason: 'column "text" is empty' }, { row: 4, reason: '2 fields, header has 3' }]);
+    expect(d.records).toEqual([
+      { kind: 'text', text: 'hello' },
+      { kind: 'text', text: 'again' },
+    ]);
+    expect(d.badRows).toEqual([
+      { row: 3, reason: 'column "text" is empty' },
+      { row: 4, reason: '2 fields, header has 3' },
+    ]);
     expect(parseDatasetFile('d.csv', text, { csvColumn: 'label' }).records).toHaveLength(3);
   });
   it('refuses an unknown column and an unterminated quote', () => {

@@ -18,7 +18,13 @@ describe('tokenizeDataset', () => {
     expect(sequences).toEqual([{ ids: [97, 98, 99, 0], labels: [-100, -100, 99, 0] }]);
   });
   it('learns only the last assistant turn of a chat', () => {
-    const record: DatasetRecord = { kind: 'chat', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }] };
+    const record: DatasetRecord = {
+      kind: 'chat',
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: 'a' },
+      ],
+    };
     const { sequences } = tokenizeDataset([record], chars, 64);
     const prompt = '<|user|>\nq\n<|assistant|>\n';
     const s = sequences[0]!;
@@ -28,7 +34,11 @@ describe('tokenizeDataset', () => {
     expect(s.ids).toHaveLength(prompt.length + 'a<e>'.length);
   });
   it('packs text records into seqLen pieces and truncates long pairs', () => {
-    const records: DatasetRecord[] = [{ kind: 'text', text: 'abcde' }, { kind: 'text', text: 'fg' }, { kind: 'pair', prompt: 'p', completion: 'xxxxxxxx' }];
+    const records: DatasetRecord[] = [
+      { kind: 'text', text: 'abcde' },
+      { kind: 'text', text: 'fg' },
+      { kind: 'pair', prompt: 'p', completion: 'xxxxxxxx' },
+    ];
     const d = tokenizeDataset(records, chars, 4);
     // pair first (truncated to 4), then the packed stream a b c d e 0 f g 0 → [abcd] [e0fg] (tail "0" alone dropped)
     expect(d.sequences.map((s) => s.ids.length)).toEqual([4, 4, 4]);

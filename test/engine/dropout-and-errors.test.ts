@@ -14,8 +14,16 @@ const gpu = useGpu();
 
 function spec(method: AdapterSpec['method'], dropout: number): AdapterSpec {
   return {
-    method, rank: 2, alpha: 4, rslora: false, dropout, targets: ['q_proj', 'v_proj', 'down_proj'], fanInFanOut: false,
-    dInitial: 0.1, projectionPrngKey: 0, saveProjection: true,
+    method,
+    rank: 2,
+    alpha: 4,
+    rslora: false,
+    dropout,
+    targets: ['q_proj', 'v_proj', 'down_proj'],
+    fanInFanOut: false,
+    dInitial: 0.1,
+    projectionPrngKey: 0,
+    saveProjection: true,
   };
 }
 
@@ -28,7 +36,11 @@ describe('adapter dropout (applied to the adapter input, as PEFT does)', () => {
       const adapter = await createAdapter(rt, model, spec(method, 0.4), 5);
       // Move B (or λ_b) off zero so every factor gets a gradient.
       for (const p of adapter.parameters()) {
-        if (/lora_B|lambda_b/.test(p.key)) rt.upload(p.value, Float32Array.from({ length: p.value.numel }, (_, i) => Math.sin(i + 1) * 0.3));
+        if (/lora_B|lambda_b/.test(p.key))
+          rt.upload(
+            p.value,
+            Float32Array.from({ length: p.value.numel }, (_, i) => Math.sin(i + 1) * 0.3),
+          );
       }
       const batch = uploadBatch(rt, c.batch);
       const step: StepContext = { training: true, seed: 77 };
@@ -37,7 +49,15 @@ describe('adapter dropout (applied to the adapter input, as PEFT does)', () => {
         recordLoss(rt, model, adapter, batch, ctx, { withGrad: false, lossOut });
         return (await rt.read(lossOut))[0];
       };
-      const trainer = new Trainer(rt, model, adapter, { lr: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 0 });
+      const trainer = new Trainer(rt, model, adapter, {
+        lr: 0,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0,
+        maxGradNorm: 0,
+        seed: 0,
+      });
       await checked(rt, () => {
         for (const p of adapter.parameters()) rt.clear(p.grad);
         recordLoss(rt, model, adapter, batch, step, { withGrad: true, lossOut });

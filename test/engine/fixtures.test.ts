@@ -49,7 +49,13 @@ describe.each(ADAPTER_CASES)('golden fixture %s', (name) => {
     const { model, adapter, batch, done } = setup(rt, c);
     const a = c.summary.adamw;
     const trainer = new Trainer(rt, model, adapter, {
-      lr: a.lr, beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: 0, seed: 0,
+      lr: a.lr,
+      beta1: a.betas[0],
+      beta2: a.betas[1],
+      eps: a.eps,
+      weightDecay: a.weight_decay,
+      maxGradNorm: 0,
+      seed: 0,
     });
     await checked(rt, () => trainer.recordGradients(batch));
     const expected = c.expected('grads');
@@ -69,7 +75,13 @@ describe.each(ADAPTER_CASES)('golden fixture %s', (name) => {
     const { model, adapter, batch, done } = setup(rt, c);
     const a = c.summary.adamw;
     const trainer = new Trainer(rt, model, adapter, {
-      lr: a.lr, beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: 0, seed: 0,
+      lr: a.lr,
+      beta1: a.betas[0],
+      beta2: a.betas[1],
+      eps: a.eps,
+      weightDecay: a.weight_decay,
+      maxGradNorm: 0,
+      seed: 0,
     });
     for (let s = 0; s < a.steps; s++) {
       const loss = await trainer.trainStep(batch);

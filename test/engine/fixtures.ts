@@ -10,8 +10,17 @@ import { parseSafetensors, type TensorEntry } from '../../src/formats/safetensor
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'fixtures');
 
 export const ADAPTER_CASES = [
-  'llama-lora-qv', 'llama-lora-all-rslora', 'llama-dora', 'llama-vera', 'gpt2-lora', 'gpt2-dora', 'gpt2-vera',
-  'qwen2-lora-bias', 'qwen3-dora', 'gemma3-lora', 'llama3-rope-vera',
+  'llama-lora-qv',
+  'llama-lora-all-rslora',
+  'llama-dora',
+  'llama-vera',
+  'gpt2-lora',
+  'gpt2-dora',
+  'gpt2-vera',
+  'qwen2-lora-bias',
+  'qwen3-dora',
+  'gemma3-lora',
+  'llama3-rope-vera',
 ] as const;
 
 export interface Summary {
@@ -44,7 +53,11 @@ export async function loadCase(name: string): Promise<FixtureCase> {
   const batch = parseBatch(readFileSync(batchPath, 'utf8'), batchPath, model.config.vocabSize);
   const summary = JSON.parse(readFileSync(join(dir, 'expected', 'summary.json'), 'utf8')) as Summary;
   return {
-    dir, model, adapter, batch, summary,
+    dir,
+    model,
+    adapter,
+    batch,
+    summary,
     expected(file) {
       const path = join(dir, 'expected', `${file}.safetensors`);
       return parseSafetensors(readFileSync(path), path).tensors;

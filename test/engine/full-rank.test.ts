@@ -19,7 +19,13 @@ describe.each(FULL_CASES)('golden fixture %s (full-rank: every base weight train
     const batch = uploadBatch(rt, c.batch);
     const a = c.summary.adamw;
     const trainer = new Trainer(rt, model, target, {
-      lr: a.lr, beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: 0, seed: 0,
+      lr: a.lr,
+      beta1: a.betas[0],
+      beta2: a.betas[1],
+      eps: a.eps,
+      weightDecay: a.weight_decay,
+      maxGradNorm: 0,
+      seed: 0,
     });
     await checked(rt, () => trainer.recordGradients(batch));
     const grads = c.expected('grads');

@@ -29,7 +29,12 @@ function batchOf(vocab: number): TokenBatch {
 }
 
 function rowsOf(b: TokenBatch, from: number, to: number): TokenBatch {
-  return { inputIds: b.inputIds.slice(from * b.seq, to * b.seq), labels: b.labels.slice(from * b.seq, to * b.seq), batch: to - from, seq: b.seq };
+  return {
+    inputIds: b.inputIds.slice(from * b.seq, to * b.seq),
+    labels: b.labels.slice(from * b.seq, to * b.seq),
+    batch: to - from,
+    seq: b.seq,
+  };
 }
 
 async function gradients(rt: GpuRuntime, trainer: Trainer, params: TrainingTarget['params'], batches: DeviceBatch | DeviceBatch[]) {
@@ -47,7 +52,8 @@ describe('gradient accumulation in the Trainer', () => {
       const c = await loadCase('llama-lora-qv');
       const model = new Transformer(rt, c.model.config, c.model.weights);
       // The fixture's LoRA has B ≠ 0, so A and B both get gradients; no dropout, so the masks cannot differ.
-      const adapter: Adapter | null = kind === 'lora' ? loadAdapter(rt, model, { ...c.adapter.spec, dropout: 0 }, c.adapter.tensors, 'fixture') : null;
+      const adapter: Adapter | null =
+        kind === 'lora' ? loadAdapter(rt, model, { ...c.adapter.spec, dropout: 0 }, c.adapter.tensors, 'fixture') : null;
       const target = adapter ?? new FullRankTarget(rt, model);
       const params = adapter ? adapter.parameters() : (target as FullRankTarget).params;
       const trainer = new Trainer(rt, model, target, trainHyper(1e-2, { maxGradNorm: 0 }));
@@ -66,7 +72,8 @@ describe('gradient accumulation in the Trainer', () => {
         for (const micro of [halves, rows, [noTargets, ...halves]]) {
           const got = await gradients(rt, trainer, params, micro);
           expect(Math.abs(got.loss - expected.loss)).toBeLessThan(1e-5 * expected.loss);
-          for (const [key, g] of expected.grads) expect(relErr(got.grads.get(key)!, g), `${micro.length} micro-batches: ${key}`).toBeLessThan(1e-5);
+          for (const [key, g] of expected.grads)
+            expect(relErr(got.grads.get(key)!, g), `${micro.length} micro-batches: ${key}`).toBeLessThan(1e-5);
         }
         expect(() => trainer.recordGradients([noTargets, noTargets])).toThrow(EmptyBatchError);
         // One optimizer step over the micro-batches moves the weights as the whole batch's step does.

@@ -23,7 +23,13 @@ async function prefixLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter
   return all.slice((ids.length - 1) * V);
 }
 
-async function decodeLogits(rt: GpuRuntime, model: Transformer, adapter: Adapter | null, cache: KvCache, ids: number[]): Promise<Float32Array> {
+async function decodeLogits(
+  rt: GpuRuntime,
+  model: Transformer,
+  adapter: Adapter | null,
+  cache: KvCache,
+  ids: number[],
+): Promise<Float32Array> {
   const tokens = rt.intTensor(new Uint32Array(ids), 'ids');
   const logits = model.decode({ ids: tokens, B: 1, S: ids.length }, adapter, cache);
   const row = await rt.read(logits);
@@ -46,8 +52,9 @@ describe.each(CASES)('cached decoding on %s', (name) => {
     for (const a of [adapter, null]) {
       const cache = new KvCache(rt, model.config, ids.length);
       const prefill = 3;
-      expect(relErr(await decodeLogits(rt, model, a, cache, ids.slice(0, prefill)), await prefixLogits(rt, model, a, ids.slice(0, prefill))))
-        .toBeLessThan(1e-5);
+      expect(
+        relErr(await decodeLogits(rt, model, a, cache, ids.slice(0, prefill)), await prefixLogits(rt, model, a, ids.slice(0, prefill))),
+      ).toBeLessThan(1e-5);
       for (let t = prefill; t < ids.length; t++) {
         const got = await decodeLogits(rt, model, a, cache, [ids[t]!]);
         expect(relErr(got, await prefixLogits(rt, model, a, ids.slice(0, t + 1))), `position ${t}`).toBeLessThan(1e-5);
@@ -70,7 +77,8 @@ describe('generate', () => {
     const opts = { maxNewTokens: 10, seed: 0, temperature: 0, topK: 0, stopTokenIds: [] };
     const random = () => 0;
     const naive: number[] = [];
-    for (let n = 0; n < opts.maxNewTokens; n++) naive.push(sampleToken(await prefixLogits(rt, model, null, [...prompt, ...naive]), opts, random));
+    for (let n = 0; n < opts.maxNewTokens; n++)
+      naive.push(sampleToken(await prefixLogits(rt, model, null, [...prompt, ...naive]), opts, random));
     const seen: number[][] = [];
     expect(await generate(rt, model, null, prompt, opts, (g) => void seen.push([...g]))).toEqual({ ids: naive, stopId: null });
     expect(seen.at(-1)).toEqual(naive);

@@ -26,8 +26,16 @@ describe('ReLoRA merge', () => {
       const model = new Transformer(rt, c.model.config, c.model.weights);
       const names = [...new Set(linearModules(c.model.config).map((m) => m.name))];
       const spec: AdapterSpec = {
-        method: 'lora', rank: 3, alpha: 6, rslora: false, dropout: 0, targets: names, fanInFanOut: c.model.config.arch === 'gpt2',
-        dInitial: 0.1, projectionPrngKey: 0, saveProjection: true,
+        method: 'lora',
+        rank: 3,
+        alpha: 6,
+        rslora: false,
+        dropout: 0,
+        targets: names,
+        fanInFanOut: c.model.config.arch === 'gpt2',
+        dInitial: 0.1,
+        projectionPrngKey: 0,
+        saveProjection: true,
       };
       const adapter = (await createAdapter(rt, model, spec, 1)) as LayeredAdapter;
       for (const p of adapter.parameters()) if (p.key.includes('lora_B')) rt.upload(p.value, randn(p.value.numel, p.value.numel, 0.3));
@@ -107,10 +115,26 @@ describe('ReLoRA run', () => {
     const model = new Transformer(rt, c.model.config, c.model.weights);
     const batch = uploadBatch(rt, c.batch);
     const settings: ReloraSettings = {
-      rank: 4, alpha: 8, totalSteps: 24, warmStartSteps: 4, resetEvery: 5, firstWarmupSteps: 2, restartWarmupSteps: 2,
-      pruning: 'random', pruningRatio: 0.999, minLrRatio: 0.1,
+      rank: 4,
+      alpha: 8,
+      totalSteps: 24,
+      warmStartSteps: 4,
+      resetEvery: 5,
+      firstWarmupSteps: 2,
+      restartWarmupSteps: 2,
+      pruning: 'random',
+      pruningRatio: 0.999,
+      minLrRatio: 0.1,
     };
-    const run = new ReloraRun(rt, model, settings, { lr: 0.004, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1, seed: 2 });
+    const run = new ReloraRun(rt, model, settings, {
+      lr: 0.004,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0,
+      maxGradNorm: 1,
+      seed: 2,
+    });
     const steps = [];
     for (let i = 0; i < settings.totalSteps; i++) steps.push(await run.trainStep(batch));
     expect(steps.filter((s) => s.reset).map((s) => s.step)).toEqual([9, 14, 19]);
@@ -138,10 +162,26 @@ describe('ReLoRA LoRA phase on a model with biases (Qwen2)', () => {
     const model = new Transformer(rt, c.model.config, c.model.weights);
     const batch = uploadBatch(rt, c.batch);
     const settings: ReloraSettings = {
-      rank: 2, alpha: 4, totalSteps: 8, warmStartSteps: 2, resetEvery: 4, firstWarmupSteps: 1, restartWarmupSteps: 1,
-      pruning: 'random', pruningRatio: 0.9, minLrRatio: 0.1,
+      rank: 2,
+      alpha: 4,
+      totalSteps: 8,
+      warmStartSteps: 2,
+      resetEvery: 4,
+      firstWarmupSteps: 1,
+      restartWarmupSteps: 1,
+      pruning: 'random',
+      pruningRatio: 0.9,
+      minLrRatio: 0.1,
     };
-    const run = new ReloraRun(rt, model, settings, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 1 });
+    const run = new ReloraRun(rt, model, settings, {
+      lr: 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0,
+      maxGradNorm: 0,
+      seed: 1,
+    });
     const biasKeys = ['q_proj', 'k_proj', 'v_proj'].map((m) => `model.layers.1.self_attn.${m}.bias`);
     const biases = async () => {
       const w = await run.exportMergedWeights();
@@ -164,14 +204,35 @@ describe('optimizer-state pruning at a reset', () => {
     const rt = gpu();
     const c = await loadCase('llama-lora-qv');
     const model = new Transformer(rt, c.model.config, c.model.weights);
-    const adapter = (await createAdapter(rt, model, {
-      method: 'lora', rank: 4, alpha: 8, rslora: false, dropout: 0, targets: ['q_proj', 'v_proj'], fanInFanOut: false,
-      dInitial: 0.1, projectionPrngKey: 0, saveProjection: true,
-    }, 3)) as LayeredAdapter;
+    const adapter = (await createAdapter(
+      rt,
+      model,
+      {
+        method: 'lora',
+        rank: 4,
+        alpha: 8,
+        rslora: false,
+        dropout: 0,
+        targets: ['q_proj', 'v_proj'],
+        fanInFanOut: false,
+        dInitial: 0.1,
+        projectionPrngKey: 0,
+        saveProjection: true,
+      },
+      3,
+    )) as LayeredAdapter;
     for (const p of adapter.parameters()) if (p.key.includes('lora_B')) rt.upload(p.value, randn(p.value.numel, 7, 0.1));
     const batch = uploadBatch(rt, c.batch);
     const { Trainer } = await import('../../src/train/trainer');
-    const trainer = new Trainer(rt, model, adapter, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0, seed: 0 });
+    const trainer = new Trainer(rt, model, adapter, {
+      lr: 1e-3,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weightDecay: 0,
+      maxGradNorm: 0,
+      seed: 0,
+    });
     await trainer.trainStep(batch);
     const [pruned, kept] = adapter.parameters();
     const keptBefore = await rt.read(trainer.moments(kept!.key)!.m);

@@ -29,7 +29,14 @@ async function runEvents(settings: TrainSettings): Promise<StudioEvent[]> {
   const vocab = c.model.config.vocabSize;
   const events: StudioEvent[] = [];
   const run = new TrainingRun({
-    rt, model, adapter, settings, train: sequences(12, 8, vocab, 1), val: sequences(3, 8, vocab, 2), padId: 0, post: (e) => events.push(e),
+    rt,
+    model,
+    adapter,
+    settings,
+    train: sequences(12, 8, vocab, 1),
+    val: sequences(3, 8, vocab, 2),
+    padId: 0,
+    post: (e) => events.push(e),
   });
   await run.run();
   adapter.destroy(rt);
@@ -41,7 +48,15 @@ const steps = (events: StudioEvent[]) => events.flatMap((e) => (e.type === 'trai
 
 describe('TrainingRun reads each loss back while the next step runs', () => {
   const settings: TrainSettings = {
-    ...DEFAULT_SETTINGS, targets: ['q_proj', 'v_proj'], rank: 2, alpha: 4, steps: 7, batchSize: 2, gradAccum: 2, seqLen: 8, lr: 5e-2,
+    ...DEFAULT_SETTINGS,
+    targets: ['q_proj', 'v_proj'],
+    rank: 2,
+    alpha: 4,
+    steps: 7,
+    batchSize: 2,
+    gradAccum: 2,
+    seqLen: 8,
+    lr: 5e-2,
   };
 
   it('posts every step once, in order, each validation after its own step, with the losses of a run that waits on every step', async () => {
@@ -50,8 +65,16 @@ describe('TrainingRun reads each loss back while the next step runs', () => {
     const serial = await runEvents({ ...settings, evalEvery: 1 });
     const order = pipelined.filter((e) => e.type === 'train-step' || e.type === 'val-loss').map((e) => `${e.type}@${e.step}`);
     expect(order).toEqual([
-      'train-step@1', 'train-step@2', 'train-step@3', 'val-loss@3',
-      'train-step@4', 'train-step@5', 'train-step@6', 'val-loss@6', 'train-step@7', 'val-loss@7',
+      'train-step@1',
+      'train-step@2',
+      'train-step@3',
+      'val-loss@3',
+      'train-step@4',
+      'train-step@5',
+      'train-step@6',
+      'val-loss@6',
+      'train-step@7',
+      'val-loss@7',
     ]);
     expect(steps(pipelined).map((e) => e.loss)).toEqual(steps(serial).map((e) => e.loss));
     const valAt = (events: StudioEvent[], step: number) => events.find((e) => e.type === 'val-loss' && e.step === step);

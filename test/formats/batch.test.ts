@@ -6,7 +6,20 @@ const F = 'batch.json';
 
 describe('parseBatch', () => {
   it('flattens rows and keeps -100 labels', () => {
-    const b = parseBatch(JSON.stringify({ input_ids: [[1, 2, 3], [4, 5, 6]], labels: [[-100, 2, 3], [-100, -100, 6]] }), F, 10);
+    const b = parseBatch(
+      JSON.stringify({
+        input_ids: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        labels: [
+          [-100, 2, 3],
+          [-100, -100, 6],
+        ],
+      }),
+      F,
+      10,
+    );
     expect([b.batch, b.seq]).toEqual([2, 3]);
     expect(Array.from(b.inputIds)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(Array.from(b.labels)).toEqual([IGNORE_INDEX, 2, 3, IGNORE_INDEX, IGNORE_INDEX, 6]);

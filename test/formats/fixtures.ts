@@ -10,7 +10,10 @@ export const HAVE_FIXTURES = existsSync(join(FIXTURES, 'README.md'));
 
 /** Every fixture case folder (llama-lora-qv, gpt2-full, ...). */
 export const CASES: string[] = HAVE_FIXTURES
-  ? readdirSync(FIXTURES, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+  ? readdirSync(FIXTURES, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort()
   : [];
 export const ADAPTER_CASES = CASES.filter((c) => existsSync(join(FIXTURES, c, 'adapter')));
 

@@ -1,11 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  canonicalizeWeights,
-  expectedWeights,
-  linearModules,
-  parseModelConfig,
-  resolveWeightKey,
-} from '../../src/formats/hf-config';
+import { canonicalizeWeights, expectedWeights, linearModules, parseModelConfig, resolveWeightKey } from '../../src/formats/hf-config';
 import { parseSafetensors } from '../../src/formats/safetensors';
 import { CASES, HAVE_FIXTURES, expectFormatError, fixtureBytes, fixtureText } from './fixtures';
 
@@ -119,16 +113,35 @@ describe('parseModelConfig', () => {
   it('reads Llama 3.x and linear rope scaling, in both the v4 and the v5 spelling', () => {
     const llama3 = { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
     const expected = { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 };
-    expect(parseModelConfig(cfg(LLAMA, { rope_scaling: llama3, rope_theta: 500000 }), F)).toMatchObject({ ropeScaling: expected, ropeTheta: 500000 });
+    expect(parseModelConfig(cfg(LLAMA, { rope_scaling: llama3, rope_theta: 500000 }), F)).toMatchObject({
+      ropeScaling: expected,
+      ropeTheta: 500000,
+    });
     const v5 = parseModelConfig(cfg(LLAMA, { rope_theta: undefined, rope_parameters: { ...llama3, rope_theta: 500000 } }), F);
     expect(v5).toMatchObject({ ropeScaling: expected, ropeTheta: 500000 });
-    expect(parseModelConfig(cfg(LLAMA, { rope_scaling: { type: 'linear', factor: 2 } }), F).ropeScaling).toEqual({ type: 'linear', factor: 2 });
+    expect(parseModelConfig(cfg(LLAMA, { rope_scaling: { type: 'linear', factor: 2 } }), F).ropeScaling).toEqual({
+      type: 'linear',
+      factor: 2,
+    });
   });
 
   it('qwen2: q/k/v biases but none on o_proj, sliding_window ignored while use_sliding_window is false', () => {
     const c = parseModelConfig(cfg(LLAMA, { model_type: 'qwen2', use_sliding_window: false, sliding_window: 4, rope_theta: 1e6 }), F);
-    expect(c).toMatchObject({ arch: 'llama', family: 'qwen2', qkvBias: true, oBias: false, qkNorm: false, slidingWindow: 0, ropeTheta: 1e6 });
-    expect(linearModules(c).filter((m) => m.biasKey).map((m) => m.name).slice(0, 3)).toEqual(['q_proj', 'k_proj', 'v_proj']);
+    expect(c).toMatchObject({
+      arch: 'llama',
+      family: 'qwen2',
+      qkvBias: true,
+      oBias: false,
+      qkNorm: false,
+      slidingWindow: 0,
+      ropeTheta: 1e6,
+    });
+    expect(
+      linearModules(c)
+        .filter((m) => m.biasKey)
+        .map((m) => m.name)
+        .slice(0, 3),
+    ).toEqual(['q_proj', 'k_proj', 'v_proj']);
   });
 
   it('qwen3: explicit head_dim (q wider than hidden), q/k norms, and head_dim 128 when absent', () => {
@@ -141,20 +154,43 @@ describe('parseModelConfig', () => {
 
   it('gemma3_text: scales, (1 + w) norms, four norms a layer, GeGLU, layer types and their RoPE bases', () => {
     const gemma = {
-      ...LLAMA, model_type: 'gemma3_text', hidden_activation: 'gelu_pytorch_tanh', head_dim: 16, query_pre_attn_scalar: 24,
-      sliding_window: 4, rope_local_base_freq: 10000, rope_theta: 1e6, layer_types: ['sliding_attention', 'full_attention'],
+      ...LLAMA,
+      model_type: 'gemma3_text',
+      hidden_activation: 'gelu_pytorch_tanh',
+      head_dim: 16,
+      query_pre_attn_scalar: 24,
+      sliding_window: 4,
+      rope_local_base_freq: 10000,
+      rope_theta: 1e6,
+      layer_types: ['sliding_attention', 'full_attention'],
       tie_word_embeddings: undefined,
     };
     const c = parseModelConfig(cfg(gemma), F);
     expect(c).toMatchObject({
-      family: 'gemma3', activation: 'gelu_tanh', qkNorm: true, sandwichNorms: true, normWeightOffset: 1, embeddingScale: Math.sqrt(32),
-      attentionScale: 1 / Math.sqrt(24), layerTypes: ['sliding', 'full'], slidingWindow: 4, ropeTheta: 1e6, ropeLocalTheta: 10000,
+      family: 'gemma3',
+      activation: 'gelu_tanh',
+      qkNorm: true,
+      sandwichNorms: true,
+      normWeightOffset: 1,
+      embeddingScale: Math.sqrt(32),
+      attentionScale: 1 / Math.sqrt(24),
+      layerTypes: ['sliding', 'full'],
+      slidingWindow: 4,
+      ropeTheta: 1e6,
+      ropeLocalTheta: 10000,
       tieWordEmbeddings: true,
     });
-    expect(expectedWeights(c).filter((w) => w.key.startsWith('model.layers.0.') && w.key.includes('norm')).map((w) => w.key)).toEqual([
-      'model.layers.0.input_layernorm.weight', 'model.layers.0.post_attention_layernorm.weight',
-      'model.layers.0.pre_feedforward_layernorm.weight', 'model.layers.0.post_feedforward_layernorm.weight',
-      'model.layers.0.self_attn.q_norm.weight', 'model.layers.0.self_attn.k_norm.weight',
+    expect(
+      expectedWeights(c)
+        .filter((w) => w.key.startsWith('model.layers.0.') && w.key.includes('norm'))
+        .map((w) => w.key),
+    ).toEqual([
+      'model.layers.0.input_layernorm.weight',
+      'model.layers.0.post_attention_layernorm.weight',
+      'model.layers.0.pre_feedforward_layernorm.weight',
+      'model.layers.0.post_feedforward_layernorm.weight',
+      'model.layers.0.self_attn.q_norm.weight',
+      'model.layers.0.self_attn.k_norm.weight',
     ]);
     // Older configs give the pattern instead of the list: every 6th layer is full.
     const old = parseModelConfig(cfg({ ...gemma, num_hidden_layers: 7, layer_types: undefined, sliding_window_pattern: 6 }), F);
@@ -180,18 +216,48 @@ describe('parseModelConfig', () => {
     ['zero layers', cfg(LLAMA, { num_hidden_layers: 0 }), '"num_hidden_layers" must be a positive integer'],
     ['fractional vocab', cfg(LLAMA, { vocab_size: 66.5 }), '"vocab_size" must be a positive integer'],
     ['string size', cfg(LLAMA, { intermediate_size: '64' }), '"intermediate_size" must be a positive integer'],
-    ['kv heads not dividing', cfg(LLAMA, { num_key_value_heads: 3 }), 'num_attention_heads (4) is not divisible by num_key_value_heads (3)'],
+    [
+      'kv heads not dividing',
+      cfg(LLAMA, { num_key_value_heads: 3 }),
+      'num_attention_heads (4) is not divisible by num_key_value_heads (3)',
+    ],
     ['heads not dividing hidden', cfg(LLAMA, { num_attention_heads: 5, num_key_value_heads: 5 }), 'hidden_size (32) is not divisible'],
     ['llama gelu', cfg(LLAMA, { hidden_act: 'gelu' }), 'hidden_act the string "gelu" is not supported'],
-    ['dynamic rope', cfg(LLAMA, { rope_scaling: { type: 'dynamic', factor: 2 } }), 'rope_scaling of type the string "dynamic" is not supported'],
+    [
+      'dynamic rope',
+      cfg(LLAMA, { rope_scaling: { type: 'dynamic', factor: 2 } }),
+      'rope_scaling of type the string "dynamic" is not supported',
+    ],
     ['yarn rope (v5)', cfg(LLAMA, { rope_parameters: { rope_type: 'yarn', factor: 4 } }), 'rope_parameters of type the string "yarn"'],
     ['llama3 rope incomplete', cfg(LLAMA, { rope_scaling: { rope_type: 'llama3', factor: 8 } }), 'rope_scaling: missing "low_freq_factor"'],
-    ['llama3 rope bands', cfg(LLAMA, { rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 64 } }), 'high_freq_factor must be larger'],
-    ['qwen sliding window', cfg(LLAMA, { model_type: 'qwen2', use_sliding_window: true, sliding_window: 4 }), 'use_sliding_window=true is not supported'],
+    [
+      'llama3 rope bands',
+      cfg(LLAMA, {
+        rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 64 },
+      }),
+      'high_freq_factor must be larger',
+    ],
+    [
+      'qwen sliding window',
+      cfg(LLAMA, { model_type: 'qwen2', use_sliding_window: true, sliding_window: 4 }),
+      'use_sliding_window=true is not supported',
+    ],
     ['qwen3 gelu', cfg(LLAMA, { model_type: 'qwen3', hidden_act: 'gelu' }), 'hidden_act the string "gelu" is not supported for qwen3'],
-    ['gemma softcapping', cfg(LLAMA, { model_type: 'gemma3_text', final_logit_softcapping: 30 }), '"final_logit_softcapping" 30 is not supported'],
-    ['gemma layer types', cfg(LLAMA, { model_type: 'gemma3_text', layer_types: ['full_attention'] }), '"layer_types" must list one type for each of the 2 layers'],
-    ['gemma unknown layer type', cfg(LLAMA, { model_type: 'gemma3_text', layer_types: ['full_attention', 'chunked_attention'] }), 'layer_types[1]'],
+    [
+      'gemma softcapping',
+      cfg(LLAMA, { model_type: 'gemma3_text', final_logit_softcapping: 30 }),
+      '"final_logit_softcapping" 30 is not supported',
+    ],
+    [
+      'gemma layer types',
+      cfg(LLAMA, { model_type: 'gemma3_text', layer_types: ['full_attention'] }),
+      '"layer_types" must list one type for each of the 2 layers',
+    ],
+    [
+      'gemma unknown layer type',
+      cfg(LLAMA, { model_type: 'gemma3_text', layer_types: ['full_attention', 'chunked_attention'] }),
+      'layer_types[1]',
+    ],
     ['odd head_dim', cfg(LLAMA, { head_dim: 7 }), 'head_dim (7) must be even'],
     ['negative eps', cfg(LLAMA, { rms_norm_eps: -1 }), '"rms_norm_eps" must be a positive number'],
     ['tie not boolean', cfg(LLAMA, { tie_word_embeddings: 'yes' }), '"tie_word_embeddings" must be true or false'],
@@ -201,7 +267,8 @@ describe('parseModelConfig', () => {
     ['gpt2 no positions', cfg(GPT2, { n_positions: undefined, n_ctx: undefined }), 'missing "n_positions"'],
     ['gpt2 layer-idx scaling', cfg(GPT2, { scale_attn_by_inverse_layer_idx: true }), 'scale_attn_by_inverse_layer_idx'],
   ];
-  for (const [name, json, fragment] of bad) it(`rejects: ${name}`, () => void expectFormatError(() => parseModelConfig(json, F), F, fragment));
+  for (const [name, json, fragment] of bad)
+    it(`rejects: ${name}`, () => void expectFormatError(() => parseModelConfig(json, F), F, fragment));
 });
 
 describe('linearModules', () => {

@@ -30,7 +30,10 @@ describe.skipIf(!HAVE_FIXTURES)('readModelFolder', () => {
   for (const c of CASES) {
     it(`reads ${c}`, async () => {
       const { config, weights } = await readModelFolder(fixturePath(c));
-      expect(config.numLayers).toBe((JSON.parse(readFileSync(fixturePath(c, 'config.json'), 'utf8')) as { num_hidden_layers?: number; n_layer?: number }).num_hidden_layers ?? 2);
+      expect(config.numLayers).toBe(
+        (JSON.parse(readFileSync(fixturePath(c, 'config.json'), 'utf8')) as { num_hidden_layers?: number; n_layer?: number })
+          .num_hidden_layers ?? 2,
+      );
       const raw = parseSafetensors(fixtureBytes(c, 'model.safetensors'), 'm').tensors;
       expectSameTensors(raw, weights);
     });
@@ -57,7 +60,11 @@ describe.skipIf(!HAVE_FIXTURES)('readModelFolder', () => {
 
     // A shard the index names but that is missing, and a tensor the index puts in the wrong shard.
     rmSync(join(dir, shardNames[1]!));
-    await expectFormatErrorAsync(readModelFolder(dir), join(dir, shardNames[1]!), 'file not found (listed in model.safetensors.index.json)');
+    await expectFormatErrorAsync(
+      readModelFolder(dir),
+      join(dir, shardNames[1]!),
+      'file not found (listed in model.safetensors.index.json)',
+    );
     writeFileSync(join(dir, shardNames[1]!), writeSafetensors([]));
     await expectFormatErrorAsync(readModelFolder(dir), join(dir, shardNames[1]!), 'is not in this shard');
   });
@@ -112,7 +119,9 @@ describe.skipIf(!HAVE_FIXTURES)('adapter folders', () => {
     const orig = await readAdapterFolder(fixturePath('llama-dora', 'adapter'), config);
     const dir = join(tmp, 'written-adapter');
     await writeAdapterFolder(dir, orig.spec, orig.tensors, null);
-    expect(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).toBe(readFileSync(fixturePath('llama-dora', 'adapter', 'adapter_config.json'), 'utf8'));
+    expect(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).toBe(
+      readFileSync(fixturePath('llama-dora', 'adapter', 'adapter_config.json'), 'utf8'),
+    );
     const again = await readAdapterFolder(dir, config);
     expect(again.spec).toEqual(orig.spec);
     expectSameTensors(orig.tensors, again.tensors);

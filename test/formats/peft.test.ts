@@ -51,8 +51,12 @@ const cfg = (base: object, patch: Record<string, unknown> = {}) => JSON.stringif
 
 describe('key names', () => {
   it('builds PEFT keys', () => {
-    expect(peftKey('model.layers.0.self_attn.q_proj', PEFT_SUFFIX.loraA)).toBe('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
-    expect(peftKey('transformer.h.1.mlp.c_fc', PEFT_SUFFIX.magnitude)).toBe('base_model.model.transformer.h.1.mlp.c_fc.lora_magnitude_vector');
+    expect(peftKey('model.layers.0.self_attn.q_proj', PEFT_SUFFIX.loraA)).toBe(
+      'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',
+    );
+    expect(peftKey('transformer.h.1.mlp.c_fc', PEFT_SUFFIX.magnitude)).toBe(
+      'base_model.model.transformer.h.1.mlp.c_fc.lora_magnitude_vector',
+    );
     expect(VERA_SHARED_KEYS).toEqual({ A: 'base_model.vera_A', B: 'base_model.vera_B' });
   });
 
@@ -89,7 +93,16 @@ describe('parseAdapterConfig', () => {
 
   it('parses VeRA', () => {
     const s = parseAdapterConfig(cfg(VERA, { d_initial: 0.5, projection_prng_key: 7 }), F);
-    expect(s).toMatchObject({ method: 'vera', rank: 8, alpha: 8, rslora: false, fanInFanOut: true, dInitial: 0.5, projectionPrngKey: 7, saveProjection: true });
+    expect(s).toMatchObject({
+      method: 'vera',
+      rank: 8,
+      alpha: 8,
+      rslora: false,
+      fanInFanOut: true,
+      dInitial: 0.5,
+      projectionPrngKey: 7,
+      saveProjection: true,
+    });
     expect(adapterScale(s)).toBe(1);
   });
 
@@ -119,7 +132,8 @@ describe('parseAdapterConfig', () => {
     ['dropout 1', cfg(LORA, { lora_dropout: 1 }), '"lora_dropout" must be in [0, 1)'],
     ['use_dora not bool', cfg(LORA, { use_dora: 'yes' }), '"use_dora" must be true or false'],
   ];
-  for (const [name, json, fragment] of bad) it(`rejects: ${name}`, () => void expectFormatError(() => parseAdapterConfig(json, F), F, fragment));
+  for (const [name, json, fragment] of bad)
+    it(`rejects: ${name}`, () => void expectFormatError(() => parseAdapterConfig(json, F), F, fragment));
 });
 
 describe('adapterConfigJson', () => {
@@ -186,7 +200,10 @@ describe.skipIf(!HAVE_FIXTURES)('fixture adapters', () => {
       });
 
       it('trainable tensors are what summary.json and grads.safetensors list', () => {
-        const trainable = expectedAdapterTensors(spec, model, file).filter((e) => e.trainable).map((e) => e.key).sort();
+        const trainable = expectedAdapterTensors(spec, model, file)
+          .filter((e) => e.trainable)
+          .map((e) => e.key)
+          .sort();
         const summary = JSON.parse(fixtureText(c, 'expected', 'summary.json')) as { trainable: string[] };
         expect([...summary.trainable].sort()).toEqual(trainable);
         const grads = parseSafetensors(fixtureBytes(c, 'expected', 'grads.safetensors'), 'grads').tensors;
@@ -226,13 +243,21 @@ describe.skipIf(!HAVE_FIXTURES)('fixture adapters', () => {
 
     const other = parseModelConfig(fixtureText('gpt2-lora', 'config.json'), 'c');
     expectFormatError(() => checkAdapterTensors(spec, other, tensors, 'w'), 'w', 'matches no adaptable layer of this gpt2 model');
-    expectFormatError(() => expectedAdapterTensors({ ...spec, targets: ['q_proj', 'lm_head'] }, model, 'w'), 'w', '"lm_head" matches no adaptable layer');
+    expectFormatError(
+      () => expectedAdapterTensors({ ...spec, targets: ['q_proj', 'lm_head'] }, model, 'w'),
+      'w',
+      '"lm_head" matches no adaptable layer',
+    );
   });
 
   it('explains VeRA adapters saved without projections', () => {
     const model = parseModelConfig(fixtureText('llama-vera', 'config.json'), 'c');
     const spec = parseAdapterConfig(cfg(VERA, { target_modules: ['q_proj'], r: 16, save_projection: false }), 'a');
-    const tensors = new Map(expectedAdapterTensors(spec, model, 'w').filter((e) => e.trainable).map((e) => [e.key, { shape: e.shape }]));
+    const tensors = new Map(
+      expectedAdapterTensors(spec, model, 'w')
+        .filter((e) => e.trainable)
+        .map((e) => [e.key, { shape: e.shape }]),
+    );
     expectFormatError(() => checkAdapterTensors(spec, model, tensors, 'w'), 'w', 'save_projection=false');
   });
 });

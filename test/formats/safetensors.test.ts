@@ -37,7 +37,10 @@ describe('F16 / BF16 decoding', () => {
       [0x7c00, Infinity],
       [0xfc00, -Infinity],
     ];
-    const out = oneTensor('F16', cases.map((c) => c[0]));
+    const out = oneTensor(
+      'F16',
+      cases.map((c) => c[0]),
+    );
     for (const [i, [, want]] of cases.entries()) expect(out[i]).toBe(want);
     const special = oneTensor('F16', [0x8000, 0x7e00, 0xfe01]);
     expect(Object.is(special[0], -0)).toBe(true);
@@ -104,12 +107,12 @@ describe('writeSafetensors / parseSafetensors', () => {
   });
 
   it('rejects inconsistent tensors to write', () => {
-    expectFormatError(() => writeSafetensors([{ name: 'x', shape: [2, 2], data: new Float32Array(3) }], undefined, 'out'), 'out', '4 elements');
     expectFormatError(
-      () => writeSafetensors([tensors[0]!, tensors[0]!], undefined, 'out'),
+      () => writeSafetensors([{ name: 'x', shape: [2, 2], data: new Float32Array(3) }], undefined, 'out'),
       'out',
-      'appears twice',
+      '4 elements',
     );
+    expectFormatError(() => writeSafetensors([tensors[0]!, tensors[0]!], undefined, 'out'), 'out', 'appears twice');
   });
 
   it('reads tensors at unaligned offsets (header not padded, input not aligned)', () => {
@@ -138,7 +141,15 @@ describe('malformed safetensors', () => {
     ['truncated data', () => rawSafetensors(good, data8).subarray(0, 8 + JSON.stringify(good).length + 5), 'truncated'],
     ['truncated header', () => rawSafetensors(good, data8).subarray(0, 20), 'runs past the end of the file'],
     ['header length beyond file', () => rawSafetensors(good, data8, 5000), 'runs past the end of the file'],
-    ['absurd header length', () => { const b = rawSafetensors(good, data8); b[7] = 1; return b; }, 'not sane'],
+    [
+      'absurd header length',
+      () => {
+        const b = rawSafetensors(good, data8);
+        b[7] = 1;
+        return b;
+      },
+      'not sane',
+    ],
     ['header not JSON', () => rawSafetensors('{"w": {"dtype": ', data8), 'not valid JSON'],
     ['header not UTF-8', () => rawSafetensors('{"\xff"}').map((v, i) => (i === 10 ? 0xff : v)), 'not valid UTF-8'],
     ['header is an array', () => rawSafetensors([1, 2]), 'must be a JSON object'],
@@ -146,17 +157,37 @@ describe('malformed safetensors', () => {
     ['missing dtype', () => rawSafetensors({ w: { shape: [2], data_offsets: [0, 8] } }, data8), 'tensor "w": missing "dtype"'],
     ['missing shape', () => rawSafetensors({ w: { dtype: 'F32', data_offsets: [0, 8] } }, data8), 'tensor "w": missing "shape"'],
     ['missing offsets', () => rawSafetensors({ w: { dtype: 'F32', shape: [2] } }, data8), 'tensor "w": missing "data_offsets"'],
-    ['unknown dtype I64', () => rawSafetensors({ ids: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, data8), 'tensor "ids" has dtype the string "I64"'],
-    ['prototype-named dtype', () => rawSafetensors({ w: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } }, data8), 'only F32, F16 and BF16'],
+    [
+      'unknown dtype I64',
+      () => rawSafetensors({ ids: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, data8),
+      'tensor "ids" has dtype the string "I64"',
+    ],
+    [
+      'prototype-named dtype',
+      () => rawSafetensors({ w: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } }, data8),
+      'only F32, F16 and BF16',
+    ],
     ['fractional shape', () => rawSafetensors({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, data8), 'shape must be'],
     ['negative offset', () => rawSafetensors({ w: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, data8), 'data_offsets must be'],
     ['offsets reversed', () => rawSafetensors({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, data8), 'begin after end'],
-    ['offsets out of range', () => rawSafetensors({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, data8), 'run past the end of the data'],
-    ['wrong byte count', () => rawSafetensors({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data8), 'span 8 bytes but F32 shape [3] needs 12'],
+    [
+      'offsets out of range',
+      () => rawSafetensors({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, data8),
+      'run past the end of the data',
+    ],
+    [
+      'wrong byte count',
+      () => rawSafetensors({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data8),
+      'span 8 bytes but F32 shape [3] needs 12',
+    ],
     ['wrong byte count for F16', () => rawSafetensors({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } }, data8), 'needs 4'],
     [
       'overlapping tensors',
-      () => rawSafetensors({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data8),
+      () =>
+        rawSafetensors(
+          { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } },
+          data8,
+        ),
       'overlap',
     ],
     ['metadata not strings', () => rawSafetensors({ __metadata__: { format: 1 } }), '__metadata__.format must be a string'],

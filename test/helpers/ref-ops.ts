@@ -13,7 +13,12 @@ type Arr = ArrayLike<number>;
 
 /** y = rmsnorm(x) · (w + weightOffset): Gemma's norms scale by (1 + w), weightOffset 1. */
 export function rmsnormFwdRef(
-  x: Arr, w: Arr, T: number, C: number, eps: number, weightOffset = 0,
+  x: Arr,
+  w: Arr,
+  T: number,
+  C: number,
+  eps: number,
+  weightOffset = 0,
 ): { y: Float64Array; rstd: Float64Array } {
   const y = new Float64Array(T * C);
   const rstd = new Float64Array(T);
@@ -30,9 +35,7 @@ export function rmsnormFwdRef(
 /**
  * dx for y = rmsnorm(x)·(w + weightOffset), by the chain rule through r = (mean(x²) + eps)^(−1/2).
  */
-export function rmsnormBwdRef(
-  x: Arr, w: Arr, dy: Arr, T: number, C: number, eps: number, dres?: Arr, weightOffset = 0,
-): Float64Array {
+export function rmsnormBwdRef(x: Arr, w: Arr, dy: Arr, T: number, C: number, eps: number, dres?: Arr, weightOffset = 0): Float64Array {
   const dx = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {
     let ss = 0;
@@ -43,14 +46,19 @@ export function rmsnormBwdRef(
     for (let c = 0; c < C; c++) dLdr += dy[t * C + c]! * (w[c]! + weightOffset) * x[t * C + c]!;
     for (let c = 0; c < C; c++) {
       const i = t * C + c;
-      dx[i] = dy[i]! * (w[c]! + weightOffset) * r + dLdr * (-(r ** 3) * x[i]!) / C + (dres ? dres[i]! : 0);
+      dx[i] = dy[i]! * (w[c]! + weightOffset) * r + (dLdr * (-(r ** 3) * x[i]!)) / C + (dres ? dres[i]! : 0);
     }
   }
   return dx;
 }
 
 export function layernormFwdRef(
-  x: Arr, w: Arr, b: Arr, T: number, C: number, eps: number,
+  x: Arr,
+  w: Arr,
+  b: Arr,
+  T: number,
+  C: number,
+  eps: number,
 ): { y: Float64Array; mean: Float64Array; rstd: Float64Array } {
   const y = new Float64Array(T * C);
   const mean = new Float64Array(T);
@@ -157,7 +165,15 @@ export function gegluBwdRef(gate: Arr, up: Arr, dh: Arr): { dgate: Float64Array;
  * computed directly: pos·θ^(−2i/D) with pos = pos0 + t mod S. inverse rotates by −angle.
  */
 export function ropeRef(
-  x: Arr, T: number, S: number, heads: number, D: number, ld: number, theta: number, inverse = false, pos0 = 0,
+  x: Arr,
+  T: number,
+  S: number,
+  heads: number,
+  D: number,
+  ld: number,
+  theta: number,
+  inverse = false,
+  pos0 = 0,
 ): Float64Array {
   const invFreq = Array.from({ length: D / 2 }, (_, i) => theta ** ((-2 * i) / D));
   return ropeFreqRef(x, T, S, heads, D, ld, invFreq, inverse, pos0);
@@ -165,7 +181,15 @@ export function ropeRef(
 
 /** ropeRef with the inverse frequencies given (rescaled ones: linear, Llama 3). */
 export function ropeFreqRef(
-  x: Arr, T: number, S: number, heads: number, D: number, ld: number, invFreq: Arr, inverse = false, pos0 = 0,
+  x: Arr,
+  T: number,
+  S: number,
+  heads: number,
+  D: number,
+  ld: number,
+  invFreq: Arr,
+  inverse = false,
+  pos0 = 0,
 ): Float64Array {
   const out = Float64Array.from(x);
   const half = D / 2;
@@ -188,8 +212,17 @@ export function ropeFreqRef(
 // ---- attention ----------------------------------------------------------------------------
 
 export interface AttnLayoutRef {
-  B: number; S: number; H: number; KVH: number; D: number;
-  ldq: number; ldk: number; ldv: number; qOff: number; kOff: number; vOff: number;
+  B: number;
+  S: number;
+  H: number;
+  KVH: number;
+  D: number;
+  ldq: number;
+  ldk: number;
+  ldv: number;
+  qOff: number;
+  kOff: number;
+  vOff: number;
   /** Scores are multiplied by this; 1/√D when absent. */
   scale?: number;
   /** Sliding window: query i sees keys j with i − j < window; absent or 0 for full causal. */
@@ -255,7 +288,11 @@ export function attentionFwdRef(q: Arr, k: Arr, v: Arr, L: AttnLayoutRef): { o: 
  * upstream dout [B·S, H·D].
  */
 export function attentionBwdRef(
-  q: Arr, k: Arr, v: Arr, dout: Arr, L: AttnLayoutRef,
+  q: Arr,
+  k: Arr,
+  v: Arr,
+  dout: Arr,
+  L: AttnLayoutRef,
 ): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
   const { B, S, H, KVH, D } = L;
   const { p } = attentionFwdRef(q, k, v, L);
@@ -300,7 +337,11 @@ export function attentionBwdRef(
 
 /** Per-row loss logsumexp − logit[target] (0 for target −100) and d(Σ invCount·loss)/d logits. */
 export function crossEntropyRef(
-  logits: Arr, targets: ArrayLike<number>, T: number, V: number, invCount: number,
+  logits: Arr,
+  targets: ArrayLike<number>,
+  T: number,
+  V: number,
+  invCount: number,
 ): { losses: Float64Array; grad: Float64Array } {
   const losses = new Float64Array(T);
   const grad = new Float64Array(T * V);
@@ -320,7 +361,11 @@ export function crossEntropyRef(
 
 // ---- optimizer ----------------------------------------------------------------------------
 
-export interface AdamWState { p: Float64Array; m: Float64Array; v: Float64Array }
+export interface AdamWState {
+  p: Float64Array;
+  m: Float64Array;
+  v: Float64Array;
+}
 
 /**
  * torch.optim.AdamW (amsgrad=False, maximize=False) for one step; step counts from 1.
@@ -329,8 +374,12 @@ export interface AdamWState { p: Float64Array; m: Float64Array; v: Float64Array 
  * float64, as the wrapper computes them on the CPU.
  */
 export function adamwRef(
-  s: AdamWState, grad: Arr, step: number, h: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number },
-  gradScale = 1, f32Betas = false,
+  s: AdamWState,
+  grad: Arr,
+  step: number,
+  h: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number },
+  gradScale = 1,
+  f32Betas = false,
 ): void {
   const bc1 = 1 - h.beta1 ** step;
   const bc2 = 1 - h.beta2 ** step;
@@ -372,7 +421,15 @@ export function columnDotRef(a: Arr, b: Arr, T: number, N: number, scale?: Arr, 
 
 /** 1/‖W_i + s·(B A)_i‖ over the input dimension, and m · that; W is [out, in] or [in, out]. */
 export function doraNormRef(
-  w: Arr, a: Arr, b: Arr, m: Arr, out: number, inF: number, r: number, s: number, fanInFanOut: boolean,
+  w: Arr,
+  a: Arr,
+  b: Arr,
+  m: Arr,
+  out: number,
+  inF: number,
+  r: number,
+  s: number,
+  fanInFanOut: boolean,
 ): { invNorm: Float64Array; scale: Float64Array } {
   const invNorm = new Float64Array(out);
   const scale = new Float64Array(out);
@@ -394,7 +451,14 @@ export function doraNormRef(
 
 /** out[t] = table[ids[t]] · scale (+ positions[pos0 + t mod S]). */
 export function embeddingRef(
-  ids: ArrayLike<number>, table: Arr, T: number, C: number, S: number, positions?: Arr, scale = 1, pos0 = 0,
+  ids: ArrayLike<number>,
+  table: Arr,
+  T: number,
+  C: number,
+  S: number,
+  positions?: Arr,
+  scale = 1,
+  pos0 = 0,
 ): Float64Array {
   const out = new Float64Array(T * C);
   for (let t = 0; t < T; t++) {

@@ -26,9 +26,7 @@ export function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>, f
 }
 
 /** Reference C = op(A) op(B) in float64. */
-export function matmulRef(
-  a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA = false, transB = false,
-): Float64Array {
+export function matmulRef(a: Float32Array, b: Float32Array, M: number, N: number, K: number, transA = false, transB = false): Float64Array {
   const c = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {

@@ -8,9 +8,20 @@ import { describeReducePaths } from './reduce-paths';
 const gpu = useGpu();
 
 describe('scaleColumns', () => {
-  const shapes: [number, number][] = [[1, 1], [3, 5], [7, 67], [70, 13], [2, 300]];
+  const shapes: [number, number][] = [
+    [1, 1],
+    [3, 5],
+    [7, 67],
+    [70, 13],
+    [2, 300],
+  ];
   for (const [T, N] of shapes) {
-    for (const [bias, beta] of [[false, 0], [true, 0], [false, 1], [true, 0.5]] as const) {
+    for (const [bias, beta] of [
+      [false, 0],
+      [true, 0],
+      [false, 1],
+      [true, 0.5],
+    ] as const) {
       it(`T=${T} N=${N}${bias ? ' bias' : ''}${beta ? ` beta=${beta}` : ''}`, async () => {
         const rt = gpu();
         const a = randn(T * N, T * N);
@@ -33,9 +44,21 @@ describe('scaleColumns', () => {
 
 describe('columnDot', () => {
   // T: 1, < 4 row lanes, not a multiple of 4, > 64; N: 1, < 64, > 64 (several workgroups).
-  const shapes: [number, number][] = [[1, 1], [3, 5], [5, 67], [70, 13], [9, 130], [4, 64]];
+  const shapes: [number, number][] = [
+    [1, 1],
+    [3, 5],
+    [5, 67],
+    [70, 13],
+    [9, 130],
+    [4, 64],
+  ];
   for (const [T, N] of shapes) {
-    for (const [scale, beta] of [[false, 0], [true, 0], [false, 1], [true, 0.25]] as const) {
+    for (const [scale, beta] of [
+      [false, 0],
+      [true, 0],
+      [false, 1],
+      [true, 0.25],
+    ] as const) {
       it(`T=${T} N=${N}${scale ? ' scale' : ''}${beta ? ` beta=${beta}` : ''}`, async () => {
         const rt = gpu();
         const a = randn(T * N, T + 7 * N);
@@ -71,7 +94,13 @@ describe('columnDot', () => {
 
 describe('doraNorm', () => {
   describeReducePaths(gpu, () => {
-    const cases: [number, number, number][] = [[1, 1, 1], [5, 7, 1], [3, 70, 2], [70, 9, 4], [6, 130, 3]];
+    const cases: [number, number, number][] = [
+      [1, 1, 1],
+      [5, 7, 1],
+      [3, 70, 2],
+      [70, 9, 4],
+      [6, 130, 3],
+    ];
     for (const [out, inF, r] of cases) {
       for (const fanInFanOut of [false, true]) {
         it(`out=${out} in=${inF} r=${r}${fanInFanOut ? ' fan_in_fan_out' : ''}`, async () => {
@@ -91,12 +120,27 @@ describe('doraNorm', () => {
           await checked(rt, () => {
             rowSumSquares(rt, tw, tsq, out, inF, fanInFanOut);
             doraNorm(rt, {
-              weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
-              outFeatures: out, inFeatures: inF, rank: r, s, fanInFanOut,
+              weight: tw,
+              weightRowSquares: tsq,
+              loraA: ta,
+              loraB: tb,
+              magnitude: tm,
+              invNorm: tinv,
+              scale: tscale,
+              outFeatures: out,
+              inFeatures: inF,
+              rank: r,
+              s,
+              fanInFanOut,
             });
           });
           const noUpdate = doraNormRef(w, a, new Float32Array(out * r), new Float32Array(out).fill(1), out, inF, r, s, fanInFanOut);
-          expect(relErr(await rt.read(tsq), noUpdate.invNorm.map((v) => 1 / (v * v)))).toBeLessThan(1e-5);
+          expect(
+            relErr(
+              await rt.read(tsq),
+              noUpdate.invNorm.map((v) => 1 / (v * v)),
+            ),
+          ).toBeLessThan(1e-5);
           const ref = doraNormRef(w, a, b, m, out, inF, r, s, fanInFanOut);
           expect(relErr(await rt.read(tinv), ref.invNorm)).toBeLessThan(1e-5);
           expect(relErr(await rt.read(tscale), ref.scale)).toBeLessThan(1e-5);
@@ -130,8 +174,18 @@ describe('doraNorm', () => {
       await checked(rt, () => {
         rowSumSquares(rt, tw, tsq, out, inF, false);
         doraNorm(rt, {
-          weight: tw, weightRowSquares: tsq, loraA: ta, loraB: tb, magnitude: tm, invNorm: tinv, scale: tscale,
-          outFeatures: out, inFeatures: inF, rank: r, s: 2, fanInFanOut: false,
+          weight: tw,
+          weightRowSquares: tsq,
+          loraA: ta,
+          loraB: tb,
+          magnitude: tm,
+          invNorm: tinv,
+          scale: tscale,
+          outFeatures: out,
+          inFeatures: inF,
+          rank: r,
+          s: 2,
+          fanInFanOut: false,
         });
       });
       expect(relErr(await rt.read(tscale), new Float32Array(out).fill(1))).toBeLessThan(1e-6);

@@ -12,7 +12,11 @@ const SENTINEL = 7.25;
 
 interface Case {
   name: string;
-  B: number; S: number; H: number; KVH: number; D: number;
+  B: number;
+  S: number;
+  H: number;
+  KVH: number;
+  D: number;
   /** Extra columns on each side of q/k/v inside their buffers (a slice of a wider buffer). */
   pad?: [number, number];
   /** Sliding window (query i sees keys j with i − j < window); 0 or absent: full causal. */
@@ -40,8 +44,18 @@ function layoutOf(c: Case): { gpu: AttentionLayout; ref: AttnLayoutRef } {
   const extra = { ...(c.window !== undefined && { window: c.window }), ...(c.scale !== undefined && { scale: c.scale }) };
   return {
     gpu: {
-      B: c.B, S: c.S, heads: c.H, kvHeads: c.KVH, headDim: c.D,
-      ldq, ldk: ldkv, ldv: ldkv, qOffset: lo, kOffset: lo, vOffset: lo, ...extra,
+      B: c.B,
+      S: c.S,
+      heads: c.H,
+      kvHeads: c.KVH,
+      headDim: c.D,
+      ldq,
+      ldk: ldkv,
+      ldv: ldkv,
+      qOffset: lo,
+      kOffset: lo,
+      vOffset: lo,
+      ...extra,
     },
     ref: { B: c.B, S: c.S, H: c.H, KVH: c.KVH, D: c.D, ldq, ldk: ldkv, ldv: ldkv, qOff: lo, kOff: lo, vOff: lo, ...extra },
   };
@@ -80,8 +94,15 @@ function filled(rt: ReturnType<typeof gpu>, n: number, label: string): Tensor {
  * what the kernels wrote.
  */
 async function forwardBackward(c: Case): Promise<{
-  o: Float32Array; p: Float32Array; ds: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array;
-  q: Float32Array; k: Float32Array; v: Float32Array;
+  o: Float32Array;
+  p: Float32Array;
+  ds: Float32Array;
+  dq: Float32Array;
+  dk: Float32Array;
+  dv: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
 }> {
   const rt = gpu();
   const { B, S, H, KVH, D } = c;
@@ -131,7 +152,15 @@ async function forwardBackward(c: Case): Promise<{
   expect(relErr(await rt.read(tdk), withSentinel(bwd.dk, L.ref.ldk, lo, KVH * D))).toBeLessThan(1e-5);
   expect(relErr(await rt.read(tdv), withSentinel(bwd.dv, L.ref.ldv, lo, KVH * D))).toBeLessThan(1e-5);
   const out = {
-    o: await rt.read(to), p, ds, dq: await rt.read(tdq), dk: await rt.read(tdk), dv: await rt.read(tdv), q, k, v,
+    o: await rt.read(to),
+    p,
+    ds,
+    dq: await rt.read(tdq),
+    dk: await rt.read(tdk),
+    dv: await rt.read(tdv),
+    q,
+    k,
+    v,
   };
   rt.release(tq, tk, tv, to, tp, tdo, tds, tdq, tdk, tdv);
   return out;
@@ -153,70 +182,88 @@ const windowCases: Case[] = [
 ];
 
 describe('attention', () => {
-  describeReducePaths(gpu, () => {
-    for (const c of cases) {
-      it(`forward + backward: ${caseName(c)}`, async () => {
-        await forwardBackward(c);
-      });
-    }
-
-    for (const c of windowCases) {
-      it(`forward + backward: ${caseName(c)}`, async () => {
-        const out = await forwardBackward(c);
-        // The window and the scale change the result (the reference comparison can tell); with
-        // one token neither can (a softmax of one score is 1).
-        const narrows = c.window !== undefined && c.window > 0 && c.window < c.S;
-        if (c.S > 1 && (narrows || c.scale !== undefined)) {
-          const plain = layoutOf({ ...c, window: undefined, scale: undefined }).ref;
-          expect(relErr(out.o, attentionFwdRef(out.q, out.k, out.v, plain).o)).toBeGreaterThan(1e-2);
-        }
-      });
-    }
-
-    it('a window of at least S gives the bits of full causal attention', async () => {
-      const c: Case = { name: 'full', B: 2, S: 70, H: 4, KVH: 2, D: 3 };
-      const full = await forwardBackward(c);
-      for (const window of [0, 70, 71, 1000]) expect(await forwardBackward({ ...c, window }), `window ${window}`).toEqual(full);
-      // …and a window of S − 1 does not.
-      expect(await forwardBackward({ ...c, window: 69 })).not.toEqual(full);
-    });
-
-    for (const [H, KVH] of [[2, 2], [4, 2], [3, 1]] as const) {
-      it(`GPT-2 fused layout: one qkv buffer [B·S, 3·H·D] and one dqkv (H=${H} KVH=${KVH})`, async () => {
-        const rt = gpu();
-        const [B, S, D] = [2, 6, 3];
-        const HD = H * D;
-        const kvd = KVH * D;
-        // Columns: q (H·D) | k (KVH·D) | v (KVH·D), as GPT-2's c_attn when KVH = H.
-        const ld = HD + 2 * kvd;
-        const layout: AttentionLayout = {
-          B, S, heads: H, kvHeads: KVH, headDim: D, ldq: ld, ldk: ld, ldv: ld, qOffset: 0, kOffset: HD, vOffset: HD + kvd,
-        };
-        const ref: AttnLayoutRef = { B, S, H, KVH, D, ldq: ld, ldk: ld, ldv: ld, qOff: 0, kOff: HD, vOff: HD + kvd };
-        const qkv = randn(B * S * ld, H * 13 + KVH, 1.5);
-        const dout = randn(B * S * HD, 21);
-        const tqkv = rt.tensor([B * S, ld], 'qkv', qkv);
-        const to = rt.tensor([B * S, HD], 'o');
-        const tp = rt.tensor([B, H, S, S], 'p');
-        const tdo = rt.tensor([B * S, HD], 'dout', dout);
-        const tds = rt.tensor([B, H, S, S], 'ds');
-        const tdqkv = filled(rt, B * S * ld, 'dqkv');
-        await checked(rt, () => {
-          attentionForward(rt, layout, tqkv, tqkv, tqkv, to, tp);
-          attentionBackward(rt, layout, tqkv, tqkv, tqkv, tp, tdo, { dq: tdqkv, dk: tdqkv, dv: tdqkv, ds: tds });
+  describeReducePaths(
+    gpu,
+    () => {
+      for (const c of cases) {
+        it(`forward + backward: ${caseName(c)}`, async () => {
+          await forwardBackward(c);
         });
-        const fwd = attentionFwdRef(qkv, qkv, qkv, ref);
-        expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
-        expect(relErr(causal(await rt.read(tp), B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
-        const bwd = attentionBwdRef(qkv, qkv, qkv, dout, ref);
-        const expected = new Float64Array(qkv.length);
-        for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i]! + bwd.dk[i]! + bwd.dv[i]!;
-        // Every column of dqkv is written (no sentinel survives).
-        expect(relErr(await rt.read(tdqkv), expected)).toBeLessThan(1e-5);
-        rt.release(tqkv, to, tp, tdo, tds, tdqkv);
+      }
+
+      for (const c of windowCases) {
+        it(`forward + backward: ${caseName(c)}`, async () => {
+          const out = await forwardBackward(c);
+          // The window and the scale change the result (the reference comparison can tell); with
+          // one token neither can (a softmax of one score is 1).
+          const narrows = c.window !== undefined && c.window > 0 && c.window < c.S;
+          if (c.S > 1 && (narrows || c.scale !== undefined)) {
+            const plain = layoutOf({ ...c, window: undefined, scale: undefined }).ref;
+            expect(relErr(out.o, attentionFwdRef(out.q, out.k, out.v, plain).o)).toBeGreaterThan(1e-2);
+          }
+        });
+      }
+
+      it('a window of at least S gives the bits of full causal attention', async () => {
+        const c: Case = { name: 'full', B: 2, S: 70, H: 4, KVH: 2, D: 3 };
+        const full = await forwardBackward(c);
+        for (const window of [0, 70, 71, 1000]) expect(await forwardBackward({ ...c, window }), `window ${window}`).toEqual(full);
+        // …and a window of S − 1 does not.
+        expect(await forwardBackward({ ...c, window: 69 })).not.toEqual(full);
       });
-    }
-  }, { serial: true });
+
+      for (const [H, KVH] of [
+        [2, 2],
+        [4, 2],
+        [3, 1],
+      ] as const) {
+        it(`GPT-2 fused layout: one qkv buffer [B·S, 3·H·D] and one dqkv (H=${H} KVH=${KVH})`, async () => {
+          const rt = gpu();
+          const [B, S, D] = [2, 6, 3];
+          const HD = H * D;
+          const kvd = KVH * D;
+          // Columns: q (H·D) | k (KVH·D) | v (KVH·D), as GPT-2's c_attn when KVH = H.
+          const ld = HD + 2 * kvd;
+          const layout: AttentionLayout = {
+            B,
+            S,
+            heads: H,
+            kvHeads: KVH,
+            headDim: D,
+            ldq: ld,
+            ldk: ld,
+            ldv: ld,
+            qOffset: 0,
+            kOffset: HD,
+            vOffset: HD + kvd,
+          };
+          const ref: AttnLayoutRef = { B, S, H, KVH, D, ldq: ld, ldk: ld, ldv: ld, qOff: 0, kOff: HD, vOff: HD + kvd };
+          const qkv = randn(B * S * ld, H * 13 + KVH, 1.5);
+          const dout = randn(B * S * HD, 21);
+          const tqkv = rt.tensor([B * S, ld], 'qkv', qkv);
+          const to = rt.tensor([B * S, HD], 'o');
+          const tp = rt.tensor([B, H, S, S], 'p');
+          const tdo = rt.tensor([B * S, HD], 'dout', dout);
+          const tds = rt.tensor([B, H, S, S], 'ds');
+          const tdqkv = filled(rt, B * S * ld, 'dqkv');
+          await checked(rt, () => {
+            attentionForward(rt, layout, tqkv, tqkv, tqkv, to, tp);
+            attentionBackward(rt, layout, tqkv, tqkv, tqkv, tp, tdo, { dq: tdqkv, dk: tdqkv, dv: tdqkv, ds: tds });
+          });
+          const fwd = attentionFwdRef(qkv, qkv, qkv, ref);
+          expect(relErr(await rt.read(to), fwd.o)).toBeLessThan(1e-5);
+          expect(relErr(causal(await rt.read(tp), B, H, S), causal(fwd.p, B, H, S))).toBeLessThan(1e-5);
+          const bwd = attentionBwdRef(qkv, qkv, qkv, dout, ref);
+          const expected = new Float64Array(qkv.length);
+          for (let i = 0; i < expected.length; i++) expected[i] = bwd.dq[i]! + bwd.dk[i]! + bwd.dv[i]!;
+          // Every column of dqkv is written (no sentinel survives).
+          expect(relErr(await rt.read(tdqkv), expected)).toBeLessThan(1e-5);
+          rt.release(tqkv, to, tp, tdo, tds, tdqkv);
+        });
+      }
+    },
+    { serial: true },
+  );
 
   describe('serial kernels (CPU adapters) equal the workgroup kernels bit for bit', () => {
     // S = 130: lane partials of two and three terms, and a last query block of two rows; D = 66:
@@ -251,9 +298,12 @@ describe('attention', () => {
         const run = async (serial: boolean) => {
           rt.serialRows = serial;
           const out = {
-            o: filled(rt, rows * c.H * c.D, 'o'), p: filled(rt, c.B * c.H * c.S * c.S, 'p'),
-            ds: filled(rt, c.B * c.H * c.S * c.S, 'ds'), dq: filled(rt, rows * L.ref.ldq, 'dq'),
-            dk: filled(rt, rows * L.ref.ldk, 'dk'), dv: filled(rt, rows * L.ref.ldv, 'dv'),
+            o: filled(rt, rows * c.H * c.D, 'o'),
+            p: filled(rt, c.B * c.H * c.S * c.S, 'p'),
+            ds: filled(rt, c.B * c.H * c.S * c.S, 'ds'),
+            dq: filled(rt, rows * L.ref.ldq, 'dq'),
+            dk: filled(rt, rows * L.ref.ldk, 'dk'),
+            dv: filled(rt, rows * L.ref.ldv, 'dv'),
           };
           await checked(rt, () => {
             attentionForward(rt, L.gpu, inputs.q, inputs.k, inputs.v, out.o, out.p);
@@ -286,9 +336,24 @@ describe('attention', () => {
         const v = toF64(randn(rows * L.ldv, 3));
         const w = randn(rows * c.H * c.D, 4);
         const g = attentionBwdRef(q, k, v, w, L);
-        expect(relErr(g.dq, finiteDiff(q, (x) => dot(w, attentionFwdRef(x, k, v, L).o)))).toBeLessThan(1e-6);
-        expect(relErr(g.dk, finiteDiff(k, (x) => dot(w, attentionFwdRef(q, x, v, L).o)))).toBeLessThan(1e-6);
-        expect(relErr(g.dv, finiteDiff(v, (x) => dot(w, attentionFwdRef(q, k, x, L).o)))).toBeLessThan(1e-6);
+        expect(
+          relErr(
+            g.dq,
+            finiteDiff(q, (x) => dot(w, attentionFwdRef(x, k, v, L).o)),
+          ),
+        ).toBeLessThan(1e-6);
+        expect(
+          relErr(
+            g.dk,
+            finiteDiff(k, (x) => dot(w, attentionFwdRef(q, x, v, L).o)),
+          ),
+        ).toBeLessThan(1e-6);
+        expect(
+          relErr(
+            g.dv,
+            finiteDiff(v, (x) => dot(w, attentionFwdRef(q, k, x, L).o)),
+          ),
+        ).toBeLessThan(1e-6);
       });
     }
 
@@ -312,7 +377,12 @@ describe('attention', () => {
         const fdk = finiteDiff(k, (x) => dot(w, attentionFwdRef(q, x, v, L).o));
         expect(relErr(g.dq, fdq)).toBeLessThan(1e-6);
         expect(relErr(g.dk, fdk)).toBeLessThan(1e-6);
-        expect(relErr(g.dv, finiteDiff(v, (x) => dot(w, attentionFwdRef(q, k, x, L).o)))).toBeLessThan(1e-6);
+        expect(
+          relErr(
+            g.dv,
+            finiteDiff(v, (x) => dot(w, attentionFwdRef(q, k, x, L).o)),
+          ),
+        ).toBeLessThan(1e-6);
         // The full-causal, default-scale backward is not the derivative here.
         const plain = layoutOf({ ...c, window: undefined, scale: undefined }).ref;
         expect(relErr(attentionBwdRef(q, k, v, w, plain).dk, fdk)).toBeGreaterThan(1e-3);
@@ -327,7 +397,12 @@ describe('attention', () => {
       const w = randn(B * S * H * D, 6);
       const g = attentionBwdRef(qkv, qkv, qkv, w, L);
       const sum = g.dq.map((x, i) => x + g.dk[i]! + g.dv[i]!);
-      expect(relErr(sum, finiteDiff(qkv, (x) => dot(w, attentionFwdRef(x, x, x, L).o)))).toBeLessThan(1e-6);
+      expect(
+        relErr(
+          sum,
+          finiteDiff(qkv, (x) => dot(w, attentionFwdRef(x, x, x, L).o)),
+        ),
+      ).toBeLessThan(1e-6);
     });
   });
 });

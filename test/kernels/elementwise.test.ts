@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  add, dropout, gatedBackward, gatedForward, geluBackward, geluForward,
-} from '../../src/kernels/elementwise';
+import { add, dropout, gatedBackward, gatedForward, geluBackward, geluForward } from '../../src/kernels/elementwise';
 import { checked, useGpu } from '../helpers/gpu';
 import { dot, finiteDiff, randn, relErr } from '../helpers/ref';
 import { gegluBwdRef, gegluRef, geluGradRef, geluRef, swigluBwdRef, swigluRef, toF64 } from '../helpers/ref-ops';
@@ -31,7 +29,10 @@ describe('add', () => {
 
 /** Runs gatedForward and gatedBackward ('silu' or 'gelu_tanh'), or the swiglu wrappers. */
 async function runGated(
-  act: 'silu' | 'gelu_tanh', gate: Float32Array, up: Float32Array, dh: Float32Array,
+  act: 'silu' | 'gelu_tanh',
+  gate: Float32Array,
+  up: Float32Array,
+  dh: Float32Array,
 ): Promise<{ h: Float32Array; dgate: Float32Array; dup: Float32Array }> {
   const rt = gpu();
   const n = gate.length;
@@ -74,8 +75,18 @@ describe('swiglu', () => {
     const up = toF64(randn(n, 2, 2));
     const w = randn(n, 3);
     const ref = swigluBwdRef(gate, up, w);
-    expect(relErr(ref.dgate, finiteDiff(gate, (g) => dot(w, swigluRef(g, up))))).toBeLessThan(1e-6);
-    expect(relErr(ref.dup, finiteDiff(up, (u) => dot(w, swigluRef(gate, u))))).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        ref.dgate,
+        finiteDiff(gate, (g) => dot(w, swigluRef(g, up))),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        ref.dup,
+        finiteDiff(up, (u) => dot(w, swigluRef(gate, u))),
+      ),
+    ).toBeLessThan(1e-6);
   });
 });
 
@@ -126,8 +137,18 @@ describe('geglu (gelu_tanh(gate) · up, Gemma)', () => {
     const up = toF64(randn(n, 22, 2));
     const w = randn(n, 23);
     const ref = gegluBwdRef(gate, up, w);
-    expect(relErr(ref.dgate, finiteDiff(gate, (g) => dot(w, gegluRef(g, up))))).toBeLessThan(1e-6);
-    expect(relErr(ref.dup, finiteDiff(up, (u) => dot(w, gegluRef(gate, u))))).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        ref.dgate,
+        finiteDiff(gate, (g) => dot(w, gegluRef(g, up))),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        ref.dup,
+        finiteDiff(up, (u) => dot(w, gegluRef(gate, u))),
+      ),
+    ).toBeLessThan(1e-6);
   });
 });
 
@@ -146,7 +167,12 @@ describe('gelu (tanh form)', () => {
         geluBackward(rt, tx, tdy, tdx);
       });
       expect(relErr(await rt.read(ty), Float64Array.from(x, geluRef))).toBeLessThan(1e-5);
-      expect(relErr(await rt.read(tdx), Float64Array.from(x, (v, i) => dy[i]! * geluGradRef(v)))).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          await rt.read(tdx),
+          Float64Array.from(x, (v, i) => dy[i]! * geluGradRef(v)),
+        ),
+      ).toBeLessThan(1e-5);
       rt.release(tx, ty, tdy, tdx);
     });
   }
@@ -179,7 +205,12 @@ describe('gelu (tanh form)', () => {
     const x = toF64(randn(50, 11, 5));
     const w = randn(50, 12);
     const fd = finiteDiff(x, (xx) => dot(w, Float64Array.from(xx, geluRef)));
-    expect(relErr(Float64Array.from(x, (v, i) => w[i]! * geluGradRef(v)), fd)).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        Float64Array.from(x, (v, i) => w[i]! * geluGradRef(v)),
+        fd,
+      ),
+    ).toBeLessThan(1e-6);
   });
 });
 

@@ -10,7 +10,11 @@ describe('embeddingForward', () => {
   // T·C not a multiple of 256, C not a multiple of 4, one token, several sequences (t mod S).
   const cases: [number, number, number, number][] = [
     // [T, C, S, V]
-    [1, 1, 1, 3], [1, 37, 1, 50], [70, 37, 16, 50], [9, 300, 3, 11], [64, 4, 64, 1000],
+    [1, 1, 1, 3],
+    [1, 37, 1, 50],
+    [70, 37, 16, 50],
+    [9, 300, 3, 11],
+    [64, 4, 64, 1000],
   ];
   for (const [T, C, S, V] of cases) {
     for (const pos of [false, true]) {
@@ -65,9 +69,7 @@ describe('embeddingForward', () => {
       const ttable = rt.tensor([V, C], 'table', table);
       const tpos = rt.tensor([P, C], 'positions', positions);
       const tout = rt.tensor([T, C], 'out', new Float32Array(T * C).fill(Number.NaN));
-      await checked(rt, () =>
-        embeddingForward(rt, tids, ttable, tout, T, C, S, { positions: pos ? tpos : undefined, scale, pos0 }),
-      );
+      await checked(rt, () => embeddingForward(rt, tids, ttable, tout, T, C, S, { positions: pos ? tpos : undefined, scale, pos0 }));
       const out = await rt.read(tout);
       const ref = embeddingRef(ids, table, T, C, S, pos ? positions : undefined, scale, pos0);
       expect(relErr(out, ref)).toBeLessThan(1e-6);
@@ -75,7 +77,16 @@ describe('embeddingForward', () => {
       if (scale !== 1) expect(relErr(out, embeddingRef(ids, table, T, C, S, pos ? positions : undefined))).toBeGreaterThan(0.1);
       if (pos && pos0 > 0) expect(relErr(out, embeddingRef(ids, table, T, C, S, positions, scale))).toBeGreaterThan(0.1);
       if (pos && scale !== 1) {
-        const bothScaled = embeddingRef(ids, table, T, C, S, positions.map((v) => v * scale), scale, pos0);
+        const bothScaled = embeddingRef(
+          ids,
+          table,
+          T,
+          C,
+          S,
+          positions.map((v) => v * scale),
+          scale,
+          pos0,
+        );
         expect(relErr(out, bothScaled)).toBeGreaterThan(0.1);
       }
       rt.release(tids, ttable, tpos, tout);

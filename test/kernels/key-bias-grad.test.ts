@@ -47,22 +47,49 @@ describe('keyBiasGrad (the key bias under RoPE, without cancellation)', () => {
 
       // Finite differences of Σ dO·o in the bias, which enters k after rotation by its row's θ_j.
       const kWithBias = (b: Float64Array) => {
-        const rotated = ropeRef(Float64Array.from({ length: T * KVH * D }, (_, i) => b[i % (KVH * D)]!), T, S, KVH, D, KVH * D, theta);
+        const rotated = ropeRef(
+          Float64Array.from({ length: T * KVH * D }, (_, i) => b[i % (KVH * D)]!),
+          T,
+          S,
+          KVH,
+          D,
+          KVH * D,
+          theta,
+        );
         return toF64(k).map((x, i) => x + rotated[i]!);
       };
       const fd = finiteDiff(new Float64Array(KVH * D), (b) => dot(dout, attentionFwdRef(q, kWithBias(b), v, L).o));
       expect(relErr(ref, fd)).toBeLessThan(1e-6);
 
       const layout: AttentionLayout = {
-        B, S, heads: H, kvHeads: KVH, headDim: D, ldq: H * D, ldk: KVH * D, ldv: KVH * D, qOffset: 0, kOffset: 0, vOffset: 0, window,
+        B,
+        S,
+        heads: H,
+        kvHeads: KVH,
+        headDim: D,
+        ldq: H * D,
+        ldk: KVH * D,
+        ldv: KVH * D,
+        qOffset: 0,
+        kOffset: 0,
+        vOffset: 0,
+        window,
       };
       const tables = ropeTables(S, ropeInverseFrequencies(D, theta));
       const t = {
-        q: rt.tensor([T, H * D], 'q', q), k: rt.tensor([T, KVH * D], 'k', k), v: rt.tensor([T, KVH * D], 'v', v),
-        dout: rt.tensor([T, H * D], 'dout', dout), o: rt.tensor([T, H * D], 'o'), p: rt.tensor([B, H, S, S], 'p'),
-        dq: rt.tensor([T, H * D], 'dq'), dk: rt.tensor([T, KVH * D], 'dk'), dv: rt.tensor([T, KVH * D], 'dv'),
-        ds: rt.tensor([B, H, S, S], 'ds'), cos: rt.tensor([tables.cos.length], 'cos', tables.cos),
-        sin: rt.tensor([tables.sin.length], 'sin', tables.sin), db: rt.zeros([KVH * D], 'db'),
+        q: rt.tensor([T, H * D], 'q', q),
+        k: rt.tensor([T, KVH * D], 'k', k),
+        v: rt.tensor([T, KVH * D], 'v', v),
+        dout: rt.tensor([T, H * D], 'dout', dout),
+        o: rt.tensor([T, H * D], 'o'),
+        p: rt.tensor([B, H, S, S], 'p'),
+        dq: rt.tensor([T, H * D], 'dq'),
+        dk: rt.tensor([T, KVH * D], 'dk'),
+        dv: rt.tensor([T, KVH * D], 'dv'),
+        ds: rt.tensor([B, H, S, S], 'ds'),
+        cos: rt.tensor([tables.cos.length], 'cos', tables.cos),
+        sin: rt.tensor([tables.sin.length], 'sin', tables.sin),
+        db: rt.zeros([KVH * D], 'db'),
       };
       await checked(rt, () => {
         attentionForward(rt, layout, t.q, t.k, t.v, t.o, t.p);

@@ -48,7 +48,19 @@ describe('cachedAttention', () => {
       const k = randn(S * KVH * D, S + 7);
       const v = randn(S * KVH * D, S + 11);
       const ref = attentionFwdRef(q, k, v, {
-        B: 1, S, H, KVH, D, ldq: H * D, ldk: KVH * D, ldv: KVH * D, qOff: 0, kOff: 0, vOff: 0, scale, window,
+        B: 1,
+        S,
+        H,
+        KVH,
+        D,
+        ldq: H * D,
+        ldk: KVH * D,
+        ldv: KVH * D,
+        qOff: 0,
+        kOff: 0,
+        vOff: 0,
+        scale,
+        window,
       });
       const pos0 = S - n;
       const tq = rt.tensor([n, H * D], 'q', q.slice(pos0 * H * D));
@@ -56,9 +68,27 @@ describe('cachedAttention', () => {
       const tv = rt.tensor([S, KVH * D], 'v', v);
       const to = rt.tensor([n, H * D], 'o');
       const scratch = rt.tensor([H, n, S], 'scratch');
-      await checked(rt, () => cachedAttention(rt, {
-        n, pos0, heads: H, kvHeads: KVH, headDim: D, ldq: H * D, qOffset: 0, scale: scale ?? 1 / Math.sqrt(D), window,
-      }, tq, tk, tv, to, scratch));
+      await checked(rt, () =>
+        cachedAttention(
+          rt,
+          {
+            n,
+            pos0,
+            heads: H,
+            kvHeads: KVH,
+            headDim: D,
+            ldq: H * D,
+            qOffset: 0,
+            scale: scale ?? 1 / Math.sqrt(D),
+            window,
+          },
+          tq,
+          tk,
+          tv,
+          to,
+          scratch,
+        ),
+      );
       expect(relErr(await rt.read(to), ref.o.slice(pos0 * H * D))).toBeLessThan(1e-5);
       rt.release(tq, tk, tv, to, scratch);
     });

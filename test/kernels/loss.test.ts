@@ -32,7 +32,13 @@ function countOf(targets: Int32Array): number {
 describe('crossEntropy', () => {
   describeReducePaths(gpu, () => {
     const shapes: [number, number, number[]][] = [
-      [1, 1, []], [1, 67, []], [3, 5, [1]], [4, 67, [2]], [70, 13, [3, 40, 69]], [2, 300, []], [5, 64, [0]],
+      [1, 1, []],
+      [1, 67, []],
+      [3, 5, [1]],
+      [4, 67, [2]],
+      [70, 13, [3, 40, 69]],
+      [2, 300, []],
+      [5, 64, [0]],
     ];
     for (const [T, V, ignore] of shapes) {
       for (const writeGrad of [false, true]) {
@@ -96,7 +102,14 @@ describe('crossEntropy', () => {
 });
 
 describe('reduceSum', () => {
-  for (const [n, scale, slot] of [[1, 1, 0], [1, 2, 3], [255, 1, 0], [257, 0.5, 1], [1000, 1 / 1000, 2], [3001, -1, 0]] as const) {
+  for (const [n, scale, slot] of [
+    [1, 1, 0],
+    [1, 2, 3],
+    [255, 1, 0],
+    [257, 0.5, 1],
+    [1000, 1 / 1000, 2],
+    [3001, -1, 0],
+  ] as const) {
     it(`n=${n} scale=${scale} slot=${slot}`, async () => {
       const rt = gpu();
       const x = randn(n, n + 5);

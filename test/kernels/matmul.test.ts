@@ -8,19 +8,39 @@ const gpu = useGpu();
 // Awkward shapes: one row, rank 1, not multiples of the 64×64×16 tile, and odd sizes that
 // force the scalar path.
 const shapes: [number, number, number][] = [
-  [1, 1, 1], [1, 67, 32], [12, 96, 32], [24, 4, 32], [24, 32, 1], [65, 63, 17], [130, 70, 100], [64, 64, 64], [7, 128, 13],
+  [1, 1, 1],
+  [1, 67, 32],
+  [12, 96, 32],
+  [24, 4, 32],
+  [24, 32, 1],
+  [65, 63, 17],
+  [130, 70, 100],
+  [64, 64, 64],
+  [7, 128, 13],
 ];
 
 describe('matmul', () => {
   for (const [M, N, K] of shapes) {
-    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    for (const [transA, transB] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ] as const) {
       // The square 64×64 tile, the narrow 64×16 tile, the narrow tile on the transposed problem
       // (taken without a bias when M < N: C is stored back transposed), and the barrier-free
       // direct kernel of CPU adapters with 4×4 and 16×16 blocks.
       for (const [scalar, tile, withBias] of [
-        [false, 'square', true], [true, 'square', true], [false, 'narrow', true], [true, 'narrow', false], [false, 'narrow', false],
-        [false, 'direct', true], [true, 'direct', true], [false, 'direct', false],
-        [false, 'direct-wide', true], [true, 'direct-wide', false],
+        [false, 'square', true],
+        [true, 'square', true],
+        [false, 'narrow', true],
+        [true, 'narrow', false],
+        [false, 'narrow', false],
+        [false, 'direct', true],
+        [true, 'direct', true],
+        [false, 'direct', false],
+        [false, 'direct-wide', true],
+        [true, 'direct-wide', false],
       ] as const) {
         it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB} ${tile}${scalar ? ' scalar' : ''}${withBias ? ' bias' : ''}`, async () => {
           const rt = gpu();
@@ -33,7 +53,21 @@ describe('matmul', () => {
           const tc = rt.tensor([M * N], 'c', c0);
           const tbias = rt.tensor([N], 'bias', bias);
           await checked(rt, () =>
-            matmul(rt, { a: ta, b: tb, c: tc, M, N, K, transA, transB, alpha: 0.5, beta: 1, bias: withBias ? tbias : undefined, scalar, tile }),
+            matmul(rt, {
+              a: ta,
+              b: tb,
+              c: tc,
+              M,
+              N,
+              K,
+              transA,
+              transB,
+              alpha: 0.5,
+              beta: 1,
+              bias: withBias ? tbias : undefined,
+              scalar,
+              tile,
+            }),
           );
           const got = await rt.read(tc);
           const ref = matmulRef(a, b, M, N, K, transA, transB);
@@ -47,19 +81,46 @@ describe('matmul', () => {
 
   // The low-rank epilogue: C = alpha·op(A)op(B) + beta·C + bias + s·U·Q, at ranks 1, under one
   // chunk, exactly one chunk and over two chunks of 16, with Q stored either way.
-  for (const [M, N, K, R] of [[1, 1, 1, 1], [5, 67, 13, 8], [70, 65, 33, 16], [130, 96, 20, 33], [64, 64, 64, 3]] as const) {
+  for (const [M, N, K, R] of [
+    [1, 1, 1, 1],
+    [5, 67, 13, 8],
+    [70, 65, 33, 16],
+    [130, 96, 20, 33],
+    [64, 64, 64, 3],
+  ] as const) {
     for (const [transQ, tile] of [
-      [false, 'square'], [true, 'square'], [false, 'direct'], [true, 'direct'], [false, 'direct-wide'], [true, 'direct-wide'],
+      [false, 'square'],
+      [true, 'square'],
+      [false, 'direct'],
+      [true, 'direct'],
+      [false, 'direct-wide'],
+      [true, 'direct-wide'],
     ] as const) {
       it(`low-rank epilogue M=${M} N=${N} K=${K} R=${R} transQ=${transQ} ${tile}`, async () => {
         const rt = gpu();
-        const a = randn(M * K, 11), b = randn(N * K, 12), u = randn(M * R, 13), q = randn(R * N, 14);
-        const c0 = randn(M * N, 15), bias = randn(N, 16);
+        const a = randn(M * K, 11),
+          b = randn(N * K, 12),
+          u = randn(M * R, 13),
+          q = randn(R * N, 14);
+        const c0 = randn(M * N, 15),
+          bias = randn(N, 16);
         const [ta, tb, tu, tq, tc, tbias] = [a, b, u, q, c0, bias].map((d, i) => rt.tensor([d.length], `t${i}`, d));
-        await checked(rt, () => matmul(rt, {
-          a: ta!, b: tb!, c: tc!, M, N, K, transB: true, alpha: 0.5, beta: 1, bias: tbias!, tile,
-          lowRank: { u: tu!, q: tq!, rank: R, scale: 1.5, transQ },
-        }));
+        await checked(rt, () =>
+          matmul(rt, {
+            a: ta!,
+            b: tb!,
+            c: tc!,
+            M,
+            N,
+            K,
+            transB: true,
+            alpha: 0.5,
+            beta: 1,
+            bias: tbias!,
+            tile,
+            lowRank: { u: tu!, q: tq!, rank: R, scale: 1.5, transQ },
+          }),
+        );
         const got = await rt.read(tc!);
         const base = matmulRef(a, b, M, N, K, false, true);
         const low = matmulRef(u, q, M, N, R, false, transQ);
@@ -82,10 +143,21 @@ describe('matmul', () => {
       const results: Float32Array[] = [];
       for (const tile of ['direct', 'direct-wide'] as const) {
         const tc = rt.tensor([M * N], 'c');
-        await checked(rt, () => matmul(rt, {
-          a: ta, b: tb, c: tc, M, N, K, transB: true, tile, scalar: true, alpha: 0.7,
-          lowRank: lowRank && { u: tu, q: tq, rank: R, scale: 1.3, transQ: lowRank.transQ },
-        }));
+        await checked(rt, () =>
+          matmul(rt, {
+            a: ta,
+            b: tb,
+            c: tc,
+            M,
+            N,
+            K,
+            transB: true,
+            tile,
+            scalar: true,
+            alpha: 0.7,
+            lowRank: lowRank && { u: tu, q: tq, rank: R, scale: 1.3, transQ: lowRank.transQ },
+          }),
+        );
         results.push(await rt.read(tc));
         rt.release(tc);
       }

@@ -13,8 +13,11 @@ describe('kernel profiler (timestamp-query)', () => {
     const profiler = rt.enableProfiling();
     profiler.reset();
     const [M, N, K] = [70, 65, 33];
-    const a = randn(M * K, 1), b = randn(K * N, 2);
-    const ta = rt.tensor([M * K], 'a', a), tb = rt.tensor([K * N], 'b', b), tc = rt.tensor([M * N], 'c');
+    const a = randn(M * K, 1),
+      b = randn(K * N, 2);
+    const ta = rt.tensor([M * K], 'a', a),
+      tb = rt.tensor([K * N], 'b', b),
+      tc = rt.tensor([M * N], 'c');
     matmul(rt, { a: ta, b: tb, c: tc, M, N, K });
     const small = rt.tensor([8], 'small', new Float32Array(8).fill(1));
     const sums = [rt.zeros([8], 'sum0'), rt.zeros([8], 'sum1')];

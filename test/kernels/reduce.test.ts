@@ -48,7 +48,9 @@ describe('row reductions (common_reduce)', () => {
         const tl = rt.tensor([n, n], 'logits', logits);
         const tt = rt.intTensor(targets, 'targets');
         const tloss = rt.tensor([n], 'losses', new Float32Array(n).fill(Number.NaN));
-        await checked(rt, () => crossEntropy(rt, { logits: tl, targets: tt, losses: tloss, T: n, V: n, invCount: 1 / n, writeGrad: false }));
+        await checked(rt, () =>
+          crossEntropy(rt, { logits: tl, targets: tt, losses: tloss, T: n, V: n, invCount: 1 / n, writeGrad: false }),
+        );
         const losses = Array.from(await rt.read(tloss));
         // loss = log(1 + Σ exp(−200 ± noise)), 0 in f32.
         expect({ n, losses }).toEqual({ n, losses: new Array(n).fill(0) });

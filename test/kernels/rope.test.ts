@@ -6,7 +6,14 @@ import { ropeFreqRef, ropeRef, toF64 } from '../helpers/ref-ops';
 
 const gpu = useGpu();
 
-interface Case { T: number; S: number; heads: number; D: number; ld: number; theta: number }
+interface Case {
+  T: number;
+  S: number;
+  heads: number;
+  D: number;
+  ld: number;
+  theta: number;
+}
 
 const cases: Case[] = [
   { T: 1, S: 1, heads: 1, D: 2, ld: 2, theta: 10000 },
@@ -21,7 +28,13 @@ describe('ropeTables', () => {
   it('holds cos/sin of pos·θ^(−2i/D)', () => {
     const { cos, sin } = ropeTables(11, ropeInverseFrequencies(6, 10000));
     expect(cos.length).toBe(11 * 3);
-    for (const [p, i] of [[0, 0], [1, 0], [1, 1], [10, 2], [7, 1]] as const) {
+    for (const [p, i] of [
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [10, 2],
+      [7, 1],
+    ] as const) {
       const a = p * 10000 ** (-(2 * i) / 6);
       expect(cos[p * 3 + i]).toBeCloseTo(Math.cos(a), 6);
       expect(sin[p * 3 + i]).toBeCloseTo(Math.sin(a), 6);
@@ -38,7 +51,11 @@ describe('ropeTables', () => {
  *   medium = !(wavelen < orig/high) && !(wavelen > orig/low);  result = medium ? smoothed : f'
  */
 function llama3Reference(
-  invFreq: number[], factor: number, low: number, high: number, orig: number,
+  invFreq: number[],
+  factor: number,
+  low: number,
+  high: number,
+  orig: number,
 ): { freq: number[]; band: ('high' | 'medium' | 'low')[] } {
   const lowFreqWavelen = orig / low;
   const highFreqWavelen = orig / high;
@@ -57,7 +74,12 @@ describe('ropeInverseFrequencies', () => {
   const plain = (D: number, theta: number) => Array.from({ length: D / 2 }, (_, i) => 1 / theta ** ((2 * i) / D));
 
   it('no scaling: θ^(−2i/D)', () => {
-    for (const [D, theta] of [[2, 10000], [64, 500000], [128, 1e6], [6, 100]] as const) {
+    for (const [D, theta] of [
+      [2, 10000],
+      [64, 500000],
+      [128, 1e6],
+      [6, 100],
+    ] as const) {
       expect(relErr(ropeInverseFrequencies(D, theta), plain(D, theta))).toBeLessThan(1e-14);
       expect(relErr(ropeInverseFrequencies(D, theta, null), plain(D, theta))).toBeLessThan(1e-14);
     }
@@ -67,7 +89,12 @@ describe('ropeInverseFrequencies', () => {
     for (const factor of [2, 4, 8.5]) {
       const got = ropeInverseFrequencies(64, 10000, { type: 'linear', factor });
       expect(got.length).toBe(32);
-      expect(relErr(got, plain(64, 10000).map((f) => f / factor))).toBeLessThan(1e-14);
+      expect(
+        relErr(
+          got,
+          plain(64, 10000).map((f) => f / factor),
+        ),
+      ).toBeLessThan(1e-14);
     }
   });
 
@@ -90,7 +117,7 @@ describe('ropeInverseFrequencies', () => {
       else if (ref.band[i] === 'low') expect(got[i]! / (f[i]! / 32)).toBeCloseTo(1, 14);
       else {
         // Strictly between the two, and neither.
-        expect(got[i]).toBeGreaterThan(f[i]! / 32 * 1.01);
+        expect(got[i]).toBeGreaterThan((f[i]! / 32) * 1.01);
         expect(got[i]).toBeLessThan(f[i]! * 0.99);
       }
     }
@@ -107,7 +134,11 @@ describe('ropeInverseFrequencies', () => {
       { D: 16, theta: 10000, factor: 16, low: 1, high: 32, orig: 2048 },
     ]) {
       const got = ropeInverseFrequencies(s.D, s.theta, {
-        type: 'llama3', factor: s.factor, lowFreqFactor: s.low, highFreqFactor: s.high, originalMaxPositions: s.orig,
+        type: 'llama3',
+        factor: s.factor,
+        lowFreqFactor: s.low,
+        highFreqFactor: s.high,
+        originalMaxPositions: s.orig,
       });
       const ref = llama3Reference(plain(s.D, s.theta), s.factor, s.low, s.high, s.orig);
       expect(relErr(got, ref.freq)).toBeLessThan(1e-14);

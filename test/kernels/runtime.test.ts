@@ -15,8 +15,11 @@ const gpu = useGpu();
 
 /** The add kernel described here directly, to drive rt.dispatch by hand. */
 const addByHand = defineKernel({
-  name: 'add-by-hand', shaders: ['common_grid.wgsl', 'add.wgsl'], entryPoint: 'main',
-  bindings: ['read', 'read', 'storage'], uniforms: [['n', 'u32']],
+  name: 'add-by-hand',
+  shaders: ['common_grid.wgsl', 'add.wgsl'],
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'storage'],
+  uniforms: [['n', 'u32']],
 });
 
 describe('pipeline cache', () => {
@@ -34,7 +37,10 @@ describe('pipeline cache', () => {
       expect(spy).toHaveBeenCalledTimes(1);
 
       // rmsnorm forward, backward without and with the residual (an override): three more.
-      for (const [T, C] of [[2, 5], [3, 70]] as const) {
+      for (const [T, C] of [
+        [2, 5],
+        [3, 70],
+      ] as const) {
         const tx = rt.tensor([T, C], 'x', randn(T * C, 3));
         const tw = rt.tensor([C], 'w', randn(C, 4));
         const ty = rt.tensor([T, C], 'y');
@@ -62,8 +68,14 @@ describe('pipeline cache', () => {
       ctx.skip("the device lacks 'subgroups'");
     }
     const kernel = defineKernel({
-      name: 'row-sum-squares-by-hand', shaders: ['common_reduce.wgsl', 'row_sum_squares.wgsl'], entryPoint: 'main',
-      bindings: ['read', 'storage'], uniforms: [['out_features', 'u32'], ['in_features', 'u32']],
+      name: 'row-sum-squares-by-hand',
+      shaders: ['common_reduce.wgsl', 'row_sum_squares.wgsl'],
+      entryPoint: 'main',
+      bindings: ['read', 'storage'],
+      uniforms: [
+        ['out_features', 'u32'],
+        ['in_features', 'u32'],
+      ],
     });
     const modules = vi.spyOn(rt.device, 'createShaderModule');
     const w = rt.tensor([2, 3], 'w', new Float32Array([1, 2, 3, 4, 5, 6]));
@@ -205,7 +217,12 @@ describe('grid', () => {
     const tc = rt.tensor([n], 'c', new Float32Array(n).fill(Number.NaN));
     // 4 workgroups of 256 as 2×2 instead of 4×1.
     await checked(rt, () => rt.dispatch(addByHand, { bind: [ta, tb, tc], uniforms: { n }, workgroups: [2, 2] }));
-    expect(relErr(await rt.read(tc), a.map((v, i) => v + b[i]!))).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        await rt.read(tc),
+        a.map((v, i) => v + b[i]!),
+      ),
+    ).toBeLessThan(1e-6);
     rt.release(ta, tb, tc);
   });
 
@@ -236,8 +253,17 @@ describe('grid', () => {
 
 describe('kernel descriptors', () => {
   const k = defineKernel({
-    name: 'packing', shaders: [], entryPoint: 'main', bindings: [],
-    uniforms: [['a', 'u32'], ['b', 'i32'], ['c', 'f32'], ['d', 'u32'], ['e', 'f32']],
+    name: 'packing',
+    shaders: [],
+    entryPoint: 'main',
+    bindings: [],
+    uniforms: [
+      ['a', 'u32'],
+      ['b', 'i32'],
+      ['c', 'f32'],
+      ['d', 'u32'],
+      ['e', 'f32'],
+    ],
   });
 
   it('packUniforms lays fields out in order with their types, padded to 16 bytes', () => {

@@ -29,7 +29,12 @@ function normParamGradRef(kind: 'rmsnorm' | 'layernorm', x: Float32Array, dy: Fl
 
 describe('normWeightGrad', () => {
   for (const kind of ['rmsnorm', 'layernorm'] as const) {
-    for (const [T, C] of [[1, 1], [3, 7], [70, 65], [5, 130]] as const) {
+    for (const [T, C] of [
+      [1, 1],
+      [3, 7],
+      [70, 65],
+      [5, 130],
+    ] as const) {
       it(`${kind} T=${T} C=${C}: against the float64 reference, which matches finite differences`, async () => {
         const rt = gpu();
         const x = randn(T * C, T * 13 + C);
@@ -42,8 +47,19 @@ describe('normWeightGrad', () => {
           const y = kind === 'rmsnorm' ? rmsnormFwdRef(x, wv, T, C, EPS).y : layernormFwdRef(x, wv, bv, T, C, EPS).y;
           return dot(y, dy);
         };
-        expect(relErr(finiteDiff(toF64(w), (wv) => loss(wv, toF64(b))), ref.dw)).toBeLessThan(1e-6);
-        if (kind === 'layernorm') expect(relErr(finiteDiff(toF64(b), (bv) => loss(toF64(w), bv)), ref.db)).toBeLessThan(1e-6);
+        expect(
+          relErr(
+            finiteDiff(toF64(w), (wv) => loss(wv, toF64(b))),
+            ref.dw,
+          ),
+        ).toBeLessThan(1e-6);
+        if (kind === 'layernorm')
+          expect(
+            relErr(
+              finiteDiff(toF64(b), (bv) => loss(toF64(w), bv)),
+              ref.db,
+            ),
+          ).toBeLessThan(1e-6);
 
         const tx = rt.tensor([T, C], 'x', x);
         const tdy = rt.tensor([T, C], 'dy', dy);
@@ -71,7 +87,12 @@ describe('normWeightGrad', () => {
 describe('normWeightGrad of a per-head q/k norm (Qwen3, Gemma 3): rows = T·heads, one weight [D]', () => {
   // One token one head; Qwen3's D = 128 with 8 rows; Gemma's D = 256; T·heads = 65 rows (not a
   // multiple of the 4 row lanes) of a small head.
-  for (const [T, heads, D] of [[1, 1, 16], [2, 4, 128], [3, 2, 256], [13, 5, 16]] as const) {
+  for (const [T, heads, D] of [
+    [1, 1, 16],
+    [2, 4, 128],
+    [3, 2, 256],
+    [13, 5, 16],
+  ] as const) {
     for (const offset of [0, 1]) {
       it(`T=${T} heads=${heads} D=${D} (rows ${T * heads}) offset ${offset}`, async () => {
         const rt = gpu();
@@ -108,7 +129,12 @@ describe('normWeightGrad of a per-head q/k norm (Qwen3, Gemma 3): rows = T·head
           rmsnormForward(rt, tq, tw, ty, rstd, rows, D, EPS, offset);
           normWeightGrad(rt, 'rmsnorm', tq, rstd, tdy, dw, null, rows, D);
         });
-        expect(relErr(await rt.read(dw), ref.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
+        expect(
+          relErr(
+            await rt.read(dw),
+            ref.map((v, i) => v + start[i]!),
+          ),
+        ).toBeLessThan(1e-5);
         rt.release(tq, tw, ty, rstd, tdy, dw);
       });
     }
@@ -123,7 +149,12 @@ describe('embeddingBackward (scatter-add without atomics)', () => {
     expect([...g.rows]).toEqual([3, 1, 4, 0, 2, 5]);
   });
 
-  for (const [T, C, V] of [[1, 1, 3], [12, 32, 67], [70, 5, 4], [300, 3, 300]] as const) {
+  for (const [T, C, V] of [
+    [1, 1, 3],
+    [12, 32, 67],
+    [70, 5, 4],
+    [300, 3, 300],
+  ] as const) {
     it(`T=${T} C=${C} V=${V}, repeated ids: the transpose of the gather, checked by finite differences`, async () => {
       const rt = gpu();
       const ids = Array.from({ length: T }, (_, t) => (t * 7 + (t % 3)) % V);
@@ -136,14 +167,24 @@ describe('embeddingBackward (scatter-add without atomics)', () => {
       const dtable = rt.tensor([V, C], 'dtable', start);
       const groups = uploadRowGroups(rt, ids, 'ids');
       await checked(rt, () => embeddingBackward(rt, tdx, groups, dtable, C));
-      expect(relErr(await rt.read(dtable), fd.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          await rt.read(dtable),
+          fd.map((v, i) => v + start[i]!),
+        ),
+      ).toBeLessThan(1e-5);
       rt.release(tdx, dtable, groups.uniqueIds, groups.offsets, groups.rows);
     });
   }
 });
 
 describe('embeddingBackward with an embedding scale (Gemma: √hidden)', () => {
-  const cases = [[1, 1, 3, Math.sqrt(640)], [12, 32, 67, Math.sqrt(640)], [300, 3, 300, 0.37], [70, 5, 4, -2.5]] as const;
+  const cases = [
+    [1, 1, 3, Math.sqrt(640)],
+    [12, 32, 67, Math.sqrt(640)],
+    [300, 3, 300, 0.37],
+    [70, 5, 4, -2.5],
+  ] as const;
   for (const [T, C, V, scale] of cases) {
     it(`T=${T} C=${C} V=${V} scale=${scale.toPrecision(5)}: d(Σ dy·out)/d table by finite differences`, async () => {
       const rt = gpu();
@@ -158,10 +199,20 @@ describe('embeddingBackward with an embedding scale (Gemma: √hidden)', () => {
       const groups = uploadRowGroups(rt, ids, 'ids');
       await checked(rt, () => embeddingBackward(rt, tdy, groups, dtable, C, scale));
       const got = await rt.read(dtable);
-      expect(relErr(got, fd.map((v, i) => v + start[i]!))).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          got,
+          fd.map((v, i) => v + start[i]!),
+        ),
+      ).toBeLessThan(1e-5);
       // Without the scale it would be off by (scale − 1) · Σ dy.
       const unscaled = finiteDiff(toF64(table), (tv) => dot(embeddingRef(ids, tv, T, C, T), dy));
-      expect(relErr(got, unscaled.map((v, i) => v + start[i]!))).toBeGreaterThan(0.1);
+      expect(
+        relErr(
+          got,
+          unscaled.map((v, i) => v + start[i]!),
+        ),
+      ).toBeGreaterThan(0.1);
       rt.release(tdy, dtable, groups.uniqueIds, groups.offsets, groups.rows);
     });
   }
@@ -191,7 +242,11 @@ describe('embeddingBackward with an embedding scale (Gemma: √hidden)', () => {
 });
 
 describe('columnDot without b (bias gradients: column sums)', () => {
-  for (const [T, N] of [[1, 1], [5, 67], [70, 3]] as const) {
+  for (const [T, N] of [
+    [1, 1],
+    [5, 67],
+    [70, 3],
+  ] as const) {
     it(`T=${T} N=${N}`, async () => {
       const rt = gpu();
       const a = randn(T * N, T * N);
@@ -199,7 +254,9 @@ describe('columnDot without b (bias gradients: column sums)', () => {
       const ta = rt.tensor([T, N], 'a', a);
       const out = rt.tensor([N], 'out', start);
       await checked(rt, () => columnDot(rt, ta, null, out, T, N, { beta: 1 }));
-      const ref = new Float64Array(N).map((_, j) => start[j]! + Array.from({ length: T }, (_, t) => a[t * N + j]!).reduce((x, y) => x + y, 0));
+      const ref = new Float64Array(N).map(
+        (_, j) => start[j]! + Array.from({ length: T }, (_, t) => a[t * N + j]!).reduce((x, y) => x + y, 0),
+      );
       expect(relErr(await rt.read(out), ref)).toBeLessThan(1e-5);
       rt.release(ta, out);
     });

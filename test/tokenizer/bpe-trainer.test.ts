@@ -7,7 +7,9 @@ const corpus = [
   'In the beginning God created the heaven and the earth.',
   'And the earth was without form, and void; and darkness was upon the face of the deep.',
   'And God said, Let there be light: and there was light.',
-].join('\n').repeat(20);
+]
+  .join('\n')
+  .repeat(20);
 
 describe('byte-level BPE trainer', () => {
   it('maps all 256 bytes to distinct printable characters', () => {

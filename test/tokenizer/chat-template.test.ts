@@ -3,7 +3,15 @@ import { ChatTemplateError } from '../../src/data/chat-template';
 import { FormatError } from '../../src/formats/errors';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import {
-  GEMMA3_CONFIG, LLAMA3_CONFIG, QWEN25_CONFIG, QWEN25_TEMPLATE, QWEN3_CONFIG, SPECIAL, VOCAB_SIZE, chatTokenizerJson, expectedIds,
+  GEMMA3_CONFIG,
+  LLAMA3_CONFIG,
+  QWEN25_CONFIG,
+  QWEN25_TEMPLATE,
+  QWEN3_CONFIG,
+  SPECIAL,
+  VOCAB_SIZE,
+  chatTokenizerJson,
+  expectedIds,
 } from './chat-tokenizers';
 
 const QWEN_SYSTEM = '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n';
@@ -23,21 +31,25 @@ describe('chat templates through @huggingface/jinja', () => {
     expect(tok.renderChat(hi, true)).toBe(`${QWEN_SYSTEM}<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n`);
     expect(tok.renderChat(hi, false)).toBe(`${QWEN_SYSTEM}<|im_start|>user\nHi<|im_end|>\n`);
     const own = [{ role: 'system', content: 'Be brief.' }, ...hi];
-    expect(tok.renderChat(own, true)).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    expect(tok.renderChat(own, true)).toBe(
+      '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
+    );
   });
 
   it('Gemma 3: bos first, the system message folded into the first user turn, the assistant is "model"', () => {
     const tok = loadTokenizer(chatTokenizerJson(), GEMMA3_CONFIG);
     expect(tok.renderChat(hi, true)).toBe('<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n');
-    expect(tok.renderChat([{ role: 'system', content: 'Be brief.' }, ...hi, { role: 'assistant', content: ' Hello ' }], false))
-      .toBe('<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n');
+    expect(tok.renderChat([{ role: 'system', content: 'Be brief.' }, ...hi, { role: 'assistant', content: ' Hello ' }], false)).toBe(
+      '<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n',
+    );
   });
 
   it('Qwen3: the last answer carries an empty think block', () => {
     const tok = loadTokenizer(chatTokenizerJson(), QWEN3_CONFIG);
     expect(tok.renderChat(hi, true)).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
-    expect(tok.renderChat([...hi, { role: 'assistant', content: 'Hello' }], false))
-      .toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nHello<|im_end|>\n');
+    expect(tok.renderChat([...hi, { role: 'assistant', content: 'Hello' }], false)).toBe(
+      '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nHello<|im_end|>\n',
+    );
   });
 
   it('finds the end-of-turn token each template writes after the answer', () => {
@@ -66,8 +78,13 @@ describe('chat templates through @huggingface/jinja', () => {
     expect([tok.endOfTurn, tok.endOfTurnId]).toEqual([null, null]);
   });
 
-  it("takes transformers' list of named templates by its \"default\"", () => {
-    const tok = withConfig({ chat_template: [{ name: 'tool_use', template: 'tools' }, { name: 'default', template: QWEN25_TEMPLATE }] });
+  it('takes transformers\' list of named templates by its "default"', () => {
+    const tok = withConfig({
+      chat_template: [
+        { name: 'tool_use', template: 'tools' },
+        { name: 'default', template: QWEN25_TEMPLATE },
+      ],
+    });
     expect(tok.renderChat(hi, true)).toBe(`${QWEN_SYSTEM}<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n`);
   });
 });
@@ -84,14 +101,18 @@ describe('chat template errors', () => {
   };
 
   it('a template that does not parse fails the load, naming tokenizer_config.json and chat_template', () => {
-    expect(loadError('{% if %}x{% endif %}').message).toBe('tokenizer_config.json: chat_template is not a valid Jinja template (Unexpected token: CloseStatement)');
+    expect(loadError('{% if %}x{% endif %}').message).toBe(
+      'tokenizer_config.json: chat_template is not a valid Jinja template (Unexpected token: CloseStatement)',
+    );
     const unclosed = loadError("{% for m in messages %}{{ m['content'] }}");
     expect(unclosed.file).toBe('tokenizer_config.json');
     expect(unclosed.problem).toMatch(/^chat_template is not a valid Jinja template \(/);
   });
 
   it('a chat_template that is neither a string nor a named list fails the load', () => {
-    expect(loadError(42).message).toBe('tokenizer_config.json: chat_template must be a string or a list of {name, template} with a "default", got 42');
+    expect(loadError(42).message).toBe(
+      'tokenizer_config.json: chat_template must be a string or a list of {name, template} with a "default", got 42',
+    );
     expect(loadError([{ name: 'tool_use', template: 'x' }]).problem).toMatch(/with a "default", got an array$/);
   });
 

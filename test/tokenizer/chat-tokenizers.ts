@@ -29,11 +29,25 @@ export function chatTokenizerJson(): string {
   });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
   return JSON.stringify({
-    version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null,
-    pre_tokenizer: byteLevel, post_processor: null, decoder: byteLevel,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: null,
+    decoder: byteLevel,
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [],
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: [],
     },
   });
 }
@@ -43,9 +57,14 @@ export function chatTokenizerJson(): string {
  * id, every other character (ASCII only in these tests) its character code.
  */
 export function expectedIds(text: string): number[] {
-  const pattern = new RegExp(`(${Object.keys(SPECIAL).map((s) => s.replace(/[|<>]/g, '\\$&')).join('|')})`);
-  return text.split(pattern).flatMap((part) =>
-    part in SPECIAL ? [SPECIAL[part as keyof typeof SPECIAL]] : [...part].map((c) => c.charCodeAt(0)));
+  const pattern = new RegExp(
+    `(${Object.keys(SPECIAL)
+      .map((s) => s.replace(/[|<>]/g, '\\$&'))
+      .join('|')})`,
+  );
+  return text
+    .split(pattern)
+    .flatMap((part) => (part in SPECIAL ? [SPECIAL[part as keyof typeof SPECIAL]] : [...part].map((c) => c.charCodeAt(0))));
 }
 
 // Qwen2.5-*-Instruct's chat_template (tool calling included), with its default system message.
@@ -244,7 +263,17 @@ export const QWEN3_TEMPLATE = String.raw`{%- if tools %}
 // Llama 3 Instruct's chat_template (3.0; 3.1+ add tool and date headers around the same turns).
 export const LLAMA3_TEMPLATE = String.raw`{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}`;
 
-export const QWEN25_CONFIG = JSON.stringify({ bos_token: null, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', chat_template: QWEN25_TEMPLATE });
-export const QWEN3_CONFIG = JSON.stringify({ bos_token: null, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', chat_template: QWEN3_TEMPLATE });
+export const QWEN25_CONFIG = JSON.stringify({
+  bos_token: null,
+  eos_token: '<|im_end|>',
+  pad_token: '<|endoftext|>',
+  chat_template: QWEN25_TEMPLATE,
+});
+export const QWEN3_CONFIG = JSON.stringify({
+  bos_token: null,
+  eos_token: '<|im_end|>',
+  pad_token: '<|endoftext|>',
+  chat_template: QWEN3_TEMPLATE,
+});
 export const GEMMA3_CONFIG = JSON.stringify({ bos_token: '<bos>', eos_token: '<eos>', pad_token: '<pad>', chat_template: GEMMA3_TEMPLATE });
 export const LLAMA3_CONFIG = JSON.stringify({ bos_token: '<|begin_of_text|>', eos_token: '<|eot_id|>', chat_template: LLAMA3_TEMPLATE });

@@ -4,12 +4,18 @@ import type { DatasetRecord } from '../../src/data/types';
 import { loadTokenizer } from '../../src/tokenizer/load';
 import { chatTokenizerJson, QWEN25_TEMPLATE, SPECIAL } from './chat-tokenizers';
 
-const config = (extra: Record<string, unknown> = {}) => JSON.stringify({ eos_token: '<|endoftext|>', bos_token: '<|begin_of_text|>', ...extra });
+const config = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ eos_token: '<|endoftext|>', bos_token: '<|begin_of_text|>', ...extra });
 const chat: DatasetRecord = {
   kind: 'chat',
-  messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }],
+  messages: [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'Hi?' },
+    { role: 'assistant', content: 'Hello!' },
+  ],
 };
-const text = (ids: readonly number[]) => ids.map((id) => Object.entries(SPECIAL).find(([, v]) => v === id)?.[0] ?? String.fromCharCode(id)).join('');
+const text = (ids: readonly number[]) =>
+  ids.map((id) => Object.entries(SPECIAL).find(([, v]) => v === id)?.[0] ?? String.fromCharCode(id)).join('');
 
 describe('named chat templates for chat datasets', () => {
   const base = loadTokenizer(chatTokenizerJson(), config({ chat_template: QWEN25_TEMPLATE }));

@@ -15,23 +15,52 @@ export function sentencePieceTokenizerJson(style: 'metaspace' | 'llama2', vocabS
   const pieces: [string, number][] = Object.keys(SP_SPECIAL).map((t) => [t, 0]);
   for (const w of SP_WORDS) pieces.push([`▁${w}`, -1]);
   while (pieces.length < vocabSize) pieces.push([`▁w${pieces.length}`, -2]);
-  const added = Object.entries(SP_SPECIAL).map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  const added = Object.entries(SP_SPECIAL).map(([content, id]) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
   const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true };
   const styled =
     style === 'metaspace'
       ? { normalizer: null, pre_tokenizer: metaspace, decoder: metaspace }
       : {
-          normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+          normalizer: {
+            type: 'Sequence',
+            normalizers: [
+              { type: 'Prepend', prepend: '▁' },
+              { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+            ],
+          },
           pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'never', split: true },
           decoder: {
             type: 'Sequence',
-            decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
+            decoders: [
+              { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+              { type: 'ByteFallback' },
+              { type: 'Fuse' },
+              { type: 'Strip', content: ' ', start: 1, stop: 0 },
+            ],
           },
         };
   return JSON.stringify({
-    version: '1.0', truncation: null, padding: null, added_tokens: added, ...styled, post_processor: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    ...styled,
+    post_processor: null,
     model: { type: 'Unigram', unk_id: 0, vocab: pieces, byte_fallback: false },
   });
 }
 
-export const SP_TOKENIZER_CONFIG = JSON.stringify({ tokenizer_class: 'LlamaTokenizerFast', bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>' });
+export const SP_TOKENIZER_CONFIG = JSON.stringify({
+  tokenizer_class: 'LlamaTokenizerFast',
+  bos_token: '<s>',
+  eos_token: '</s>',
+  unk_token: '<unk>',
+});

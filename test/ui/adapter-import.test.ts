@@ -12,7 +12,10 @@ const weights = writeSafetensors([{ name: 'a', shape: [2], data: new Float32Arra
 
 describe('adapter files told apart by content', () => {
   it('accepts any names: a repeated download is "adapter_config (1).json"', () => {
-    const found = findAdapterFiles([{ name: 'adapter_model (1).safetensors', bytes: weights }, { name: 'adapter_config (1).json', bytes: config }]);
+    const found = findAdapterFiles([
+      { name: 'adapter_model (1).safetensors', bytes: weights },
+      { name: 'adapter_config (1).json', bytes: config },
+    ]);
     expect(typeof found).toBe('object');
     if (typeof found === 'string') return;
     expect(JSON.parse(found.configText).peft_type).toBe('LORA');
@@ -28,9 +31,20 @@ describe('adapter files told apart by content', () => {
   });
   it('ignores other JSON, and says what is missing or ambiguous', () => {
     const other = enc.encode('{"architectures": ["LlamaForCausalLM"]}');
-    expect(findAdapterFiles([{ name: 'config.json', bytes: other }, { name: 'x.json', bytes: config }])).toMatch(/^no adapter weights/);
+    expect(
+      findAdapterFiles([
+        { name: 'config.json', bytes: other },
+        { name: 'x.json', bytes: config },
+      ]),
+    ).toMatch(/^no adapter weights/);
     expect(findAdapterFiles([{ name: 'w.bin', bytes: weights }])).toMatch(/^no adapter config/);
-    expect(findAdapterFiles([{ name: 'a.json', bytes: config }, { name: 'b.json', bytes: config }, { name: 'w', bytes: weights }])).toMatch(/more than one adapter config/);
+    expect(
+      findAdapterFiles([
+        { name: 'a.json', bytes: config },
+        { name: 'b.json', bytes: config },
+        { name: 'w', bytes: weights },
+      ]),
+    ).toMatch(/more than one adapter config/);
     expect(findAdapterFiles([{ name: 'p.png', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5, 6]) }])).toMatch(/^neither/);
     expect(looksLikeSafetensors(config)).toBe(false);
     expect(looksLikeSafetensors(weights)).toBe(true);
@@ -46,7 +60,8 @@ describe('merged export', () => {
 });
 
 describe('the sequence length from the data', () => {
-  const summary = (suggested: number | null) => ({ lengths: suggested === null ? null : { suggestedSeqLen: suggested } }) as unknown as DatasetSummary;
+  const summary = (suggested: number | null) =>
+    ({ lengths: suggested === null ? null : { suggestedSeqLen: suggested } }) as unknown as DatasetSummary;
   it('is the suggested length for pair and chat rows, nothing for plain text or when already set', () => {
     expect(dataSeqLen(summary(48), 32)).toBe(48);
     expect(dataSeqLen(summary(32), 32)).toBeNull();

@@ -31,8 +31,20 @@ describe('sampling', () => {
     const r = seededRandom(5);
     const picks = Array.from({ length: 200 }, () => sampleToken(logits, { temperature: 2, topK: 2 }, r));
     expect(new Set(picks)).toEqual(new Set([1, 3]));
-    const a = Array.from({ length: 20 }, ((r) => () => sampleToken(logits, { temperature: 1, topK: 0 }, r))(seededRandom(9)));
-    const b = Array.from({ length: 20 }, ((r) => () => sampleToken(logits, { temperature: 1, topK: 0 }, r))(seededRandom(9)));
+    const a = Array.from(
+      { length: 20 },
+      (
+        (r) => () =>
+          sampleToken(logits, { temperature: 1, topK: 0 }, r)
+      )(seededRandom(9)),
+    );
+    const b = Array.from(
+      { length: 20 },
+      (
+        (r) => () =>
+          sampleToken(logits, { temperature: 1, topK: 0 }, r)
+      )(seededRandom(9)),
+    );
     expect(a).toEqual(b);
   });
 });
@@ -57,7 +69,14 @@ describe('merge', () => {
     const key = 'model.layers.0.self_attn.q_proj.weight';
     const w = new Float32Array(64 * 64).fill(1);
     const delta = new Float32Array(64 * 64).map((_, i) => i);
-    const out = mergedTensors(config, new Map([[key, { shape: [64, 64], data: w }], ['model.norm.weight', { shape: [64], data: new Float32Array(64) }]]), new Map([['model.layers.0.self_attn.q_proj', delta]]));
+    const out = mergedTensors(
+      config,
+      new Map([
+        [key, { shape: [64, 64], data: w }],
+        ['model.norm.weight', { shape: [64], data: new Float32Array(64) }],
+      ]),
+      new Map([['model.layers.0.self_attn.q_proj', delta]]),
+    );
     const merged = out.find((t) => t.name === key)!;
     expect(merged.data[5]).toBe(6);
     expect(w[5]).toBe(1);

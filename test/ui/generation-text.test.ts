@@ -8,7 +8,11 @@ import { tinyGemma3, tinyGpt2, tinyQwen3, type TinyModel } from '../../scripts/m
 describe('continuation text', () => {
   // A decoder that drops a leading space of what it decodes, as SentencePiece-style decoders do.
   const words = ['Hello', ' world', ' again'];
-  const decode = (ids: readonly number[]) => ids.map((i) => words[i]).join('').replace(/^ /, '');
+  const decode = (ids: readonly number[]) =>
+    ids
+      .map((i) => words[i])
+      .join('')
+      .replace(/^ /, '');
   it('keeps the leading space the continuation alone would lose', () => {
     expect(decode([1])).toBe('world');
     expect(continuationText(decode, [0], decode([0]), [1, 2])).toBe(' world again');
@@ -47,7 +51,15 @@ describe('the tiny family models of the e2e tests', () => {
   it('qwen3: head_dim 16 ≠ 32/4, ChatML, stops at <|im_end|> and <|endoftext|>', async () => {
     const m = tinyQwen3();
     const f = await load(m);
-    expect(f.config).toMatchObject({ family: 'qwen3', headDim: 16, hiddenSize: 32, numHeads: 4, numKvHeads: 2, qkNorm: true, tieWordEmbeddings: true });
+    expect(f.config).toMatchObject({
+      family: 'qwen3',
+      headDim: 16,
+      hiddenSize: 32,
+      numHeads: 4,
+      numKvHeads: 2,
+      qkNorm: true,
+      tieWordEmbeddings: true,
+    });
     expect(f.config.vocabSize).toBeGreaterThanOrEqual(f.tokenizer.vocabSize);
     expect(linearModuleNames(f.config)).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
     expect(f.tokenizer.endOfTurn).toBe('<|im_end|>');
@@ -58,7 +70,14 @@ describe('the tiny family models of the e2e tests', () => {
   it('gemma3: sliding + full layers, sandwich norms, Gemma template ending in <end_of_turn>', async () => {
     const m = tinyGemma3();
     const f = await load(m);
-    expect(f.config).toMatchObject({ family: 'gemma3', sandwichNorms: true, layerTypes: ['sliding', 'full'], slidingWindow: 4, activation: 'gelu_tanh', normWeightOffset: 1 });
+    expect(f.config).toMatchObject({
+      family: 'gemma3',
+      sandwichNorms: true,
+      layerTypes: ['sliding', 'full'],
+      slidingWindow: 4,
+      activation: 'gelu_tanh',
+      normWeightOffset: 1,
+    });
     expect(f.config.attentionScale).toBeCloseTo(1 / 4);
     expect(f.tokenizer.endOfTurn).toBe('<end_of_turn>');
     expect(new Set(f.stopTokenIds)).toEqual(new Set([m.special['<eos>'], m.special['<end_of_turn>']]));

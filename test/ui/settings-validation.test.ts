@@ -13,7 +13,8 @@ const fields = (s: Partial<TrainSettings>, trainSequences: number | null = null)
 
 describe('settings validation', () => {
   it('accepts the defaults for every method', () => {
-    for (const method of ['lora', 'dora', 'vera', 'relora'] as const) expect(fields({ method, ...recommendedFor(method, config, base.targets) })).toEqual([]);
+    for (const method of ['lora', 'dora', 'vera', 'relora'] as const)
+      expect(fields({ method, ...recommendedFor(method, config, base.targets) })).toEqual([]);
   });
   it('refuses the reported values: rank 0, −3 and 2.5, lr −0.01, steps 0', () => {
     expect(fields({ rank: 0 })).toEqual(['rank']);
@@ -42,16 +43,23 @@ describe('settings validation', () => {
     expect(fields({ warmupSteps: 31 })).toEqual(['warmupSteps']);
     expect(fields({ durationUnit: 'epochs', epochs: 2, batchSize: 4, warmupSteps: 21 }, 40)).toEqual(['warmupSteps']);
     expect(fields({ durationUnit: 'epochs', epochs: 2, batchSize: 4, warmupSteps: 20 }, 40)).toEqual([]);
-    expect(fields({ valFraction: 1, maxSamples: -1, weightDecay: -0.1, maxGradNorm: -1, evalEvery: 0, seed: -1 })).toEqual(
-      ['seed', 'valFraction', 'evalEvery', 'weightDecay', 'maxGradNorm', 'maxSamples'],
-    );
+    expect(fields({ valFraction: 1, maxSamples: -1, weightDecay: -0.1, maxGradNorm: -1, evalEvery: 0, seed: -1 })).toEqual([
+      'seed',
+      'valFraction',
+      'evalEvery',
+      'weightDecay',
+      'maxGradNorm',
+      'maxSamples',
+    ]);
     expect(fields({ targets: [] })).toEqual(['targets']);
     expect(fields({ targets: ['c_attn'] })).toEqual(['targets']);
     expect(fields({ method: 'relora', targets: [] })).toEqual([]);
     expect(fields({ method: 'relora', relora: { ...base.relora, warmStartSteps: 30 } })).toEqual(['relora.warmStartSteps']);
   });
   it('the worker refuses with one message that names the fields (no raw typed-array error)', () => {
-    expect(() => assertValidSettings({ ...base, rank: -3, lr: -0.01 }, { config })).toThrow(/^invalid settings: rank: .*; learning rate: must be greater than 0$/);
+    expect(() => assertValidSettings({ ...base, rank: -3, lr: -0.01 }, { config })).toThrow(
+      /^invalid settings: rank: .*; learning rate: must be greater than 0$/,
+    );
   });
 });
 
@@ -64,7 +72,9 @@ describe('method-aware defaults', () => {
   it('the hint says what was set and what was kept', () => {
     const rec = recommendedFor('vera', config, base.targets);
     expect(methodHint('vera', rec, { lr: false, rank: false }, rec)).toContain('set learning rate 0.1 and rank 256');
-    expect(methodHint('vera', rec, { lr: true, rank: false }, { lr: 0.02, rank: 256 })).toContain('kept your learning rate 0.02 (VeRA recommends 0.1)');
+    expect(methodHint('vera', rec, { lr: true, rank: false }, { lr: 0.02, rank: 256 })).toContain(
+      'kept your learning rate 0.02 (VeRA recommends 0.1)',
+    );
   });
 });
 
@@ -75,8 +85,14 @@ describe('settings files and the stored session', () => {
     expect(parseSettingsFile(JSON.stringify(saved), DEFAULT_SETTINGS, ctx)).toEqual({ settings: saved });
   });
   it('names every bad field, by its JSON key', () => {
-    const r = parseSettingsFile(JSON.stringify({ ...base, rank: -1, lr: 'fast', targets: ['nope_proj'], relora: { resetEvery: 'x' } }), DEFAULT_SETTINGS, ctx);
-    expect('error' in r && r.error).toMatch(/lr: must be a number.*relora\.resetEvery: must be a number.*rank: must be a positive.*targets: not linear layers of this model: nope_proj/);
+    const r = parseSettingsFile(
+      JSON.stringify({ ...base, rank: -1, lr: 'fast', targets: ['nope_proj'], relora: { resetEvery: 'x' } }),
+      DEFAULT_SETTINGS,
+      ctx,
+    );
+    expect('error' in r && r.error).toMatch(
+      /lr: must be a number.*relora\.resetEvery: must be a number.*rank: must be a positive.*targets: not linear layers of this model: nope_proj/,
+    );
     expect(parseSettingsFile('{ nope', DEFAULT_SETTINGS, ctx)).toMatchObject({ error: expect.stringMatching(/^not valid JSON/) });
     expect(parseSettingsFile('[1]', DEFAULT_SETTINGS, ctx)).toMatchObject({ error: expect.stringMatching(/JSON object/) });
   });
@@ -91,6 +107,12 @@ describe('settings files and the stored session', () => {
     expect(restoreSettings(storage).settings).toEqual({ ...DEFAULT_SETTINGS, lr: 0.04 });
     memory.set(SETTINGS_STORAGE_KEY, JSON.stringify({ version: 2, settings: { lr: 0.04 } }));
     expect(restoreSettings(storage).settings).toEqual(DEFAULT_SETTINGS);
-    expect(restoreSettings({ getItem: () => { throw new Error('denied'); } }).settings).toEqual(DEFAULT_SETTINGS);
+    expect(
+      restoreSettings({
+        getItem: () => {
+          throw new Error('denied');
+        },
+      }).settings,
+    ).toEqual(DEFAULT_SETTINGS);
   });
 });

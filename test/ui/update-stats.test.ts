@@ -10,11 +10,15 @@ function reference(w: Float32Array, d: Float32Array, out: number, inF: number, f
   let dm = 0;
   let dd = 0;
   for (let i = 0; i < out; i++) {
-    let n0 = 0, n1 = 0, dot = 0;
+    let n0 = 0,
+      n1 = 0,
+      dot = 0;
     for (let j = 0; j < inF; j++) {
       const wij = fanInFanOut ? w[j * out + i]! : w[i * inF + j]!;
       const nij = wij + d[i * inF + j]!;
-      n0 += wij * wij; n1 += nij * nij; dot += wij * nij;
+      n0 += wij * wij;
+      n1 += nij * nij;
+      dot += wij * nij;
     }
     dm += Math.abs(Math.sqrt(n1) - Math.sqrt(n0));
     dd += n0 * n1 > 0 ? 1 - dot / Math.sqrt(n0 * n1) : 0;
@@ -23,7 +27,13 @@ function reference(w: Float32Array, d: Float32Array, out: number, inF: number, f
 }
 
 describe('weight update stats (ΔM, ΔD)', () => {
-  const shapes: Array<[number, number, boolean]> = [[1, 1, false], [7, 5, false], [33, 130, false], [48, 16, true], [100, 70, true]];
+  const shapes: Array<[number, number, boolean]> = [
+    [1, 1, false],
+    [7, 5, false],
+    [33, 130, false],
+    [48, 16, true],
+    [100, 70, true],
+  ];
   for (const [out, inF, fanInFanOut] of shapes) {
     it(`out=${out} in=${inF} fanInFanOut=${fanInFanOut}`, async () => {
       const rt = gpu();
@@ -41,13 +51,19 @@ describe('weight update stats (ΔM, ΔD)', () => {
 
   it('is zero for ΔW = 0 and reports no direction change for a pure rescale', async () => {
     const rt = gpu();
-    const out = 6, inF = 9;
+    const out = 6,
+      inF = 9;
     const w = randn(out * inF, 11);
     const wt = rt.tensor([out, inF], 'w', w);
     const zero = await weightUpdateStats(rt, wt, new Float32Array(out * inF), { outFeatures: out, inFeatures: inF, fanInFanOut: false });
     expect(zero.magnitude).toBe(0);
     expect(Math.abs(zero.direction)).toBeLessThan(1e-6);
-    const rescale = await weightUpdateStats(rt, wt, w.map((v) => v * 0.5), { outFeatures: out, inFeatures: inF, fanInFanOut: false });
+    const rescale = await weightUpdateStats(
+      rt,
+      wt,
+      w.map((v) => v * 0.5),
+      { outFeatures: out, inFeatures: inF, fanInFanOut: false },
+    );
     expect(Math.abs(rescale.direction)).toBeLessThan(1e-5);
     expect(rescale.magnitude).toBeGreaterThan(0);
     rt.release(wt);

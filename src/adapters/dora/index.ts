@@ -11,8 +11,14 @@ import { DoraLayer } from './layer';
 import { doraFormat } from './format';
 
 function doraLayer(
-  rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, m: LinearModuleInfo, index: number,
-  a: Float32Array, b: Float32Array, magnitude: Float32Array,
+  rt: GpuRuntime,
+  model: BaseModelView,
+  spec: AdapterSpec,
+  m: LinearModuleInfo,
+  index: number,
+  a: Float32Array,
+  b: Float32Array,
+  magnitude: Float32Array,
 ): DoraLayer {
   const A = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
   const B = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
@@ -41,13 +47,21 @@ export const dora: AdapterMethodDef = {
       rt.upload(layer.magnitude.value, (await rt.read(layer.weightRowSquares)).map(Math.sqrt));
       layers.push(layer);
     }
-    return new LayeredAdapter(spec, layers, layers.flatMap((l) => [l.A, l.B, l.magnitude]));
+    return new LayeredAdapter(
+      spec,
+      layers,
+      layers.flatMap((l) => [l.A, l.B, l.magnitude]),
+    );
   },
   load(rt, model, spec, modules, tensors) {
     const get = (m: LinearModuleInfo, suffix: string) => tensors.get(peftKey(m.modulePath, suffix))!.data;
     const layers = modules.map((m, i) =>
       doraLayer(rt, model, spec, m, i, get(m, PEFT_SUFFIX.loraA), get(m, PEFT_SUFFIX.loraB), get(m, PEFT_SUFFIX.magnitude)),
     );
-    return new LayeredAdapter(spec, layers, layers.flatMap((l) => [l.A, l.B, l.magnitude]));
+    return new LayeredAdapter(
+      spec,
+      layers,
+      layers.flatMap((l) => [l.A, l.B, l.magnitude]),
+    );
   },
 };

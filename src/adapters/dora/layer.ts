@@ -85,8 +85,17 @@ export class DoraLayer extends LoraLayer {
     const invNorm = rt.tensor([out], 'dora.invNorm');
     const colScale = rt.tensor([out], 'dora.scale');
     doraNorm(rt, {
-      weight: this.base.weight, weightRowSquares: this.weightRowSquares, loraA: this.A.value, loraB: this.B.value, magnitude: this.magnitude.value,
-      invNorm, scale: colScale, outFeatures: out, inFeatures: this.base.inFeatures, rank: this.rank, s: this.scale,
+      weight: this.base.weight,
+      weightRowSquares: this.weightRowSquares,
+      loraA: this.A.value,
+      loraB: this.B.value,
+      magnitude: this.magnitude.value,
+      invNorm,
+      scale: colScale,
+      outFeatures: out,
+      inFeatures: this.base.inFeatures,
+      rank: this.rank,
+      s: this.scale,
       fanInFanOut: this.base.fanInFanOut,
     });
     return { invNorm, colScale };

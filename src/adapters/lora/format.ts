@@ -48,7 +48,11 @@ export function lowRankTensors(spec: AdapterSpec, modules: readonly LinearModule
   const r = spec.rank;
   return modules.flatMap((m) => {
     const t = (kind: keyof typeof PEFT_SUFFIX, shape: number[]): AdapterTensorSpec => ({
-      key: peftKey(m.modulePath, PEFT_SUFFIX[kind]), kind, shape, trainable: true, module: m,
+      key: peftKey(m.modulePath, PEFT_SUFFIX[kind]),
+      kind,
+      shape,
+      trainable: true,
+      module: m,
     });
     const ab = [t('loraA', [r, m.inFeatures]), t('loraB', [m.outFeatures, r])];
     return magnitude ? [...ab, t('magnitude', [m.outFeatures])] : ab;
@@ -67,7 +71,10 @@ export function lowRankBound(modules: readonly LinearModuleInfo[]): { max: numbe
   if (modules.length === 0) return null;
   const narrowest = modules.reduce((a, m) => (Math.min(m.inFeatures, m.outFeatures) < Math.min(a.inFeatures, a.outFeatures) ? m : a));
   const n = Math.min(narrowest.inFeatures, narrowest.outFeatures);
-  return { max: n, why: `the narrowest adapted layer (${narrowest.name}: ${narrowest.inFeatures} → ${narrowest.outFeatures}) has rank ${n}` };
+  return {
+    max: n,
+    why: `the narrowest adapted layer (${narrowest.name}: ${narrowest.inFeatures} → ${narrowest.outFeatures}) has rank ${n}`,
+  };
 }
 
 export const LOW_RANK_DEFAULTS = { rank: 8, alpha: 16, lr: 1e-2 } as const;

@@ -43,7 +43,13 @@ export function initialLoraTensors(m: LinearModuleInfo, rank: number, random: ()
 }
 
 function loraLayer(
-  rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, m: LinearModuleInfo, index: number, a: Float32Array, b: Float32Array,
+  rt: GpuRuntime,
+  model: BaseModelView,
+  spec: AdapterSpec,
+  m: LinearModuleInfo,
+  index: number,
+  a: Float32Array,
+  b: Float32Array,
 ): LoraLayer {
   const A = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
   const B = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
@@ -51,7 +57,11 @@ function loraLayer(
 }
 
 function build(spec: AdapterSpec, layers: LoraLayer[]): LayeredAdapter {
-  return new LayeredAdapter(spec, layers, layers.flatMap((l) => [l.A, l.B]));
+  return new LayeredAdapter(
+    spec,
+    layers,
+    layers.flatMap((l) => [l.A, l.B]),
+  );
 }
 
 export const lora: AdapterMethodDef = {

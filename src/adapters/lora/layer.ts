@@ -67,7 +67,18 @@ export class LoraLayer implements AdapterLayer {
     const { inFeatures: inF, outFeatures: out, weight } = this.base;
     const r = this.rank;
     if (this.base.fanInFanOut) {
-      matmul(rt, { a: this.A.value, b: this.B.value, c: weight, M: inF, N: out, K: r, transA: true, transB: true, alpha: this.scale, beta: 1 });
+      matmul(rt, {
+        a: this.A.value,
+        b: this.B.value,
+        c: weight,
+        M: inF,
+        N: out,
+        K: r,
+        transA: true,
+        transB: true,
+        alpha: this.scale,
+        beta: 1,
+      });
     } else {
       matmul(rt, { a: this.B.value, b: this.A.value, c: weight, M: out, N: inF, K: r, alpha: this.scale, beta: 1 });
     }

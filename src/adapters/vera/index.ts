@@ -51,15 +51,22 @@ function sharedSize(modules: LinearModuleInfo[]): { maxIn: number; maxOut: numbe
 }
 
 function build(
-  rt: GpuRuntime, model: BaseModelView, spec: AdapterSpec, modules: LinearModuleInfo[],
-  a: Float32Array, b: Float32Array, lambdas: (m: LinearModuleInfo) => { lb: Float32Array; ld: Float32Array },
+  rt: GpuRuntime,
+  model: BaseModelView,
+  spec: AdapterSpec,
+  modules: LinearModuleInfo[],
+  a: Float32Array,
+  b: Float32Array,
+  lambdas: (m: LinearModuleInfo) => { lb: Float32Array; ld: Float32Array },
 ): VeraAdapter {
   const { maxIn, maxOut } = sharedSize(modules);
   const r = spec.rank;
   const shared = {
     A: rt.tensor([r, maxIn], VERA_SHARED_KEYS.A, a) as Tensor,
     B: rt.tensor([maxOut, r], VERA_SHARED_KEYS.B, b) as Tensor,
-    rank: r, maxIn, maxOut,
+    rank: r,
+    maxIn,
+    maxOut,
   };
   const layers = modules.map((m, i) => {
     const { lb, ld } = lambdas(m);

@@ -103,7 +103,10 @@ export class VeraLayer implements AdapterLayer {
     const { inFeatures: inF, outFeatures: out } = this.base;
     const { rank: r, maxIn } = this.shared;
     const [a, b, lb, ld] = await Promise.all([
-      rt.read(this.shared.A), rt.read(this.shared.B), rt.read(this.lambdaB.value), rt.read(this.lambdaD.value),
+      rt.read(this.shared.A),
+      rt.read(this.shared.B),
+      rt.read(this.lambdaB.value),
+      rt.read(this.lambdaD.value),
     ]);
     const delta = new Float32Array(out * inF);
     for (let i = 0; i < out; i++) {

@@ -71,8 +71,12 @@ export class ReloraRun {
   ) {
     this.step = startStep;
     this.schedule = {
-      totalSteps: settings.totalSteps, warmupSteps: settings.firstWarmupSteps, resetEvery: settings.resetEvery,
-      restartWarmupSteps: settings.restartWarmupSteps, minLrRatio: settings.minLrRatio, resetOffset: settings.warmStartSteps,
+      totalSteps: settings.totalSteps,
+      warmupSteps: settings.firstWarmupSteps,
+      resetEvery: settings.resetEvery,
+      restartWarmupSteps: settings.restartWarmupSteps,
+      minLrRatio: settings.minLrRatio,
+      resetOffset: settings.warmStartSteps,
     };
     this.random = seededRandom((hyper.seed ^ 0x5e10a) + startStep);
     this.full = new FullRankTarget(rt, model);
@@ -114,8 +118,16 @@ export class ReloraRun {
     this.full.destroy();
     const names = [...new Set(linearModules(this.model.config).map((m) => m.name))];
     const spec: AdapterSpec = {
-      method: 'lora', rank: this.settings.rank, alpha: this.settings.alpha, rslora: false, dropout: 0, targets: names,
-      fanInFanOut: this.model.config.arch === 'gpt2', dInitial: 0.1, projectionPrngKey: 0, saveProjection: true,
+      method: 'lora',
+      rank: this.settings.rank,
+      alpha: this.settings.alpha,
+      rslora: false,
+      dropout: 0,
+      targets: names,
+      fanInFanOut: this.model.config.arch === 'gpt2',
+      dInitial: 0.1,
+      projectionPrngKey: 0,
+      saveProjection: true,
     };
     const modules = linearModules(this.model.config);
     this.adapter = (await lora.create(this.rt, this.model, spec, modules, this.hyper.seed)) as LayeredAdapter;

@@ -12,7 +12,8 @@ export function GpuHeader() {
           <>
             <span className="ok">WebGPU</span> <strong>{status.gpu.description}</strong>
             <span className="muted">
-              {' '}· max binding {formatBytes(status.gpu.maxStorageBufferBindingSize)} · max buffer {formatBytes(status.gpu.maxBufferSize)}
+              {' '}
+              · max binding {formatBytes(status.gpu.maxStorageBufferBindingSize)} · max buffer {formatBytes(status.gpu.maxBufferSize)}
               {status.gpu.features.length > 0 && ` · ${status.gpu.features.join(', ')}`}
             </span>
           </>

@@ -21,15 +21,23 @@ export function Heatmap(props: { rows: readonly { label: string; values: Float32
   }, [props.rows, columns, maxAbs]);
   return (
     <figure className="heatmap" data-testid={props.testId}>
-      <figcaption>{props.title} <span className="muted">(|max| = {maxAbs.toExponential(2)})</span></figcaption>
+      <figcaption>
+        {props.title} <span className="muted">(|max| = {maxAbs.toExponential(2)})</span>
+      </figcaption>
       <div className="heatmap-body">
-        <div className="heatmap-labels">{props.rows.map((r) => <div key={r.label}>{r.label}</div>)}</div>
+        <div className="heatmap-labels">
+          {props.rows.map((r) => (
+            <div key={r.label}>{r.label}</div>
+          ))}
+        </div>
         <div className="heatmap-cells">
           <canvas ref={canvas} width={600} height={Math.max(1, props.rows.length) * 14} />
           <div className="tick-bar" />
           <div className="tick-legend" data-testid={`${props.testId}-scale`}>
-            {/* biome-ignore lint/suspicious/noArrayIndexKey: five fixed positions; the labels repeat when |max| = 0 */}
-            {scaleLabels(maxAbs).map((t, i) => <span key={i}>{t}</span>)}
+            {scaleLabels(maxAbs).map((t, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: five fixed positions; the labels repeat when |max| = 0
+              <span key={i}>{t}</span>
+            ))}
           </div>
         </div>
       </div>

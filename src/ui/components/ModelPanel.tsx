@@ -16,8 +16,13 @@ import { ErrorText, Panel } from './Panel';
 export function ModelPanel() {
   const { model, status, loadingName, error, loadModelFiles, loadBundledModel, locked } = useStudio(
     useShallow((s) => ({
-      model: s.model, status: s.modelStatus, loadingName: s.modelLoadingName, error: s.modelError,
-      loadModelFiles: s.loadModelFiles, loadBundledModel: s.loadBundledModel, locked: isRunActive(s.trainingStatus),
+      model: s.model,
+      status: s.modelStatus,
+      loadingName: s.modelLoadingName,
+      error: s.modelError,
+      loadModelFiles: s.loadModelFiles,
+      loadBundledModel: s.loadBundledModel,
+      locked: isRunActive(s.trainingStatus),
     })),
   );
   const onInput = (e: React.ChangeEvent<HTMLInputElement>) => {
@@ -34,14 +39,27 @@ export function ModelPanel() {
         <p>Drop a Hugging Face model folder here (config.json, model.safetensors or shards + index, tokenizer.json), or</p>
         <label className={locked ? 'button disabled' : 'button'}>
           Open folder…
-          <input type="file" hidden data-testid="model-folder-input" disabled={locked} onChange={onInput} {...{ webkitdirectory: '', directory: '' }} />
+          <input
+            type="file"
+            hidden
+            data-testid="model-folder-input"
+            disabled={locked}
+            onChange={onInput}
+            {...{ webkitdirectory: '', directory: '' }}
+          />
         </label>{' '}
         <label className={locked ? 'button disabled' : 'button'}>
           Pick files…
           <input type="file" hidden multiple data-testid="model-files-input" disabled={locked} onChange={onInput} />
         </label>{' '}
-        <button type="button" disabled={locked} onClick={loadBundledModel}>Use bundled model</button>
-        {locked && <p className="warn" data-testid="model-locked">{MODEL_LOCKED}</p>}
+        <button type="button" disabled={locked} onClick={loadBundledModel}>
+          Use bundled model
+        </button>
+        {locked && (
+          <p className="warn" data-testid="model-locked">
+            {MODEL_LOCKED}
+          </p>
+        )}
       </DropZone>
     </Panel>
   );
@@ -81,12 +99,19 @@ function ModelFacts() {
         </dd>
         <dt>Family</dt>
         <dd>
-          <span data-testid="model-family">{modelType(model.config)}</span> · <span data-testid="model-architecture">{model.architecture}</span>
-          {familyTraits(c).length > 0 && <span className="muted" data-testid="model-traits"> ({familyTraits(c).join(', ')})</span>}
+          <span data-testid="model-family">{modelType(model.config)}</span> ·{' '}
+          <span data-testid="model-architecture">{model.architecture}</span>
+          {familyTraits(c).length > 0 && (
+            <span className="muted" data-testid="model-traits">
+              {' '}
+              ({familyTraits(c).join(', ')})
+            </span>
+          )}
         </dd>
         <dt>Shape</dt>
         <dd data-testid="model-shape">
-          {c.numLayers} layers · hidden {c.hiddenSize} · {c.numHeads} heads × {c.headDim} ({c.numKvHeads} kv) · MLP {c.intermediateSize} · vocab {c.vocabSize} · {c.maxPositions} positions
+          {c.numLayers} layers · hidden {c.hiddenSize} · {c.numHeads} heads × {c.headDim} ({c.numKvHeads} kv) · MLP {c.intermediateSize} ·
+          vocab {c.vocabSize} · {c.maxPositions} positions
         </dd>
         <dt>Parameters</dt>
         <dd data-testid="model-params">{model.parameterCount.toLocaleString('en-US')}</dd>
@@ -96,14 +121,19 @@ function ModelFacts() {
           <>
             <dt>GPU memory</dt>
             <dd data-testid="memory-estimate">
-              ≈ {formatBytes(plan.memory.total)} for training (weights {formatBytes(plan.memory.weights)}, adapter + optimizer {formatBytes(plan.memory.adapter)},
-              activations {formatBytes(plan.memory.activations)}) of {formatBytes(plan.budget.totalBytes)} budget; largest buffer {formatBytes(plan.memory.largestBuffer)} of{' '}
+              ≈ {formatBytes(plan.memory.total)} for training (weights {formatBytes(plan.memory.weights)}, adapter + optimizer{' '}
+              {formatBytes(plan.memory.adapter)}, activations {formatBytes(plan.memory.activations)}) of{' '}
+              {formatBytes(plan.budget.totalBytes)} budget; largest buffer {formatBytes(plan.memory.largestBuffer)} of{' '}
               {formatBytes(plan.budget.maxStorageBufferBindingSize)} allowed
             </dd>
           </>
         )}
       </dl>
-      {plan.fitProblem && <p className="error" role="alert" data-testid="fit-problem">This run will not fit: {plan.fitProblem}.</p>}
+      {plan.fitProblem && (
+        <p className="error" role="alert" data-testid="fit-problem">
+          This run will not fit: {plan.fitProblem}.
+        </p>
+      )}
     </>
   );
 }

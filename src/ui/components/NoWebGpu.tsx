@@ -12,9 +12,13 @@ export function NoWebGpu() {
       <h2>Browsers with WebGPU</h2>
       <ul>
         <li>Chrome and Edge 113 or newer on Windows, macOS and ChromeOS; Chrome 121+ on Android.</li>
-        <li>Chrome on Linux: enable <code>chrome://flags/#enable-unsafe-webgpu</code> (and Vulkan).</li>
+        <li>
+          Chrome on Linux: enable <code>chrome://flags/#enable-unsafe-webgpu</code> (and Vulkan).
+        </li>
         <li>Safari 26 on macOS, iOS and iPadOS.</li>
-        <li>Firefox 141 or newer on Windows (other platforms behind <code>dom.webgpu.enabled</code>).</li>
+        <li>
+          Firefox 141 or newer on Windows (other platforms behind <code>dom.webgpu.enabled</code>).
+        </li>
       </ul>
       <p>Also check that hardware acceleration is on and that the page is served over HTTPS or from localhost.</p>
     </div>

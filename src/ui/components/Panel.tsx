@@ -10,5 +10,9 @@ export function Panel(props: { title: string; testId: string; children: ReactNod
 }
 
 export function ErrorText({ message }: { message: string | null }) {
-  return message ? <p className="error" role="alert">{message}</p> : null;
+  return message ? (
+    <p className="error" role="alert">
+      {message}
+    </p>
+  ) : null;
 }

@@ -14,10 +14,18 @@ export function ProfilePanel() {
       {!profile && !error && <p className="muted">Train to see each kernel's GPU time (timestamp-query, one pass per dispatch).</p>}
       {profile && (
         <>
-          <p className="muted">After step {profile.step}: {totalMs.toFixed(1)} ms of GPU time in {profile.kernels.length} kernels.</p>
+          <p className="muted">
+            After step {profile.step}: {totalMs.toFixed(1)} ms of GPU time in {profile.kernels.length} kernels.
+          </p>
           <table className="profile" data-testid="profile-table">
             <thead>
-              <tr><th>kernel</th><th>calls</th><th>total ms</th><th>mean µs</th><th>share</th></tr>
+              <tr>
+                <th>kernel</th>
+                <th>calls</th>
+                <th>total ms</th>
+                <th>mean µs</th>
+                <th>share</th>
+              </tr>
             </thead>
             <tbody>
               {profile.kernels.map((k) => (

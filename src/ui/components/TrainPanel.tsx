@@ -22,8 +22,13 @@ export function TrainPanel() {
 function TrainControls() {
   const s = useStudio(
     useShallow((s) => ({
-      status: s.trainingStatus, canContinue: s.trainedKind === 'adapter' && s.settings.method !== 'relora', ready: s.model !== null && s.dataset !== null && s.dataset.trainSequences > 0,
-      start: s.startTraining, pause: s.pauseTraining, resume: s.resumeTraining, stop: s.stopTraining,
+      status: s.trainingStatus,
+      canContinue: s.trainedKind === 'adapter' && s.settings.method !== 'relora',
+      ready: s.model !== null && s.dataset !== null && s.dataset.trainSequences > 0,
+      start: s.startTraining,
+      pause: s.pauseTraining,
+      resume: s.resumeTraining,
+      stop: s.stopTraining,
     })),
   );
   const plan = useTrainingPlan();
@@ -31,11 +36,21 @@ function TrainControls() {
   const blocked = !s.ready || plan.settingsProblem !== null || plan.fitProblem !== null;
   return (
     <div className="row controls">
-      <button type="button" data-testid="train-start" disabled={active || blocked} onClick={() => s.start(false)}>Start training</button>
-      <button type="button" data-testid="train-continue" disabled={active || blocked || !s.canContinue} onClick={() => s.start(true)}>Continue training</button>
-      <button type="button" data-testid="train-pause" disabled={s.status !== 'running'} onClick={s.pause}>Pause</button>
-      <button type="button" data-testid="train-resume" disabled={s.status !== 'paused'} onClick={s.resume}>Resume</button>
-      <button type="button" data-testid="train-stop" disabled={!active} onClick={s.stop}>Stop</button>
+      <button type="button" data-testid="train-start" disabled={active || blocked} onClick={() => s.start(false)}>
+        Start training
+      </button>
+      <button type="button" data-testid="train-continue" disabled={active || blocked || !s.canContinue} onClick={() => s.start(true)}>
+        Continue training
+      </button>
+      <button type="button" data-testid="train-pause" disabled={s.status !== 'running'} onClick={s.pause}>
+        Pause
+      </button>
+      <button type="button" data-testid="train-resume" disabled={s.status !== 'paused'} onClick={s.resume}>
+        Resume
+      </button>
+      <button type="button" data-testid="train-stop" disabled={!active} onClick={s.stop}>
+        Stop
+      </button>
       {!s.ready && <span className="muted">Load a model and a dataset to train.</span>}
       {plan.fitProblem && <span className="error">Will not fit on this GPU.</span>}
       {s.ready && plan.issues.length > 0 && (
@@ -50,8 +65,14 @@ function TrainControls() {
 function TrainProgress() {
   const p = useStudio(
     useShallow((s) => ({
-      status: s.trainingStatus, step: s.step, total: s.totalSteps, tps: s.tokensPerSecond, elapsedMs: s.elapsedMs, epoch: s.epoch,
-      message: s.trainingMessage, lastLoss: s.history.losses[s.history.losses.length - 1],
+      status: s.trainingStatus,
+      step: s.step,
+      total: s.totalSteps,
+      tps: s.tokensPerSecond,
+      elapsedMs: s.elapsedMs,
+      epoch: s.epoch,
+      message: s.trainingMessage,
+      lastLoss: s.history.losses[s.history.losses.length - 1],
     })),
   );
   const fraction = p.total > 0 ? p.step / p.total : 0;
@@ -60,13 +81,33 @@ function TrainProgress() {
     <div className="progress-block">
       <progress max={1} value={fraction} data-testid="train-progress" />
       <p data-testid="train-status" data-status={p.status} data-step={p.step}>
-        <strong>{p.status}</strong> · {p.status === 'starting' ? 'preparing the run…' : <>step {p.step} / {p.total}</>}
-        {p.lastLoss !== undefined && p.status !== 'starting' && <> · loss <span data-testid="last-loss">{p.lastLoss.toFixed(4)}</span></>}
+        <strong>{p.status}</strong> ·{' '}
+        {p.status === 'starting' ? (
+          'preparing the run…'
+        ) : (
+          <>
+            step {p.step} / {p.total}
+          </>
+        )}
+        {p.lastLoss !== undefined && p.status !== 'starting' && (
+          <>
+            {' '}
+            · loss <span data-testid="last-loss">{p.lastLoss.toFixed(4)}</span>
+          </>
+        )}
         {etaSeconds !== null && p.status === 'running' && <> · ETA {formatSeconds(etaSeconds)}</>}
         {p.tps > 0 && <> · {Math.round(p.tps).toLocaleString('en-US')} tokens/s</>}
         {p.step > 0 && <> · epoch {p.epoch + 1}</>}
       </p>
-      {p.status === 'error' ? <ErrorText message={p.message} /> : p.message && <p className={p.status === 'paused' ? 'warn' : 'muted'} data-testid="train-message">{p.message}</p>}
+      {p.status === 'error' ? (
+        <ErrorText message={p.message} />
+      ) : (
+        p.message && (
+          <p className={p.status === 'paused' ? 'warn' : 'muted'} data-testid="train-message">
+            {p.message}
+          </p>
+        )
+      )}
     </div>
   );
 }
@@ -125,7 +166,9 @@ const LOSS_SERIES: uPlot.Series[] = [
 ];
 
 function LossChart() {
-  const { history, val, relora } = useStudio(useShallow((s) => ({ history: s.history, val: s.valHistory, relora: s.trainedKind === 'relora' })));
+  const { history, val, relora } = useStudio(
+    useShallow((s) => ({ history: s.history, val: s.valHistory, relora: s.trainedKind === 'relora' })),
+  );
   const marks = useMarks();
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
@@ -147,8 +190,10 @@ function LossChart() {
     return [...base, history.steps.map((step, i) => (resets.has(step) ? history.losses[i]! : null))];
   }, [history, val, relora]);
   const attrs = {
-    'data-first-loss': history.losses[0] ?? '', 'data-last-loss': history.losses[history.losses.length - 1] ?? '',
-    'data-resets': history.resets.join(','), 'data-lora-start': history.loraStart ?? '',
+    'data-first-loss': history.losses[0] ?? '',
+    'data-last-loss': history.losses[history.losses.length - 1] ?? '',
+    'data-resets': history.resets.join(','),
+    'data-lora-start': history.loraStart ?? '',
     'data-losses': history.losses.map((l) => l.toPrecision(5)).join(','),
   };
   return <UPlotChart options={options} data={data} testId="loss-chart" points={history.steps.length} attrs={attrs} />;

@@ -23,7 +23,8 @@ export function UpdatePanel() {
   return (
     <Panel title="5 · See the update" testId="update-panel" wide>
       <p className="muted">
-        Per adapted layer: ΔM = mean over output rows of |‖w′ᵢ‖ − ‖wᵢ‖| and ΔD = mean of 1 − cos(w′ᵢ, wᵢ), for W′ = W + ΔW, computed on the GPU.
+        Per adapted layer: ΔM = mean over output rows of |‖w′ᵢ‖ − ‖wᵢ‖| and ΔD = mean of 1 − cos(w′ᵢ, wᵢ), for W′ = W + ΔW, computed on the
+        GPU.
       </p>
       <button type="button" data-testid="update-open" onClick={() => setOpen(!open)} disabled={count === 0}>
         {shown ? 'Hide update view' : `Show update view (${count} snapshot${count === 1 ? '' : 's'})`}
@@ -53,8 +54,16 @@ function UpdateCharts() {
       </div>
       {vera.length > 0 && (
         <div className="charts">
-          <Heatmap title="VeRA λ_b (per output feature)" testId="vera-lambda-b" rows={vera.map((v) => ({ label: shortPath(v.modulePath), values: v.lambdaB }))} />
-          <Heatmap title="VeRA λ_d (per rank)" testId="vera-lambda-d" rows={vera.map((v) => ({ label: shortPath(v.modulePath), values: v.lambdaD }))} />
+          <Heatmap
+            title="VeRA λ_b (per output feature)"
+            testId="vera-lambda-b"
+            rows={vera.map((v) => ({ label: shortPath(v.modulePath), values: v.lambdaB }))}
+          />
+          <Heatmap
+            title="VeRA λ_d (per rank)"
+            testId="vera-lambda-d"
+            rows={vera.map((v) => ({ label: shortPath(v.modulePath), values: v.lambdaD }))}
+          />
         </div>
       )}
       <UpdateTable snapshot={latest} />
@@ -67,7 +76,13 @@ function shortPath(modulePath: string): string {
   return m ? `L${m[1]}.${m[2]}` : modulePath;
 }
 
-function OverSteps(props: { updates: readonly UpdateSnapshot[]; labels: string[]; metric: 'magnitude' | 'direction'; title: string; testId: string }) {
+function OverSteps(props: {
+  updates: readonly UpdateSnapshot[];
+  labels: string[];
+  metric: 'magnitude' | 'direction';
+  title: string;
+  testId: string;
+}) {
   const options = useMemo<Omit<uPlot.Options, 'width' | 'height'>>(
     () => ({
       title: props.title,
@@ -93,7 +108,15 @@ function Scatter({ snapshot }: { snapshot: UpdateSnapshot }) {
       title: `ΔD vs ΔM at step ${snapshot.step}`,
       scales: { x: { time: false } },
       axes: [{ label: 'ΔM' }, { label: 'ΔD', size: 80 }],
-      series: [{}, ...names.map((label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], paths: () => null, points: { show: true, size: 9, fill: PALETTE[i % PALETTE.length] } }))],
+      series: [
+        {},
+        ...names.map((label, i) => ({
+          label,
+          stroke: PALETTE[i % PALETTE.length],
+          paths: () => null,
+          points: { show: true, size: 9, fill: PALETTE[i % PALETTE.length] },
+        })),
+      ],
     }),
     [names, snapshot.step],
   );
@@ -107,10 +130,20 @@ function Scatter({ snapshot }: { snapshot: UpdateSnapshot }) {
 function UpdateTable({ snapshot }: { snapshot: UpdateSnapshot }) {
   return (
     <table className="stats" data-testid="update-table">
-      <thead><tr><th>Layer</th><th>ΔM</th><th>ΔD</th></tr></thead>
+      <thead>
+        <tr>
+          <th>Layer</th>
+          <th>ΔM</th>
+          <th>ΔD</th>
+        </tr>
+      </thead>
       <tbody>
         {snapshot.modules.map((m) => (
-          <tr key={m.modulePath}><td>{moduleLabel(m)}</td><td>{m.magnitude.toExponential(3)}</td><td>{m.direction.toExponential(3)}</td></tr>
+          <tr key={m.modulePath}>
+            <td>{moduleLabel(m)}</td>
+            <td>{m.magnitude.toExponential(3)}</td>
+            <td>{m.direction.toExponential(3)}</td>
+          </tr>
         ))}
       </tbody>
     </table>

@@ -69,7 +69,17 @@ export const createDatasetSlice: StateCreator<StudioState, [], [], DatasetSlice>
   const sendFile = (name: string, text: string, csvColumn: string | null) => {
     const { seqLen, valFraction, seed } = get().settings;
     set({ datasetLoading: true, datasetError: null });
-    send({ type: 'load-dataset', fileName: name, text, csvColumn, seqLen, valFraction, seed, options: get().datasetOptions, maxSamples: get().settings.maxSamples });
+    send({
+      type: 'load-dataset',
+      fileName: name,
+      text,
+      csvColumn,
+      seqLen,
+      valFraction,
+      seed,
+      options: get().datasetOptions,
+      maxSamples: get().settings.maxSamples,
+    });
   };
   return {
     dataset: null,

@@ -3,15 +3,39 @@ import { linearModuleNames } from '../../train/adapter-spec';
 import type { ModelConfig } from '../../formats/hf-config';
 import { RELORA_DEFAULTS, TRAINING_DEFAULTS } from '../../train/defaults';
 import type { ReloraUiSettings, StudioMethod, TrainSettings } from '../../worker/protocol';
-import { formatOf, METHOD_LABEL, parseSettingsFile, recommendedFor, settingsFromJson, validateSettings } from '../../worker/settings-validation';
+import {
+  formatOf,
+  METHOD_LABEL,
+  parseSettingsFile,
+  recommendedFor,
+  settingsFromJson,
+  validateSettings,
+} from '../../worker/settings-validation';
 import type { StudioState } from './store';
 
 /** The studio's starting settings; the optimizer's come from src/train/defaults.ts, as the CLI's do. */
 export const DEFAULT_SETTINGS: TrainSettings = {
-  method: 'lora', rank: 8, alpha: 16, rslora: false, dropout: 0, targets: [],
-  lr: 1e-2, schedule: 'cosine', warmupSteps: 2, durationUnit: 'steps', steps: 30, epochs: 1,
-  batchSize: 4, gradAccum: TRAINING_DEFAULTS.gradAccum, seqLen: 32, seed: 42, valFraction: 0.1, evalEvery: 5,
-  weightDecay: TRAINING_DEFAULTS.weightDecay, maxGradNorm: TRAINING_DEFAULTS.maxGradNorm, maxSamples: 0,
+  method: 'lora',
+  rank: 8,
+  alpha: 16,
+  rslora: false,
+  dropout: 0,
+  targets: [],
+  lr: 1e-2,
+  schedule: 'cosine',
+  warmupSteps: 2,
+  durationUnit: 'steps',
+  steps: 30,
+  epochs: 1,
+  batchSize: 4,
+  gradAccum: TRAINING_DEFAULTS.gradAccum,
+  seqLen: 32,
+  seed: 42,
+  valFraction: 0.1,
+  evalEvery: 5,
+  weightDecay: TRAINING_DEFAULTS.weightDecay,
+  maxGradNorm: TRAINING_DEFAULTS.maxGradNorm,
+  maxSamples: 0,
   relora: { warmStartSteps: 5, resetEvery: 10, restartWarmupSteps: 2, ...RELORA_DEFAULTS },
 };
 
@@ -70,12 +94,21 @@ function browserStorage(): Storage | null {
 }
 
 /** What switching to `method` set and kept, for the hint under the method choice. */
-export function methodHint(method: StudioMethod, rec: { lr: number; rank: number }, explicit: ExplicitSettings, s: Pick<TrainSettings, 'lr' | 'rank'>): string {
+export function methodHint(
+  method: StudioMethod,
+  rec: { lr: number; rank: number },
+  explicit: ExplicitSettings,
+  s: Pick<TrainSettings, 'lr' | 'rank'>,
+): string {
   const name = METHOD_LABEL[method];
   const set: string[] = [];
   const kept: string[] = [];
-  if (explicit.lr) { if (s.lr !== rec.lr) kept.push(`your learning rate ${s.lr} (${name} recommends ${rec.lr})`); } else set.push(`learning rate ${rec.lr}`);
-  if (explicit.rank) { if (s.rank !== rec.rank) kept.push(`your rank ${s.rank} (${name} recommends ${rec.rank})`); } else set.push(`rank ${rec.rank}`);
+  if (explicit.lr) {
+    if (s.lr !== rec.lr) kept.push(`your learning rate ${s.lr} (${name} recommends ${rec.lr})`);
+  } else set.push(`learning rate ${rec.lr}`);
+  if (explicit.rank) {
+    if (s.rank !== rec.rank) kept.push(`your rank ${s.rank} (${name} recommends ${rec.rank})`);
+  } else set.push(`rank ${rec.rank}`);
   const why = formatOf(method).defaults.why ?? '';
   const parts = [set.length > 0 ? `${name}: set ${set.join(' and ')}, its recommended ${set.length > 1 ? 'values' : 'value'}` : `${name}:`];
   if (kept.length > 0) parts.push(`kept ${kept.join(' and ')}, since you set ${kept.length > 1 ? 'them' : 'it'}`);
@@ -121,7 +154,8 @@ export const createSettingsSlice: StateCreator<StudioState, [], [], SettingsSlic
         explicitSettings: { lr: explicit.lr || patch.lr !== undefined, rank: explicit.rank || patch.rank !== undefined },
       });
       // The dataset is re-split only with values that can tokenize (a half-typed length waits, marked invalid).
-      if (TOKENIZING.some((k) => patch[k] !== undefined) && tokenizable(get().settings, get().model?.config ?? null)) get().retokenizeDataset();
+      if (TOKENIZING.some((k) => patch[k] !== undefined) && tokenizable(get().settings, get().model?.config ?? null))
+        get().retokenizeDataset();
     },
     updateRelora: (patch) => set((s) => ({ settings: { ...s.settings, relora: { ...s.settings.relora, ...patch } } })),
     chooseMethod: (method) => {
@@ -145,7 +179,10 @@ export const createSettingsSlice: StateCreator<StudioState, [], [], SettingsSlic
     loadSettingsFile: async (file) => {
       const { settings, model, dataset } = get();
       const base = { ...DEFAULT_SETTINGS, targets: settings.targets };
-      const result = parseSettingsFile(await file.text(), base, { config: model?.config ?? null, trainSequences: dataset?.trainSequences ?? null });
+      const result = parseSettingsFile(await file.text(), base, {
+        config: model?.config ?? null,
+        trainSequences: dataset?.trainSequences ?? null,
+      });
       if ('error' in result) return set({ settingsFileError: `${file.name}: ${result.error}` });
       set({ settings: result.settings, explicitSettings: { lr: true, rank: true }, settingsFileError: null, methodHint: null });
       get().retokenizeDataset();
@@ -154,7 +191,9 @@ export const createSettingsSlice: StateCreator<StudioState, [], [], SettingsSlic
       const config = get().model?.config;
       set({
         settings: { ...DEFAULT_SETTINGS, targets: config ? defaultTargets(config) : [] },
-        explicitSettings: { lr: false, rank: false }, methodHint: null, settingsFileError: null,
+        explicitSettings: { lr: false, rank: false },
+        methodHint: null,
+        settingsFileError: null,
       });
       get().retokenizeDataset();
     },

@@ -22,5 +22,6 @@ export const useStudio = create<StudioState>()((...a) => ({
 
 // The run's settings outlive the page: the next visit opens with them (restoreSettings).
 useStudio.subscribe((s, before) => {
-  if (s.settings !== before.settings || s.explicitSettings !== before.explicitSettings) storeSettings({ settings: s.settings, explicit: s.explicitSettings });
+  if (s.settings !== before.settings || s.explicitSettings !== before.explicitSettings)
+    storeSettings({ settings: s.settings, explicit: s.explicitSettings });
 });

@@ -89,8 +89,14 @@ const runOver = (s: StudioState): Partial<StudioState> => {
 
 /** A run's charts, step counters and update statistics, emptied. */
 const clearedRun = () => ({
-  step: 0, tokensPerSecond: 0, elapsedMs: 0, epoch: 0,
-  history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], veraLambdas: [],
+  step: 0,
+  tokensPerSecond: 0,
+  elapsedMs: 0,
+  epoch: 0,
+  history: emptyHistory(),
+  valHistory: { steps: [], losses: [] },
+  updates: [],
+  veraLambdas: [],
 });
 
 export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlice> = (set, get) => ({
@@ -113,11 +119,23 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   heldChanged: (held) =>
     set((s) => {
       // The old generations came from what was held before; export errors were about it too.
-      const fresh = { held, heldSaved: false, hasAdapter: held !== null, trainedKind: held?.kind ?? null, outputs: { base: EMPTY_OUTPUT, adapted: EMPTY_OUTPUT }, outputsFrom: null, exportError: null };
+      const fresh = {
+        held,
+        heldSaved: false,
+        hasAdapter: held !== null,
+        trainedKind: held?.kind ?? null,
+        outputs: { base: EMPTY_OUTPUT, adapted: EMPTY_OUTPUT },
+        outputsFrom: null,
+        exportError: null,
+      };
       // Gone without a run failing: a new model was loaded, and the old run's charts and numbers go with it.
       if (held === null && s.held !== null && s.trainingStatus !== 'error' && !isRunActive(s.trainingStatus)) {
         return {
-          ...fresh, ...clearedRun(), trainingStatus: 'idle' as const, totalSteps: 0, trainableParams: null,
+          ...fresh,
+          ...clearedRun(),
+          trainingStatus: 'idle' as const,
+          totalSteps: 0,
+          trainableParams: null,
           trainingMessage: `The ${heldName(s.held)} was discarded with the model it was trained on.`,
         };
       }
@@ -128,9 +146,18 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
     if (isRunActive(get().trainingStatus)) return;
     // Nothing of the last run stays on screen as if it were this one's: numbers, outputs, errors.
     set({
-      trainingStatus: 'starting', trainingMessage: null, step: 0, totalSteps: 0, tokensPerSecond: 0, elapsedMs: 0, epoch: 0,
+      trainingStatus: 'starting',
+      trainingMessage: null,
+      step: 0,
+      totalSteps: 0,
+      tokensPerSecond: 0,
+      elapsedMs: 0,
+      epoch: 0,
       ...(continueAdapter ? {} : clearedRun()),
-      outputs: { base: EMPTY_OUTPUT, adapted: EMPTY_OUTPUT }, outputsFrom: null, generationError: null, exportError: null,
+      outputs: { base: EMPTY_OUTPUT, adapted: EMPTY_OUTPUT },
+      outputsFrom: null,
+      generationError: null,
+      exportError: null,
     });
     send({ type: 'train', settings: get().settings, continueAdapter });
   },
@@ -139,14 +166,23 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   stopTraining: () => send({ type: 'stop' }),
   trainingStarted: (totalSteps, trainableParams, continued, kind) =>
     set({
-      trainingStatus: 'running', totalSteps, trainableParams, step: 0, hasAdapter: true, trainedKind: kind,
+      trainingStatus: 'running',
+      totalSteps,
+      trainableParams,
+      step: 0,
+      hasAdapter: true,
+      trainedKind: kind,
       ...(continued ? {} : { history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], veraLambdas: [] }),
     }),
   trainingStep: (e) =>
     set((s) => {
       const at = s.history.steps.length + 1;
       return {
-        step: e.step, totalSteps: e.totalSteps, tokensPerSecond: e.tokensPerSecond, elapsedMs: e.elapsedMs, epoch: e.epoch,
+        step: e.step,
+        totalSteps: e.totalSteps,
+        tokensPerSecond: e.tokensPerSecond,
+        elapsedMs: e.elapsedMs,
+        epoch: e.epoch,
         history: {
           steps: [...s.history.steps, at],
           losses: [...s.history.losses, e.loss],
@@ -159,11 +195,25 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   validationLoss: (_step, loss) =>
     set((s) => ({ valHistory: { steps: [...s.valHistory.steps, s.history.steps.length], losses: [...s.valHistory.losses, loss] } })),
   updateStats: (_step, modules, vera) =>
-    set((s) => ({ updates: [...s.updates, { step: s.history.steps.length, modules }], veraLambdas: vera.length > 0 ? vera : s.veraLambdas })),
+    set((s) => ({
+      updates: [...s.updates, { step: s.history.steps.length, modules }],
+      veraLambdas: vera.length > 0 ? vera : s.veraLambdas,
+    })),
   trainingPaused: (trainingMessage) => set({ trainingStatus: 'paused', trainingMessage }),
   trainingResumed: () => set({ trainingStatus: 'running', trainingMessage: null }),
   trainingFinished: (reason, step) =>
-    set((s) => ({ ...runOver(s), trainingStatus: 'finished', trainingMessage: reason === 'stopped' ? `Stopped after step ${step}.` : `Finished ${step} steps.` })),
+    set((s) => ({
+      ...runOver(s),
+      trainingStatus: 'finished',
+      trainingMessage: reason === 'stopped' ? `Stopped after step ${step}.` : `Finished ${step} steps.`,
+    })),
   trainingFailed: (trainingMessage) => set((s) => ({ ...runOver(s), trainingStatus: 'error', trainingMessage })),
-  adapterImported: (trainableParams) => set({ hasAdapter: true, heldSaved: true, trainedKind: 'adapter', trainableParams, trainingMessage: 'Adapter imported: generate with it or continue training.' }),
+  adapterImported: (trainableParams) =>
+    set({
+      hasAdapter: true,
+      heldSaved: true,
+      trainedKind: 'adapter',
+      trainableParams,
+      trainingMessage: 'Adapter imported: generate with it or continue training.',
+    }),
 });

@@ -68,9 +68,7 @@ export function benchAdapterSpec(method: AdapterMethod, rank = 8): AdapterSpec {
     rslora: false,
     dropout: 0,
     fanInFanOut: false,
-    dInitial: 0.1,
-    projectionPrngKey: 0,
-    saveProjection: true,
+    options: {},
     targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
   };
 }

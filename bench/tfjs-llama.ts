@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { AdapterTensors } from '../src/adapters/types';
 import { IGNORE_INDEX, type TokenBatch } from '../src/formats/batch';
 import type { ModelConfig } from '../src/formats/hf-config';
-import { adapterScale, type AdapterSpec, PEFT_SUFFIX, peftKey, targetedModules } from '../src/formats/peft';
+import { adapterScale, type AdapterSpec, peftKey, targetedModules } from '../src/formats/peft';
+import { LORA_SUFFIX } from '../src/adapters/lora/format';
 import { ropeInverseFrequencies, ropeTables } from '../src/kernels/rope';
 import type { WeightMap } from '../src/model/transformer';
 import { shiftedTargets } from '../src/train/device-batch';
@@ -84,7 +85,7 @@ export class TfLoraLlama {
         this.params.push({ key, variable: v });
         return v;
       };
-      this.lora.set(m.modulePath, { a: variable(PEFT_SUFFIX.loraA), b: variable(PEFT_SUFFIX.loraB) });
+      this.lora.set(m.modulePath, { a: variable(LORA_SUFFIX.loraA), b: variable(LORA_SUFFIX.loraB) });
     }
   }
 

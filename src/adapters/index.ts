@@ -28,4 +28,4 @@ export type AdapterMethod = keyof typeof ADAPTER_METHODS;
 /** The registered methods, in the registry's order. */
 export const METHOD_NAMES = Object.keys(ADAPTER_METHODS) as AdapterMethod[];
 
-export type { Adapter, AdapterLayer, AdapterMethodDef, StepContext, TrainableParam } from './types';
+export type { Adapter, AdapterLayer, AdapterMethodDef, LayerVectors, StepContext, TrainableParam } from './types';

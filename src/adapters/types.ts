@@ -4,7 +4,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { FrozenLinear } from '../model/linear';
 import type { Adapter } from '../model/adapter';
 
-export type { Adapter, AdapterLayer, StepContext, TrainableParam } from '../model/adapter';
+export type { Adapter, AdapterLayer, LayerVectors, StepContext, TrainableParam } from '../model/adapter';
 
 /** Loaded tensors of a PEFT file, by key. */
 export type AdapterTensors = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;

@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FullRankTarget } from '../train/full-rank';
 import { ReloraRun, type ReloraSettings } from '../train/relora';
+import { ADAPTER_METHODS, METHOD_NAMES } from '../adapters';
 import { createAdapter, loadAdapter } from '../adapters/load';
 import type { Adapter } from '../adapters/types';
 import { parseBatch, type TokenBatch } from '../formats/batch';
@@ -135,16 +136,15 @@ export async function runGrads(argv: string[]): Promise<void> {
 
 /** The studio's spec builder on the flags: CLI and studio make the same adapter from the same choice. */
 function adapterSpecFromFlags(flags: Flags, model: ModelFolder): AdapterSpec {
-  const method = flags.string('method');
-  if (method !== 'lora' && method !== 'dora' && method !== 'vera') {
-    throw new UsageError(`train: --method must be lora, dora, vera, full or relora, got '${method}'`);
-  }
+  const name = flags.string('method');
+  const method = METHOD_NAMES.find((m) => m === name);
+  if (!method) throw new UsageError(`train: --method must be ${[...METHOD_NAMES, 'full'].join(', ')} or relora, got '${name}'`);
   const rank = flags.positiveInt('rank');
   const dropout = flags.number('dropout', 0, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  if (method === 'vera' && (flags.has('alpha') || flags.isSet('rslora'))) {
-    throw new UsageError('train: VeRA has no --alpha or --rslora (its scaling is the trained λ vectors)');
-  }
-  const alpha = method === 'vera' ? rank : flags.number('alpha', 8, (v) => Number.isFinite(v) && v > 0, 'a positive number');
+  const { label, fields } = ADAPTER_METHODS[method].format;
+  const unused = [!fields.alpha && flags.has('alpha') && '--alpha', !fields.rslora && flags.isSet('rslora') && '--rslora'].filter(Boolean);
+  if (unused.length > 0) throw new UsageError(`train: ${label} has no ${unused.join(' or ')} (its adapter_config.json has no such field)`);
+  const alpha = fields.alpha ? flags.number('alpha', 8, (v) => Number.isFinite(v) && v > 0, 'a positive number') : rank;
   return adapterSpecFor({ method, rank, alpha, rslora: flags.isSet('rslora'), dropout, targets: flags.list('targets') }, model.config);
 }
 

@@ -3,10 +3,11 @@
  * Headless CLI on the same engine as the studio (Dawn's `webgpu` package in Node):
  *   eval   --model DIR [--adapter DIR] --batch FILE [--logits OUT.safetensors]
  *   grads  --model DIR --adapter DIR --batch FILE --out OUT.safetensors
- *   train  --model DIR (--adapter DIR | --method lora|dora|vera --rank R [--alpha A] [--rslora]
+ *   train  --model DIR (--adapter DIR | --method M --rank R [--alpha A] [--rslora]
  *          [--dropout P] --targets q_proj,v_proj) --batch FILE --steps N --lr X [--betas B1,B2]
  *          [--eps E] [--weight-decay W] [--max-grad-norm G] [--grad-accum N] [--seed S] --out DIR
- *          (defaults: src/train/defaults.ts; clipping at 1, as HF Trainer)
+ *          (M: a method of src/adapters/index.ts (lora, dora, vera), full or relora;
+ *          defaults: src/train/defaults.ts; clipping at 1, as HF Trainer)
  *   generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]
  * Bad input ends with one line on stderr naming the file and the problem, exit code 2, and no
  * output file written.

@@ -29,23 +29,16 @@ export interface AdapterSpec {
   dropout: number;
   targets: string[];
   fanInFanOut: boolean;
-  /** VeRA: initial value of lambda_d. */
-  dInitial: number;
-  /** VeRA: seed PEFT used to generate the shared projections. */
-  projectionPrngKey: number;
-  /** VeRA: whether vera_A / vera_B are stored in the adapter file. */
-  saveProjection: boolean;
+  /**
+   * Settings only one method has (VeRA's d_initial, projection_prng_key, save_projection), from
+   * and to its adapter_config.json fields. Its folder reads them with defaults (vera/format.ts
+   * veraOptions), so a spec built in code may leave them out: `{}`.
+   */
+  options: MethodOptions;
 }
 
-export const PEFT_SUFFIX = {
-  loraA: 'lora_A.weight',
-  loraB: 'lora_B.weight',
-  magnitude: 'lora_magnitude_vector', // no ".weight": PEFT strips it for DoRA (see fixtures)
-  lambdaB: 'vera_lambda_b',
-  lambdaD: 'vera_lambda_d',
-} as const;
-
-export const VERA_SHARED_KEYS = { A: 'base_model.vera_A', B: 'base_model.vera_B' } as const;
+/** A method's own adapter_config.json settings, by the name its format.ts gives them. */
+export type MethodOptions = Readonly<Record<string, number | boolean | string>>;
 
 const PEFT_PREFIX = 'base_model.model.';
 
@@ -65,9 +58,6 @@ export function adapterScale(spec: AdapterSpec): number {
 
 // ---------------------------------------------------------------------------------------------
 // adapter_config.json → AdapterSpec
-
-// PEFT's VeraConfig defaults; the other methods carry them unused in their specs.
-export const VERA_DEFAULTS = { d_initial: 0.1, projection_prng_key: 0, save_projection: true };
 
 export function parseAdapterConfig(json: string, file: string): AdapterSpec {
   const raw = parseJsonObject(json, file, 'adapter config');
@@ -227,16 +217,17 @@ function toPrettyJson(v: unknown, indent: string): string {
 // ---------------------------------------------------------------------------------------------
 // Adapter tensors for a given model
 
-export type AdapterTensorKind = keyof typeof PEFT_SUFFIX | 'veraA' | 'veraB';
-
 export interface AdapterTensorSpec {
   key: string;
-  kind: AdapterTensorKind;
+  /** What the method calls this tensor ("loraA", "lambdaB", "veraA"), for its own code and messages. */
+  kind: string;
   shape: number[];
-  /** False only for VeRA's frozen shared projections. */
+  /** False only for tensors the method keeps frozen (VeRA's shared projections). */
   trainable: boolean;
-  /** The adapted layer; null for VeRA's shared projections. */
+  /** The adapted layer; null for tensors shared by all layers (VeRA's projections). */
   module: LinearModuleInfo | null;
+  /** Why the file may lack it and what to do, when that is a known case rather than a broken file. */
+  whyMissing?: string;
 }
 
 /** The linear layers an adapter with these targets attaches to; every target must match something. */
@@ -270,13 +261,7 @@ export function checkAdapterTensors(
   for (const e of expected) {
     const t = tensors.get(e.key);
     if (!t) {
-      if (e.module === null && !spec.saveProjection) {
-        throw new FormatError(
-          file,
-          `VeRA adapter was saved with save_projection=false, so ${e.key} would have to be regenerated with PyTorch's RNG, ` +
-            'which is not supported; re-save it with save_projection=True',
-        );
-      }
+      if (e.whyMissing) throw new FormatError(file, `missing adapter tensor ${JSON.stringify(e.key)}: ${e.whyMissing}`);
       throw new FormatError(file, `missing adapter tensor ${JSON.stringify(e.key)}`);
     }
     if (!sameShape(t.shape, e.shape)) {

@@ -44,10 +44,25 @@ export interface AdapterLayer {
   deltaWeight(rt: GpuRuntime): Promise<Float32Array>;
 }
 
+/**
+ * One vector per adapted layer that a method trains besides ΔW (VeRA's λ_b and λ_d), for the
+ * studio to draw as a heatmap with a row per layer.
+ */
+export interface LayerVectors {
+  readonly title: string;
+  /** The heatmap's test id and React key. */
+  readonly id: string;
+  readonly rows: readonly { readonly modulePath: string; readonly values: Float32Array }[];
+}
+
 /** A whole adapter: one layer per targeted module plus shared state. */
 export interface Adapter {
   readonly spec: AdapterSpec;
+  /** The adapted modules' paths, in model order. */
+  readonly modulePaths: readonly string[];
   layerFor(modulePath: string): AdapterLayer | undefined;
+  /** Its per-layer vectors worth showing beside ΔW's statistics; none for LoRA and DoRA. */
+  layerVectors(rt: GpuRuntime): Promise<LayerVectors[]>;
   /** Trainable tensors in a fixed order (PEFT key order), with gradient buffers. */
   parameters(): readonly TrainableParam[];
   /** Every tensor of the PEFT file (trainable and frozen-shared), read back from the GPU. */

@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../formats/hf-config';
 import { linearModules } from '../formats/hf-config';
+import { ADAPTER_METHODS } from '../adapters';
 import type { AdapterMethod, AdapterSpec } from '../formats/peft';
 
 export interface AdapterChoice {
@@ -11,20 +12,21 @@ export interface AdapterChoice {
   readonly targets: readonly string[];
 }
 
-/** PEFT's defaults for what the studio does not expose. VeRA has no alpha (scale 1). */
+/**
+ * PEFT's defaults for what the studio does not expose (each method's own options: its format's
+ * defaults). A setting the method does not have is dropped: no alpha (VeRA, scale 1) keeps alpha = rank.
+ */
 export function adapterSpecFor(choice: AdapterChoice, config: ModelConfig): AdapterSpec {
-  const vera = choice.method === 'vera';
+  const has = ADAPTER_METHODS[choice.method].format.fields;
   return {
     method: choice.method,
     rank: choice.rank,
-    alpha: vera ? choice.rank : choice.alpha,
-    rslora: vera ? false : choice.rslora,
+    alpha: has.alpha ? choice.alpha : choice.rank,
+    rslora: has.rslora ? choice.rslora : false,
     dropout: choice.dropout,
     targets: [...choice.targets],
     fanInFanOut: config.arch === 'gpt2',
-    dInitial: 0.1,
-    projectionPrngKey: 0,
-    saveProjection: true,
+    options: {},
   };
 }
 

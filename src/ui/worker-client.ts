@@ -49,7 +49,7 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
     case 'val-loss':
       return s.validationLoss(e.step, e.loss);
     case 'update-stats':
-      return s.updateStats(e.step, e.modules, e.vera);
+      return s.updateStats(e.step, e.modules, e.vectors);
     case 'train-paused':
       return s.trainingPaused(e.message);
     case 'train-resumed':

@@ -9,7 +9,6 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { Transformer } from '../model/transformer';
 import type { ReloraResult } from './held';
 import type { TrainSettings } from './protocol';
-import { adaptedModulePaths } from './training-run';
 
 export interface AdapterFiles {
   readonly weights: Uint8Array;
@@ -43,7 +42,7 @@ export async function mergedFiles(
     );
   } else {
     const deltas = new Map<string, Float32Array>();
-    for (const path of adaptedModulePaths(from.adapter)) deltas.set(path, await from.adapter.layerFor(path)!.deltaWeight(rt));
+    for (const path of from.adapter.modulePaths) deltas.set(path, await from.adapter.layerFor(path)!.deltaWeight(rt));
     weights = writeSafetensors(mergedTensors(folder.config, folder.weights, deltas), { format: 'pt' });
   }
   return { weights, configJson: float32ConfigJson(folder.configJson), extraFiles: folder.textFiles };

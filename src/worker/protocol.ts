@@ -11,6 +11,7 @@ import type { LengthStats } from '../data/lengths';
 import type { Truncation } from '../data/tokenize';
 import type { ScheduleKind } from '../train/schedule';
 import type { KernelTime } from '../gpu/profiler';
+import type { LayerVectors } from '../model/adapter';
 
 // ---- shared shapes -------------------------------------------------------------------------
 
@@ -140,11 +141,7 @@ export interface ModuleUpdateStats {
   readonly direction: number;
 }
 
-export interface VeraLambdas {
-  readonly modulePath: string;
-  readonly lambdaB: Float32Array;
-  readonly lambdaD: Float32Array;
-}
+export type { LayerVectors };
 
 /** A text file that goes with a merged model (tokenizer.json, tokenizer_config.json, generation_config.json). */
 export interface ModelTextFile {
@@ -266,7 +263,7 @@ export type StudioEvent =
       readonly type: 'update-stats';
       readonly step: number;
       readonly modules: readonly ModuleUpdateStats[];
-      readonly vera: readonly VeraLambdas[];
+      readonly vectors: readonly LayerVectors[];
     }
   | { readonly type: 'train-paused'; readonly step: number; readonly reason: PauseReason; readonly message: string }
   | { readonly type: 'train-resumed'; readonly step: number }

@@ -10,13 +10,12 @@ import { BatchSampler, toTokenBatch } from '../data/batches';
 import type { TokenSequence } from '../data/tokenize';
 import { learningRateAt, type LrSchedule } from '../train/schedule';
 import { weightUpdateStats } from '../kernels/update-stats';
-import { PEFT_SUFFIX } from '../formats/peft';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Transformer } from '../model/transformer';
 import { releaseBatch, uploadBatch, type DeviceBatch } from '../train/device-batch';
 import { trainHyper } from '../train/defaults';
 import { evaluateLoss, Trainer, type TrainHyper } from '../train/trainer';
-import type { ModuleUpdateStats, StudioEvent, TrainSettings, VeraLambdas } from './protocol';
+import type { ModuleUpdateStats, StudioEvent, TrainSettings } from './protocol';
 
 export interface RunInputs {
   readonly rt: GpuRuntime;
@@ -166,7 +165,12 @@ export class TrainingRun {
     await this.io.rt.unprofiled(async () => {
       const valLoss = await this.validationLoss();
       if (valLoss !== null) this.io.post({ type: 'val-loss', step, loss: valLoss });
-      this.io.post({ type: 'update-stats', step, modules: await moduleUpdateStats(this.io), vera: await veraLambdas(this.io) });
+      this.io.post({
+        type: 'update-stats',
+        step,
+        modules: await moduleUpdateStats(this.io),
+        vectors: await this.io.adapter.layerVectors(this.io.rt),
+      });
     });
   }
 
@@ -179,7 +183,7 @@ export class TrainingRun {
 /** ΔM and ΔD of every adapted layer (ΔW from the adapter, the statistics on the GPU). */
 export async function moduleUpdateStats(io: { rt: GpuRuntime; model: Transformer; adapter: Adapter }): Promise<ModuleUpdateStats[]> {
   const out: ModuleUpdateStats[] = [];
-  for (const modulePath of adaptedModulePaths(io.adapter)) {
+  for (const modulePath of io.adapter.modulePaths) {
     const layer = io.adapter.layerFor(modulePath)!;
     const base = io.model.linear(modulePath);
     const delta = await layer.deltaWeight(io.rt);
@@ -187,32 +191,6 @@ export async function moduleUpdateStats(io: { rt: GpuRuntime; model: Transformer
     out.push({ modulePath, name: base.name, layer: layerIndexOf(modulePath), ...stats });
   }
   return out;
-}
-
-/** VeRA's trainable scaling vectors, per adapted layer. */
-export async function veraLambdas(io: { rt: GpuRuntime; adapter: Adapter }): Promise<VeraLambdas[]> {
-  if (io.adapter.spec.method !== 'vera') return [];
-  const params = io.adapter.parameters();
-  const out: VeraLambdas[] = [];
-  for (const modulePath of adaptedModulePaths(io.adapter)) {
-    const find = (suffix: string) => params.find((p) => p.key.endsWith(`${modulePath}.${suffix}`))!;
-    out.push({
-      modulePath,
-      lambdaB: await io.rt.read(find(PEFT_SUFFIX.lambdaB).value),
-      lambdaD: await io.rt.read(find(PEFT_SUFFIX.lambdaD).value),
-    });
-  }
-  return out;
-}
-
-/** Module paths of the adapter's layers, from its PEFT parameter keys, in parameter order. */
-export function adaptedModulePaths(adapter: Adapter): string[] {
-  const paths = new Set<string>();
-  for (const p of adapter.parameters()) {
-    const m = /^base_model\.model\.(.+)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector|vera_lambda_b|vera_lambda_d)$/.exec(p.key);
-    if (m && adapter.layerFor(m[1]!)) paths.add(m[1]!);
-  }
-  return [...paths];
 }
 
 function layerIndexOf(modulePath: string): number {

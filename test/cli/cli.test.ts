@@ -217,6 +217,32 @@ describe('CLI bad input', () => {
       ],
       /--rank must be a positive integer/,
     ],
+    ...(
+      [
+        ['an unregistered method', ['--method', 'loha', '--rank', '2'], /--method must be lora, dora, vera, full or relora, got 'loha'/],
+        ['VeRA with --alpha', ['--method', 'vera', '--rank', '2', '--alpha', '4'], /VeRA has no --alpha \(/],
+        ['VeRA with --rslora', ['--method', 'vera', '--rank', '2', '--rslora'], /VeRA has no --rslora/],
+      ] as const
+    ).map(([what, method, message]): [string, () => string[], RegExp] => [
+      what,
+      () => [
+        'train',
+        '--model',
+        dir,
+        '--batch',
+        join(dir, 'batch.json'),
+        ...method,
+        '--targets',
+        'q_proj',
+        '--steps',
+        '1',
+        '--lr',
+        '0.1',
+        '--out',
+        join(tmp(), 'never'),
+      ],
+      message,
+    ]),
     [
       'no target tokens',
       () => {

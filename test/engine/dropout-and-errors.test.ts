@@ -21,9 +21,7 @@ function spec(method: AdapterSpec['method'], dropout: number): AdapterSpec {
     dropout,
     targets: ['q_proj', 'v_proj', 'down_proj'],
     fanInFanOut: false,
-    dInitial: 0.1,
-    projectionPrngKey: 0,
-    saveProjection: true,
+    options: {},
   };
 }
 

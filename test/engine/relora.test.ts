@@ -33,9 +33,7 @@ describe('ReLoRA merge', () => {
         dropout: 0,
         targets: names,
         fanInFanOut: c.model.config.arch === 'gpt2',
-        dInitial: 0.1,
-        projectionPrngKey: 0,
-        saveProjection: true,
+        options: {},
       };
       const adapter = (await createAdapter(rt, model, spec, 1)) as LayeredAdapter;
       for (const p of adapter.parameters()) if (p.key.includes('lora_B')) rt.upload(p.value, randn(p.value.numel, p.value.numel, 0.3));
@@ -215,9 +213,7 @@ describe('optimizer-state pruning at a reset', () => {
         dropout: 0,
         targets: ['q_proj', 'v_proj'],
         fanInFanOut: false,
-        dInitial: 0.1,
-        projectionPrngKey: 0,
-        saveProjection: true,
+        options: {},
       },
       3,
     )) as LayeredAdapter;

@@ -1,8 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { parseModelConfig } from '../../src/formats/hf-config';
 import {
-  PEFT_SUFFIX,
-  VERA_SHARED_KEYS,
   adapterConfigJson,
   adapterScale,
   checkAdapterTensors,
@@ -13,6 +11,8 @@ import {
   type AdapterSpec,
 } from '../../src/formats/peft';
 import { parseSafetensors } from '../../src/formats/safetensors';
+import { LORA_SUFFIX as PEFT_SUFFIX } from '../../src/adapters/lora/format';
+import { VERA_SHARED_KEYS } from '../../src/adapters/vera/format';
 import { ADAPTER_CASES, HAVE_FIXTURES, expectFormatError, fixtureBytes, fixtureText } from './fixtures';
 
 const F = 'adapter_config.json';
@@ -81,9 +81,7 @@ describe('parseAdapterConfig', () => {
       dropout: 0,
       targets: ['q_proj', 'v_proj'],
       fanInFanOut: false,
-      dInitial: 0.1,
-      projectionPrngKey: 0,
-      saveProjection: true,
+      options: {},
     });
     const rs = parseAdapterConfig(cfg(LORA, { use_rslora: true, lora_alpha: 16, lora_dropout: 0.05 }), F);
     expect([rs.rslora, rs.dropout, adapterScale(rs)]).toEqual([true, 0.05, 8]);
@@ -99,9 +97,7 @@ describe('parseAdapterConfig', () => {
       alpha: 8,
       rslora: false,
       fanInFanOut: true,
-      dInitial: 0.5,
-      projectionPrngKey: 7,
-      saveProjection: true,
+      options: { dInitial: 0.5, projectionPrngKey: 7, saveProjection: true },
     });
     expect(adapterScale(s)).toBe(1);
   });

@@ -1,4 +1,4 @@
-import { adapterScale, PEFT_SUFFIX, peftKey, type AdapterSpec } from '../../formats/peft';
+import { adapterScale, peftKey, type AdapterSpec } from '../../formats/peft';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Tensor } from '../../gpu/tensor';
@@ -9,6 +9,7 @@ import { trainableParam } from '../params';
 import type { AdapterMethodDef, BaseModelView } from '../types';
 import { DoraLayer } from './layer';
 import { doraFormat } from './format';
+import { LORA_SUFFIX } from '../lora/format';
 
 function doraLayer(
   rt: GpuRuntime,
@@ -20,9 +21,9 @@ function doraLayer(
   b: Float32Array,
   magnitude: Float32Array,
 ): DoraLayer {
-  const A = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
-  const B = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
-  const M = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.magnitude), [m.outFeatures], magnitude);
+  const A = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
+  const B = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
+  const M = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.magnitude), [m.outFeatures], magnitude);
   const base = model.linear(m.modulePath);
   return new DoraLayer(base, A, B, M, weightRowSquares(rt, base), spec.rank, adapterScale(spec), spec.dropout, moduleSeed(0xd0a, index));
 }
@@ -56,7 +57,7 @@ export const dora: AdapterMethodDef = {
   load(rt, model, spec, modules, tensors) {
     const get = (m: LinearModuleInfo, suffix: string) => tensors.get(peftKey(m.modulePath, suffix))!.data;
     const layers = modules.map((m, i) =>
-      doraLayer(rt, model, spec, m, i, get(m, PEFT_SUFFIX.loraA), get(m, PEFT_SUFFIX.loraB), get(m, PEFT_SUFFIX.magnitude)),
+      doraLayer(rt, model, spec, m, i, get(m, LORA_SUFFIX.loraA), get(m, LORA_SUFFIX.loraB), get(m, LORA_SUFFIX.magnitude)),
     );
     return new LayeredAdapter(
       spec,

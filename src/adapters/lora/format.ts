@@ -1,30 +1,45 @@
 import type { LinearModuleInfo } from '../../formats/hf-config';
-import { type AdapterSpec, type AdapterTensorSpec, configReaders, PEFT_SUFFIX, peftKey, PyFloat, VERA_DEFAULTS } from '../../formats/peft';
+import { type AdapterMethod, type AdapterSpec, type AdapterTensorSpec, configReaders, PyFloat, peftKey } from '../../formats/peft';
 import type { CommonConfigFields, MethodFormat } from '../types';
+
+/** PEFT's key suffixes of LoRA's and DoRA's tensors, after `base_model.model.<module path>.`. */
+export const LORA_SUFFIX = {
+  loraA: 'lora_A.weight',
+  loraB: 'lora_B.weight',
+  magnitude: 'lora_magnitude_vector', // no ".weight": PEFT strips it for DoRA (see fixtures)
+} as const;
 
 // PEFT's LoraConfig defaults, for a hand-written config that leaves a field out.
 const LORA_DEFAULTS = { r: 8, lora_alpha: 8 };
 
-/** LoRA's and DoRA's config (they share peft_type LORA; DoRA sets use_dora). */
-export function parseLowRank(raw: Readonly<Record<string, unknown>>, file: string, common: CommonConfigFields, dora: boolean): AdapterSpec {
+/** LoRA's config, which DoRA shares (peft_type LORA with use_dora: claims() picked the method). */
+export function parseLowRank(
+  raw: Readonly<Record<string, unknown>>,
+  file: string,
+  common: CommonConfigFields,
+  method: AdapterMethod,
+): AdapterSpec {
   const read = configReaders(raw, file);
   read.bool('use_dora', false); // claims() looked at it; a non-boolean is an error, not LoRA
   const alpha = read.finite('lora_alpha', LORA_DEFAULTS.lora_alpha);
   if (alpha <= 0) read.fail(`"lora_alpha" must be positive, got ${alpha}`);
   return {
-    method: dora ? 'dora' : 'lora',
+    method,
     rank: read.posInt('r', LORA_DEFAULTS.r),
     alpha,
     rslora: read.bool('use_rslora', false),
     dropout: read.dropout('lora_dropout'),
     ...common,
-    dInitial: VERA_DEFAULTS.d_initial,
-    projectionPrngKey: VERA_DEFAULTS.projection_prng_key,
-    saveProjection: VERA_DEFAULTS.save_projection,
+    options: {},
   };
 }
 
-export function lowRankConfigFields(spec: AdapterSpec, targets: string[], baseModelName: string | null): Record<string, unknown> {
+export function lowRankConfigFields(
+  spec: AdapterSpec,
+  targets: string[],
+  baseModelName: string | null,
+  useDora: boolean,
+): Record<string, unknown> {
   return {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -35,7 +50,7 @@ export function lowRankConfigFields(spec: AdapterSpec, targets: string[], baseMo
     bias: 'none',
     fan_in_fan_out: spec.fanInFanOut,
     use_rslora: spec.rslora,
-    use_dora: spec.method === 'dora',
+    use_dora: useDora,
     init_lora_weights: true,
     base_model_name_or_path: baseModelName,
     modules_to_save: null,
@@ -47,8 +62,8 @@ export function lowRankConfigFields(spec: AdapterSpec, targets: string[], baseMo
 export function lowRankTensors(spec: AdapterSpec, modules: readonly LinearModuleInfo[], magnitude: boolean): AdapterTensorSpec[] {
   const r = spec.rank;
   return modules.flatMap((m) => {
-    const t = (kind: keyof typeof PEFT_SUFFIX, shape: number[]): AdapterTensorSpec => ({
-      key: peftKey(m.modulePath, PEFT_SUFFIX[kind]),
+    const t = (kind: keyof typeof LORA_SUFFIX, shape: number[]): AdapterTensorSpec => ({
+      key: peftKey(m.modulePath, LORA_SUFFIX[kind]),
       kind,
       shape,
       trainable: true,
@@ -83,8 +98,8 @@ export const loraFormat: MethodFormat = {
   label: 'LoRA',
   peftType: 'LORA',
   claims: (raw) => raw.use_dora !== true,
-  parse: (raw, file, common) => parseLowRank(raw, file, common, false),
-  configFields: lowRankConfigFields,
+  parse: (raw, file, common) => parseLowRank(raw, file, common, 'lora'),
+  configFields: (spec, targets, baseModelName) => lowRankConfigFields(spec, targets, baseModelName, false),
   tensors: (spec, modules) => lowRankTensors(spec, modules, false),
   scale: lowRankScale,
   trainableCount: (spec, modules) => modules.reduce((n, m) => n + spec.rank * (m.inFeatures + m.outFeatures), 0),

@@ -1,11 +1,11 @@
-import { adapterScale, PEFT_SUFFIX, peftKey, type AdapterSpec } from '../../formats/peft';
+import { adapterScale, peftKey, type AdapterSpec } from '../../formats/peft';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { kaimingUniform, moduleSeed, seededRandom } from '../init';
 import { readParams, releaseParams, trainableParam } from '../params';
-import type { Adapter, AdapterLayer, AdapterMethodDef, AdapterTensors, BaseModelView, TrainableParam } from '../types';
+import type { Adapter, AdapterLayer, AdapterMethodDef, AdapterTensors, BaseModelView, LayerVectors, TrainableParam } from '../types';
 import { LoraLayer } from './layer';
-import { loraFormat } from './format';
+import { LORA_SUFFIX, loraFormat } from './format';
 
 /** A set of low-rank layers (LoRA, and DoRA which builds on it) keyed by module path. */
 export class LayeredAdapter implements Adapter {
@@ -19,8 +19,17 @@ export class LayeredAdapter implements Adapter {
     for (const l of layers) this.byPath.set(l.base.modulePath, l);
   }
 
+  get modulePaths(): readonly string[] {
+    return [...this.byPath.keys()];
+  }
+
   layerFor(modulePath: string): AdapterLayer | undefined {
     return this.byPath.get(modulePath);
+  }
+
+  /** A and B are matrices and DoRA's magnitude is shown as ΔM: nothing more to draw. */
+  async layerVectors(): Promise<LayerVectors[]> {
+    return [];
   }
 
   parameters(): readonly TrainableParam[] {
@@ -51,8 +60,8 @@ function loraLayer(
   a: Float32Array,
   b: Float32Array,
 ): LoraLayer {
-  const A = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
-  const B = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
+  const A = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
+  const B = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
   return new LoraLayer(model.linear(m.modulePath), A, B, spec.rank, adapterScale(spec), spec.dropout, moduleSeed(0x10a, index));
 }
 
@@ -77,8 +86,8 @@ export const lora: AdapterMethodDef = {
   },
   load(rt, model, spec, modules, tensors: AdapterTensors) {
     const layers = modules.map((m, i) => {
-      const a = tensors.get(peftKey(m.modulePath, PEFT_SUFFIX.loraA))!.data;
-      const b = tensors.get(peftKey(m.modulePath, PEFT_SUFFIX.loraB))!.data;
+      const a = tensors.get(peftKey(m.modulePath, LORA_SUFFIX.loraA))!.data;
+      const b = tensors.get(peftKey(m.modulePath, LORA_SUFFIX.loraB))!.data;
       return loraLayer(rt, model, spec, m, i, a, b);
     });
     return build(spec, layers);

@@ -1,12 +1,12 @@
-import { PEFT_SUFFIX, peftKey, VERA_SHARED_KEYS, type AdapterSpec } from '../../formats/peft';
+import { peftKey, type AdapterSpec } from '../../formats/peft';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Tensor } from '../../gpu/tensor';
 import { kaimingUniform, moduleSeed, seededRandom } from '../init';
 import { readParams, releaseParams, trainableParam } from '../params';
-import type { Adapter, AdapterLayer, AdapterMethodDef, BaseModelView, TrainableParam } from '../types';
+import type { Adapter, AdapterLayer, AdapterMethodDef, BaseModelView, LayerVectors, TrainableParam } from '../types';
 import { VeraLayer, type VeraShared } from './layer';
-import { veraFormat } from './format';
+import { VERA_SHARED_KEYS, VERA_SUFFIX, veraFormat, veraOptions } from './format';
 
 class VeraAdapter implements Adapter {
   private readonly byPath = new Map<string, VeraLayer>();
@@ -21,8 +21,23 @@ class VeraAdapter implements Adapter {
     this.params = layers.flatMap((l) => [l.lambdaB, l.lambdaD]);
   }
 
+  get modulePaths(): readonly string[] {
+    return [...this.byPath.keys()];
+  }
+
   layerFor(modulePath: string): AdapterLayer | undefined {
     return this.byPath.get(modulePath);
+  }
+
+  /** λ_b (per output feature) and λ_d (per rank) of every layer: all that VeRA trains. */
+  async layerVectors(rt: GpuRuntime): Promise<LayerVectors[]> {
+    const layers = [...this.byPath.values()];
+    const rows = async (pick: (l: VeraLayer) => TrainableParam) =>
+      Promise.all(layers.map(async (l) => ({ modulePath: l.base.modulePath, values: await rt.read(pick(l).value) })));
+    return [
+      { title: 'VeRA λ_b (per output feature)', id: 'vera-lambda-b', rows: await rows((l) => l.lambdaB) },
+      { title: 'VeRA λ_d (per rank)', id: 'vera-lambda-d', rows: await rows((l) => l.lambdaD) },
+    ];
   }
 
   parameters(): readonly TrainableParam[] {
@@ -31,7 +46,7 @@ class VeraAdapter implements Adapter {
 
   async exportTensors(rt: GpuRuntime): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
     const out = await readParams(rt, this.params);
-    if (this.spec.saveProjection) {
+    if (veraOptions(this.spec).saveProjection) {
       const { rank: r, maxIn, maxOut } = this.shared;
       out.set(VERA_SHARED_KEYS.A, { shape: [r, maxIn], data: await rt.read(this.shared.A) });
       out.set(VERA_SHARED_KEYS.B, { shape: [maxOut, r], data: await rt.read(this.shared.B) });
@@ -70,8 +85,8 @@ function build(
   };
   const layers = modules.map((m, i) => {
     const { lb, ld } = lambdas(m);
-    const lambdaB = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.lambdaB), [m.outFeatures], lb);
-    const lambdaD = trainableParam(rt, peftKey(m.modulePath, PEFT_SUFFIX.lambdaD), [r], ld);
+    const lambdaB = trainableParam(rt, peftKey(m.modulePath, VERA_SUFFIX.lambdaB), [m.outFeatures], lb);
+    const lambdaD = trainableParam(rt, peftKey(m.modulePath, VERA_SUFFIX.lambdaD), [r], ld);
     return new VeraLayer(model.linear(m.modulePath), shared, lambdaB, lambdaD, spec.dropout, moduleSeed(0x7e4a, i));
   });
   return new VeraAdapter(spec, shared, layers);
@@ -86,19 +101,20 @@ export const vera: AdapterMethodDef = {
    */
   async create(rt, model, spec, modules, seed) {
     const { maxIn, maxOut } = sharedSize(modules);
-    const random = seededRandom(spec.projectionPrngKey ^ seed);
+    const { projectionPrngKey, dInitial } = veraOptions(spec);
+    const random = seededRandom(projectionPrngKey ^ seed);
     const a = kaimingUniform(spec.rank, maxIn, 0, random);
     const b = kaimingUniform(maxOut, spec.rank, 0, random);
     return build(rt, model, spec, modules, a, b, (m) => ({
       lb: new Float32Array(m.outFeatures),
-      ld: new Float32Array(spec.rank).fill(spec.dInitial),
+      ld: new Float32Array(spec.rank).fill(dInitial),
     }));
   },
   load(rt, model, spec, modules, tensors) {
     const get = (key: string) => tensors.get(key)!.data;
     return build(rt, model, spec, modules, get(VERA_SHARED_KEYS.A), get(VERA_SHARED_KEYS.B), (m) => ({
-      lb: get(peftKey(m.modulePath, PEFT_SUFFIX.lambdaB)),
-      ld: get(peftKey(m.modulePath, PEFT_SUFFIX.lambdaD)),
+      lb: get(peftKey(m.modulePath, VERA_SUFFIX.lambdaB)),
+      ld: get(peftKey(m.modulePath, VERA_SUFFIX.lambdaD)),
     }));
   },
 };

@@ -125,9 +125,7 @@ export class ReloraRun {
       dropout: 0,
       targets: names,
       fanInFanOut: this.model.config.arch === 'gpt2',
-      dInitial: 0.1,
-      projectionPrngKey: 0,
-      saveProjection: true,
+      options: {},
     };
     const modules = linearModules(this.model.config);
     this.adapter = (await lora.create(this.rt, this.model, spec, modules, this.hyper.seed)) as LayeredAdapter;

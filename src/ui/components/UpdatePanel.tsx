@@ -42,7 +42,7 @@ export function UpdatePanel() {
 }
 
 function UpdateCharts() {
-  const { updates, vera } = useStudio(useShallow((s) => ({ updates: s.updates, vera: s.veraLambdas })));
+  const { updates, vectors } = useStudio(useShallow((s) => ({ updates: s.updates, vectors: s.layerVectors })));
   const labels = useMemo(() => updates[0]!.modules.map(moduleLabel), [updates]);
   const latest = updates[updates.length - 1]!;
   return (
@@ -52,18 +52,16 @@ function UpdateCharts() {
         <OverSteps updates={updates} labels={labels} metric="direction" title="ΔD (direction change) over steps" testId="delta-d-chart" />
         <Scatter snapshot={latest} />
       </div>
-      {vera.length > 0 && (
+      {vectors.length > 0 && (
         <div className="charts">
-          <Heatmap
-            title="VeRA λ_b (per output feature)"
-            testId="vera-lambda-b"
-            rows={vera.map((v) => ({ label: shortPath(v.modulePath), values: v.lambdaB }))}
-          />
-          <Heatmap
-            title="VeRA λ_d (per rank)"
-            testId="vera-lambda-d"
-            rows={vera.map((v) => ({ label: shortPath(v.modulePath), values: v.lambdaD }))}
-          />
+          {vectors.map((v) => (
+            <Heatmap
+              key={v.id}
+              title={v.title}
+              testId={v.id}
+              rows={v.rows.map((r) => ({ label: shortPath(r.modulePath), values: r.values }))}
+            />
+          ))}
         </div>
       )}
       <UpdateTable snapshot={latest} />

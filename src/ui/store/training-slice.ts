@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
-import type { HeldResult, ModuleUpdateStats, StudioEvent, TrainedKind, VeraLambdas } from '../../worker/protocol';
+import { ADAPTER_METHODS } from '../../adapters';
+import type { HeldResult, ModuleUpdateStats, StudioEvent, TrainedKind, LayerVectors } from '../../worker/protocol';
 import { send } from '../worker-client';
 import { EMPTY_OUTPUT } from './generation-slice';
 import type { StudioState } from './store';
@@ -13,10 +14,10 @@ export const isRunActive = (status: TrainingStatus): boolean => status === 'star
 export const leavingLosesWork = (s: Pick<TrainingSlice, 'trainingStatus' | 'held' | 'heldSaved'>): boolean =>
   isRunActive(s.trainingStatus) || (s.held !== null && !s.heldSaved);
 
-const METHOD_NAME: Record<HeldResult['method'], string> = { lora: 'LoRA', dora: 'DoRA', vera: 'VeRA', relora: 'ReLoRA' };
+const METHOD_NAME = (method: HeldResult['method']): string => (method === 'relora' ? 'ReLoRA' : ADAPTER_METHODS[method].format.label);
 
 /** How the page names what the worker holds: "LoRA adapter", "ReLoRA-trained model". */
-export const heldName = (h: HeldResult): string => (h.kind === 'relora' ? 'ReLoRA-trained model' : `${METHOD_NAME[h.method]} adapter`);
+export const heldName = (h: HeldResult): string => (h.kind === 'relora' ? 'ReLoRA-trained model' : `${METHOD_NAME(h.method)} adapter`);
 
 /** Column-oriented series, as the charts take them. */
 export interface LossHistory {
@@ -53,7 +54,8 @@ export interface TrainingSlice {
   history: LossHistory;
   valHistory: ValHistory;
   updates: UpdateSnapshot[];
-  veraLambdas: readonly VeraLambdas[];
+  /** The adapter's per-layer vectors at the last report (VeRA's λ_b, λ_d; none for LoRA). */
+  layerVectors: readonly LayerVectors[];
   /** True once an adapter exists in the worker (trained or imported). */
   hasAdapter: boolean;
   /** What the worker holds: a PEFT adapter or a ReLoRA-trained model (null: nothing yet). */
@@ -71,7 +73,7 @@ export interface TrainingSlice {
   trainingStarted(totalSteps: number, trainableParams: number, continued: boolean, kind: TrainedKind): void;
   trainingStep(e: StepEvent): void;
   validationLoss(step: number, loss: number): void;
-  updateStats(step: number, modules: readonly ModuleUpdateStats[], vera: readonly VeraLambdas[]): void;
+  updateStats(step: number, modules: readonly ModuleUpdateStats[], vectors: readonly LayerVectors[]): void;
   trainingPaused(message: string): void;
   trainingResumed(): void;
   trainingFinished(reason: 'completed' | 'stopped', step: number): void;
@@ -96,7 +98,7 @@ const clearedRun = () => ({
   history: emptyHistory(),
   valHistory: { steps: [], losses: [] },
   updates: [],
-  veraLambdas: [],
+  layerVectors: [],
 });
 
 export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlice> = (set, get) => ({
@@ -111,7 +113,7 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
   history: emptyHistory(),
   valHistory: { steps: [], losses: [] },
   updates: [],
-  veraLambdas: [],
+  layerVectors: [],
   hasAdapter: false,
   trainedKind: null,
   held: null,
@@ -172,7 +174,7 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
       step: 0,
       hasAdapter: true,
       trainedKind: kind,
-      ...(continued ? {} : { history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], veraLambdas: [] }),
+      ...(continued ? {} : { history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], layerVectors: [] }),
     }),
   trainingStep: (e) =>
     set((s) => {
@@ -194,10 +196,10 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
     }),
   validationLoss: (_step, loss) =>
     set((s) => ({ valHistory: { steps: [...s.valHistory.steps, s.history.steps.length], losses: [...s.valHistory.losses, loss] } })),
-  updateStats: (_step, modules, vera) =>
+  updateStats: (_step, modules, vectors) =>
     set((s) => ({
       updates: [...s.updates, { step: s.history.steps.length, modules }],
-      veraLambdas: vera.length > 0 ? vera : s.veraLambdas,
+      layerVectors: vectors.length > 0 ? vectors : s.layerVectors,
     })),
   trainingPaused: (trainingMessage) => set({ trainingStatus: 'paused', trainingMessage }),
   trainingResumed: () => set({ trainingStatus: 'running', trainingMessage: null }),

@@ -2,6 +2,7 @@
  * Timings of our engine that the Node bench and the browser bench both take: one matmul, the
  * frozen model's forward + backward, and an adapter's full training step.
  */
+import { type AdapterMethod, METHOD_NAMES } from '../src/adapters';
 import { createAdapter } from '../src/adapters/load';
 import type { Adapter } from '../src/adapters/types';
 import type { GpuRuntime } from '../src/gpu/runtime';
@@ -51,12 +52,8 @@ export async function trainerStepMs(
   return ms;
 }
 
-export interface AdapterStepTimes {
-  readonly frozen: number;
-  readonly lora: number;
-  readonly dora: number;
-  readonly vera: number;
-}
+/** Median ms of the frozen forward + backward and of each registered method's step. */
+export type AdapterStepTimes = { readonly frozen: number } & Readonly<Record<AdapterMethod, number>>;
 
 /**
  * Median ms of the frozen forward + backward and of each adapter's full step, taken in rounds:
@@ -72,32 +69,29 @@ export async function adapterStepTimes(
 ): Promise<AdapterStepTimes> {
   const lossOut = rt.tensor([1], 'loss');
   const step = { training: true, seed: 0 };
-  const methods = ['lora', 'dora', 'vera'] as const;
-  const adapters = await Promise.all(methods.map((m) => createAdapter(rt, model, benchAdapterSpec(m, rank), 1)));
+  const adapters = await Promise.all(METHOD_NAMES.map((m) => createAdapter(rt, model, benchAdapterSpec(m, rank), 1)));
   const trainers = adapters.map((a) => new Trainer(rt, model, a, BENCH_HYPER));
-  const runs: Record<keyof AdapterStepTimes, () => void> = {
+  const runs: Record<string, () => void> = {
     frozen: () => recordLoss(rt, model, null, batch, step, { withGrad: true, lossOut }),
-    lora: () => recordTrainerStep(trainers[0]!, batch),
-    dora: () => recordTrainerStep(trainers[1]!, batch),
-    vera: () => recordTrainerStep(trainers[2]!, batch),
+    ...Object.fromEntries(METHOD_NAMES.map((m, i) => [m, () => recordTrainerStep(trainers[i]!, batch)])),
   };
-  const names = Object.keys(runs) as (keyof AdapterStepTimes)[];
-  const times: Record<string, number[]> = { frozen: [], lora: [], dora: [], vera: [] };
+  const names = Object.keys(runs);
+  const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   try {
     for (const name of names) {
-      runs[name]();
+      runs[name]!();
       await rt.sync();
     }
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < names.length; i++) {
         const name = names[(round + i) % names.length];
         const t0 = performance.now();
-        runs[name!]();
+        runs[name!]!();
         await rt.sync();
         times[name!]!.push(performance.now() - t0);
       }
     }
-    return { frozen: median(times.frozen!), lora: median(times.lora!), dora: median(times.dora!), vera: median(times.vera!) };
+    return Object.fromEntries(names.map((n) => [n, median(times[n]!)])) as AdapterStepTimes;
   } finally {
     for (const t of trainers) t.destroy();
     for (const a of adapters) a.destroy(rt);

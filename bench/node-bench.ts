@@ -7,6 +7,7 @@
  *   --step-seq N   sequence length of the timed training steps (default 64, batch 1)
  *   --repeats N    timed repetitions (default 3)
  */
+import { ADAPTER_METHODS, METHOD_NAMES } from '../src/adapters';
 import { createNodeRuntime } from '../src/gpu/node';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { Transformer } from '../src/model/transformer';
@@ -59,11 +60,11 @@ async function benchSteps(rt: GpuRuntime): Promise<void> {
   );
   const t = await adapterStepTimes(rt, model, batch, 2 * REPEATS + 1);
   console.log('frozen model forward + backward'.padEnd(36), `${t.frozen.toFixed(0).padStart(7)} ms`, '  1.00×');
-  for (const method of ['lora', 'dora', 'vera'] as const) {
+  for (const method of METHOD_NAMES) {
     const ms = t[method];
     const vsLora = method === 'lora' ? '' : `   (${(ms / t.lora).toFixed(2)}× LoRA)`;
     console.log(
-      `${method.toUpperCase()} step (fwd + bwd + AdamW)`.padEnd(36),
+      `${ADAPTER_METHODS[method].format.label} step (fwd + bwd + AdamW)`.padEnd(36),
       `${ms.toFixed(0).padStart(7)} ms`,
       `  ${(ms / t.frozen).toFixed(2)}×${vsLora}`,
     );

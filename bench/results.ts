@@ -1,4 +1,5 @@
 /** What the bench page reports to the Node driver (as JSON), section by section. */
+import type { AdapterMethod } from '../src/adapters';
 import type { KernelTime } from '../src/gpu/profiler';
 import type { LlamaDims } from './common';
 
@@ -66,13 +67,8 @@ export interface StepResult {
   readonly tfjs: Measured;
 }
 
-export interface AdapterCostResult {
-  /** Median step times in ms: the frozen model's forward + backward, and each adapter's full step. */
-  readonly frozen: Measured;
-  readonly lora: Measured;
-  readonly dora: Measured;
-  readonly vera: Measured;
-}
+/** Median step times in ms: the frozen model's forward + backward, and each registered method's full step. */
+export type AdapterCostResult = { readonly frozen: Measured } & Readonly<Record<AdapterMethod, Measured>>;
 
 export interface MemoryResult {
   /** Buffers created by building the model, the adapter and the optimizer state. */

@@ -3,6 +3,7 @@
  * the page's result. Errors stand in the cells where numbers would, shortened, with the full
  * text in a numbered note under the table.
  */
+import { ADAPTER_METHODS, METHOD_NAMES } from '../src/adapters';
 import {
   type AdapterCostResult,
   GRAD_TOLERANCE,
@@ -105,11 +106,9 @@ function adapterRows(t: TableBuilder, a: AdapterCostResult): void {
   const ms = (v: number) => `${v.toFixed(0)} ms`;
   const frozen = value(a.frozen);
   t.row('3 adapters', 'frozen model forward + backward', t.cell(a.frozen, ms), NONE, NONE, frozen !== null ? ratio(1) : NONE);
-  for (const [name, m] of [
-    ['LoRA', a.lora],
-    ['DoRA', a.dora],
-    ['VeRA', a.vera],
-  ] as const) {
+  for (const method of METHOD_NAMES) {
+    const name = ADAPTER_METHODS[method].format.label;
+    const m = a[method];
     const v = value(m);
     const vsFrozen = v !== null && frozen !== null ? ratio(v / frozen) : NONE;
     t.row('3 adapters', `${name} step (fwd + bwd + AdamW) / frozen`, t.cell(m, ms), NONE, NONE, vsFrozen);

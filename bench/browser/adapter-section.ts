@@ -8,6 +8,7 @@ import { Transformer } from '../../src/model/transformer';
 import { releaseBatch, uploadBatch } from '../../src/train/device-batch';
 import { benchTokenIds } from '../common';
 import { adapterStepTimes } from '../engine-bench';
+import { METHOD_NAMES } from '../../src/adapters';
 import { measure, type AdapterCostResult, type BenchSizes } from '../results';
 import { failOnGpuErrors } from './gpu-errors';
 import { syntheticLlama } from '../synthetic-model';
@@ -21,8 +22,10 @@ export async function adapterSection(rt: GpuRuntime, sizes: BenchSizes, log: (li
   try {
     log(`adapters: frozen, LoRA, DoRA, VeRA in ${2 * repeats + 1} interleaved rounds`);
     const times = failOnGpuErrors(rt.device, () => adapterStepTimes(rt, model, batch, 2 * repeats + 1, rank));
-    const pick = (name: keyof Awaited<typeof times>) => measure(async () => (await times)[name]);
-    return { frozen: await pick('frozen'), lora: await pick('lora'), dora: await pick('dora'), vera: await pick('vera') };
+    const pick = async (name: keyof Awaited<typeof times>) => [name, await measure(async () => (await times)[name])] as const;
+    const entries = [await pick('frozen')];
+    for (const m of METHOD_NAMES) entries.push(await pick(m));
+    return Object.fromEntries(entries) as AdapterCostResult;
   } finally {
     releaseBatch(rt, batch);
     model.destroy();

@@ -7,7 +7,7 @@ import { matmul } from '../kernels/matmul';
 import { layernormBackward, layernormForward, rmsnormBackward, rmsnormForward } from '../kernels/norms';
 import { ropeInverseFrequencies } from '../kernels/rope';
 import { embeddingBackward, uploadRowGroups } from '../kernels/weight-grads';
-import { type Block, firstPosition, keepIf, normParamsBackward, type PassContext } from './context';
+import { type Block, firstPosition, normParamsBackward, type PassContext } from './context';
 import { Gpt2Block } from './gpt2-block';
 import type { KvCache } from './kv-cache';
 import { FrozenLinear } from './linear';
@@ -29,7 +29,10 @@ export interface DeviceTokens {
 interface FinalSaved {
   readonly xL: Tensor;
   readonly normStats: Tensor;
-  /** The LM head's input: only its own gradient (a trainable head) reads it. */
+  /**
+   * The LM head's input. forward() keeps it only for a trainable head's gradient; forwardHidden()
+   * keeps it for the chunked head and loss that follow (train/head-loss.ts).
+   */
   readonly normed: Tensor | null;
 }
 
@@ -144,7 +147,7 @@ export class Transformer {
   }
 
   /** The LM head: lm_head.weight, or the input embedding when tied. */
-  private head(): Tensor {
+  head(): Tensor {
     const c = this.config;
     if (!c.tieWordEmbeddings && this.tensors.has('lm_head.weight')) return this.weight('lm_head.weight');
     return this.weight(c.arch === 'llama' ? 'model.embed_tokens.weight' : 'transformer.wte.weight');
@@ -173,6 +176,31 @@ export class Transformer {
     keep: boolean,
     baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
   ): Tensor {
+    const { rt } = this;
+    const T = tokens.B * tokens.S;
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    const normed = this.forwardHidden(tokens, adapter, step, keep, baseGrads);
+    const logits = rt.tensor([T, V], 'logits');
+    matmul(rt, { a: normed, b: this.head(), c: logits, M: T, N: V, K: C, transB: true });
+    // Kept only for a trainable head's gradient: backward() reads dLogits, not the head's input.
+    const headTrains = baseGrads?.has(this.head()) === true;
+    if (!keep || !headTrains) rt.release(normed);
+    if (keep && !headTrains) this.final = { ...this.final!, normed: null };
+    return logits;
+  }
+
+  /**
+   * The forward pass up to the LM head: the final norm's output [B·S, C]. With `keep` the model
+   * holds it, with the activations backwardHidden() reads, until that backward (or
+   * releaseActivations); without, the caller owns it.
+   */
+  forwardHidden(
+    tokens: DeviceTokens,
+    adapter: Adapter | null,
+    step: StepContext,
+    keep: boolean,
+    baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
+  ): Tensor {
     const { B, S } = tokens;
     const c = this.config;
     if (S > c.maxPositions) throw new Error(`sequence length ${S} exceeds the model's ${c.maxPositions} positions`);
@@ -192,16 +220,13 @@ export class Transformer {
     const normed = rt.tensor([T, C], 'final_norm');
     const normStats = rt.tensor([T, 2], 'final_stats');
     this.finalNormForward(x, normed, normStats, T);
-    const logits = rt.tensor([T, c.vocabSize], 'logits');
-    matmul(rt, { a: normed, b: this.head(), c: logits, M: T, N: c.vocabSize, K: C, transB: true });
     if (keep) {
       this.residuals = residuals;
-      const headTrains = baseGrads?.has(this.head()) === true;
-      this.final = { xL: x, normStats, normed: keepIf(ctx, headTrains, normed) };
+      this.final = { xL: x, normStats, normed };
     } else {
-      rt.release(x, normed, normStats);
+      rt.release(x, normStats);
     }
-    return logits;
+    return normed;
   }
 
   /**
@@ -266,8 +291,8 @@ export class Transformer {
   ): void {
     const f = this.final;
     if (!f) throw new Error('backward without a training forward');
-    const ctx = this.passContext(tokens.B, tokens.S, adapter, step, true, baseGrads);
-    const { rt, T } = ctx;
+    const { rt } = this;
+    const T = tokens.B * tokens.S;
     const { hiddenSize: C, vocabSize: V } = this.config;
     const head = this.head();
     const dHead = baseGrads?.get(head);
@@ -277,9 +302,28 @@ export class Transformer {
     }
     const dNormed = rt.tensor([T, C], 'd_final_norm');
     matmul(rt, { a: dLogits, b: head, c: dNormed, M: T, N: C, K: V });
+    this.backwardHidden(tokens, adapter, step, dNormed, baseGrads);
+    rt.release(dNormed);
+  }
+
+  /**
+   * Backpropagates d loss/d (final norm output) [B·S, C] (the caller's) after forwardHidden() or
+   * forward() with `keep`; the LM head's own gradient is the caller's (backward(), head-loss.ts).
+   */
+  backwardHidden(
+    tokens: DeviceTokens,
+    adapter: Adapter | null,
+    step: StepContext,
+    dNormed: Tensor,
+    baseGrads: ReadonlyMap<Tensor, Tensor> | null = null,
+  ): void {
+    const f = this.final;
+    if (!f) throw new Error('backward without a training forward');
+    const ctx = this.passContext(tokens.B, tokens.S, adapter, step, true, baseGrads);
+    const { rt, T } = ctx;
+    const C = this.config.hiddenSize;
     let dx = rt.tensor([T, C], 'd_resid');
     this.finalNormBackward(ctx, f, dNormed, dx);
-    rt.release(dNormed);
     for (let l = this.blocks.length - 1; l >= 0; l--) {
       const dPrev = this.blocks[l]!.backward(ctx, dx);
       rt.release(dx);

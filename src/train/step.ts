@@ -4,6 +4,7 @@ import type { Tensor } from '../gpu/tensor';
 import { crossEntropy, reduceSum } from '../kernels/loss';
 import type { Transformer } from '../model/transformer';
 import type { DeviceBatch } from './device-batch';
+import { recordHeadLoss } from './head-loss';
 
 export class EmptyBatchError extends Error {
   constructor() {
@@ -14,7 +15,9 @@ export class EmptyBatchError extends Error {
 
 /**
  * Records forward, loss and (with `withGrad`) backward into the current command encoder. The
- * mean loss lands in lossOut[slot]; nothing is read back here.
+ * mean loss lands in lossOut[slot]; nothing is read back here. The LM head and the loss run in
+ * chunks of rows (head-loss.ts; `headRows` sets their size), except with `keepLogits`, which
+ * returns the whole [T, V] logits (owned by the caller) for evaluation.
  */
 export function recordLoss(
   rt: GpuRuntime,
@@ -22,26 +25,38 @@ export function recordLoss(
   adapter: Adapter | null,
   batch: DeviceBatch,
   step: StepContext,
-  opts: { withGrad: boolean; lossOut: Tensor; slot?: number; keepLogits?: boolean; baseGrads?: ReadonlyMap<Tensor, Tensor> | null },
+  opts: {
+    withGrad: boolean;
+    lossOut: Tensor;
+    slot?: number;
+    keepLogits?: boolean;
+    baseGrads?: ReadonlyMap<Tensor, Tensor> | null;
+    headRows?: number;
+  },
 ): Tensor | null {
   if (batch.targetCount === 0) throw new EmptyBatchError();
+  if (opts.keepLogits && opts.withGrad) throw new Error('keepLogits and withGrad are exclusive');
   const T = batch.B * batch.S;
-  const V = model.config.vocabSize;
-  const logits = model.forward(batch, adapter, step, opts.withGrad, opts.baseGrads ?? null);
-  const losses = rt.tensor([T], 'row_losses');
   const invCount = 1 / batch.targetCount;
+  const losses = rt.tensor([T], 'row_losses');
+  const baseGrads = opts.baseGrads ?? null;
+  let logits: Tensor | null = null;
   if (opts.keepLogits) {
-    crossEntropy(rt, { logits, targets: batch.targets, losses, T, V, invCount, writeGrad: false });
+    logits = model.forward(batch, adapter, step, false, baseGrads);
+    crossEntropy(rt, { logits, targets: batch.targets, losses, T, V: model.config.vocabSize, invCount, writeGrad: false });
   } else {
-    crossEntropy(rt, { logits, targets: batch.targets, losses, T, V, invCount, writeGrad: opts.withGrad });
+    const hidden = model.forwardHidden(batch, adapter, step, opts.withGrad, baseGrads);
+    const dHidden = opts.withGrad ? rt.tensor([T, model.config.hiddenSize], 'd_final_norm') : null;
+    const dHead = baseGrads?.get(model.head());
+    recordHeadLoss(rt, model, { hidden, targets: batch.targets, losses, T, invCount, dHidden, dHead, rows: opts.headRows });
+    if (dHidden) {
+      model.backwardHidden(batch, adapter, step, dHidden, baseGrads);
+      rt.release(dHidden);
+    } else {
+      rt.release(hidden);
+    }
   }
   reduceSum(rt, losses, opts.lossOut, T, invCount, opts.slot ?? 0);
   rt.release(losses);
-  if (opts.withGrad) {
-    if (opts.keepLogits) throw new Error('keepLogits and withGrad are exclusive');
-    model.backward(batch, adapter, step, logits, opts.baseGrads ?? null);
-  }
-  if (opts.keepLogits) return logits;
-  rt.release(logits);
-  return null;
+  return logits;
 }

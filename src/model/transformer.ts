@@ -49,6 +49,12 @@ export class Transformer {
   private readonly blocks: Block[];
   private residuals: Tensor[] = [];
   private final: FinalSaved | null = null;
+  /**
+   * Gradient checkpointing: a training forward keeps only each layer's input, and backward reruns
+   * the layer's forward before its backward. Saves all but one layer's activations for about one
+   * more forward pass of compute. Set it between passes, not between a forward and its backward.
+   */
+  recomputeLayers = false;
 
   constructor(
     private readonly rt: GpuRuntime,
@@ -211,8 +217,10 @@ export class Transformer {
     const C = c.hiddenSize;
     let x = this.embed(ctx, tokens.ids);
     const residuals = [x];
+    // Checkpointing: each layer keeps only its input (the residual stream); backward recomputes the rest.
+    const blockCtx = keep && this.recomputeLayers ? { ...ctx, keep: false } : ctx;
     for (const block of this.blocks) {
-      const next = block.forward(ctx, x);
+      const next = block.forward(blockCtx, x);
       if (!keep) rt.release(x);
       x = next;
       residuals.push(x);
@@ -325,7 +333,10 @@ export class Transformer {
     let dx = rt.tensor([T, C], 'd_resid');
     this.finalNormBackward(ctx, f, dNormed, dx);
     for (let l = this.blocks.length - 1; l >= 0; l--) {
-      const dPrev = this.blocks[l]!.backward(ctx, dx);
+      const block = this.blocks[l]!;
+      // The same kernels on the same input with the same step seed: the very activations (and dropout masks) of the forward.
+      if (this.recomputeLayers) rt.release(block.forward(ctx, this.residuals[l]!));
+      const dPrev = block.backward(ctx, dx);
       rt.release(dx);
       dx = dPrev;
     }

@@ -12,7 +12,10 @@ import { createNodeRuntime } from '../src/gpu/node';
 import type { GpuRuntime } from '../src/gpu/runtime';
 import { Transformer } from '../src/model/transformer';
 import { releaseBatch, uploadBatch } from '../src/train/device-batch';
-import { benchTokenIds, LLAMA_21M, matmulCases } from './common';
+import { benchAdapterSpec, benchTokenIds, LLAMA_21M, matmulCases } from './common';
+import { createAdapter } from '../src/adapters/load';
+import { headChunkRows } from '../src/train/head-loss';
+import { recordLoss } from '../src/train/step';
 import { adapterStepTimes, ourMatmulGflops } from './engine-bench';
 import { syntheticLlama } from './synthetic-model';
 
@@ -74,11 +77,50 @@ async function benchSteps(rt: GpuRuntime): Promise<void> {
   model.destroy();
 }
 
+/**
+ * The LM head and loss at a Qwen-sized vocabulary: the most pool bytes held in a LoRA step with
+ * the logits of all rows at once (one chunk) and with the default chunks (train/head-loss.ts),
+ * on a one-layer model whose weights are small beside its vocabulary.
+ */
+async function benchHeadMemory(rt: GpuRuntime): Promise<void> {
+  const dims = { hidden: 64, layers: 1, heads: 4, kvHeads: 4, intermediate: 128, vocab: 151_936, maxPositions: 512 };
+  const { config, weights } = syntheticLlama(dims);
+  const model = new Transformer(rt, config, weights);
+  const S = 512;
+  const ids = benchTokenIds(S, dims.vocab);
+  const batch = uploadBatch(rt, { inputIds: ids, labels: ids, batch: 1, seq: S });
+  const adapter = await createAdapter(rt, model, benchAdapterSpec('lora'), 1);
+  const lossOut = rt.tensor([1], 'loss');
+  console.log(`\nLM head + loss, vocabulary ${dims.vocab.toLocaleString('en-US')}, 1 × ${S} tokens, LoRA step (most pool bytes held)`);
+  const peakOf = async (rows: number | undefined) => {
+    await rt.sync();
+    const before = rt.pool.bytesInUse;
+    rt.pool.peakBytes = before;
+    recordLoss(rt, model, adapter, batch, { training: true, seed: 0 }, { withGrad: true, lossOut, headRows: rows });
+    await rt.sync();
+    return rt.pool.peakBytes - before;
+  };
+  const whole = await peakOf(S);
+  const chunked = await peakOf(undefined);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  console.log('all rows at once'.padEnd(36), mib(whole).padStart(12));
+  console.log(
+    `chunks of ${headChunkRows(rt, S, dims.vocab)} rows`.padEnd(36),
+    mib(chunked).padStart(12),
+    `  ${(whole / chunked).toFixed(2)}× less`,
+  );
+  rt.release(lossOut);
+  adapter.destroy(rt);
+  releaseBatch(rt, batch);
+  model.destroy();
+}
+
 async function main(): Promise<void> {
   const rt = await createNodeRuntime();
   console.log(`adapter: ${rt.info.description}; features: ${rt.info.features.join(', ')}`);
   await benchMatmul(rt);
   await benchSteps(rt);
+  await benchHeadMemory(rt);
   rt.destroy();
 }
 

@@ -8,7 +8,7 @@
  */
 import { IGNORE_INDEX } from '../formats/batch';
 import { ChatTemplateError } from './chat-template';
-import type { BadRow, ChatMessage, DatasetRecord } from './types';
+import { type BadRow, type ChatMessage, clipMessage, type DatasetRecord, MAX_REASON_CHARS } from './types';
 
 export interface TextEncoder {
   encode(text: string): number[];
@@ -69,11 +69,11 @@ export function tokenizeRecord(record: DatasetRecord, enc: TextEncoder): Tokeniz
   const eos = enc.eosId === null ? [] : [enc.eosId];
   switch (record.kind) {
     case 'text':
-      return { promptIds: [], completionIds: [...enc.encode(record.text), ...eos] };
+      return { promptIds: [], completionIds: enc.encode(record.text).concat(eos) };
     case 'pair':
       return {
         promptIds: record.prompt === '' ? [] : enc.encode(record.prompt),
-        completionIds: [...enc.encode(record.completion), ...eos],
+        completionIds: enc.encode(record.completion).concat(eos),
       };
     case 'chat':
       return tokenizeChat(record.messages, enc);
@@ -148,12 +148,13 @@ export function tokenizeDataset(
     const row = options.rows?.[i] ?? i + 1;
     const ex = tokenizeRecord(record, enc);
     if (typeof ex === 'string') {
-      badRows.push({ row, reason: ex });
+      badRows.push({ row, reason: clipMessage(ex, MAX_REASON_CHARS) });
       continue;
     }
     totalTokens += ex.promptIds.length + ex.completionIds.length;
     if (record.kind === 'text') {
-      packed.push(...ex.completionIds);
+      // A loop, not push(...ids): one long paragraph is more arguments than a call can take.
+      for (const id of ex.completionIds) packed.push(id);
       continue;
     }
     lengths.push(ex.promptIds.length + ex.completionIds.length);
@@ -165,7 +166,7 @@ export function tokenizeDataset(
     if (fit.kind === 'truncated') truncated++;
     sequences.push(fit.sequence);
   }
-  sequences.push(...packSequences(packed, seqLen));
+  for (const s of packSequences(packed, seqLen)) sequences.push(s);
   return { sequences, badRows, tooLong, truncated, totalTokens, lengths };
 }
 
@@ -190,7 +191,8 @@ export function fitExample(ex: TokenizedExample, seqLen: number, truncation: Tru
 
 /** Prompt labels masked, cut at seqLen. */
 export function maskedSequence(ex: TokenizedExample, seqLen: number): TokenSequence {
-  const ids = [...ex.promptIds, ...ex.completionIds].slice(0, seqLen);
+  const ids = ex.promptIds.slice(0, seqLen);
+  for (let t = 0; ids.length < seqLen && t < ex.completionIds.length; t++) ids.push(ex.completionIds[t]!);
   const labels = ids.map((id, t) => (t < ex.promptIds.length ? IGNORE_INDEX : id));
   return { ids, labels };
 }

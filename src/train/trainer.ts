@@ -21,6 +21,16 @@ interface OptimizerState {
 }
 
 /**
+ * What a Trainer carries from step to step, on the CPU: the optimizer steps taken (AdamW's bias
+ * correction, and with the seed the dropout masks of every later step) and each parameter's moments.
+ */
+export interface TrainerState {
+  readonly step: number;
+  readonly seed: number;
+  readonly moments: ReadonlyMap<string, { readonly shape: readonly number[]; readonly m: Float32Array; readonly v: Float32Array }>;
+}
+
+/**
  * Trains a target (an adapter, or the base weights for full rank) with AdamW and global-norm
  * clipping, everything on the GPU; only the loss is read back. One optimizer step takes one batch
  * or several micro-batches whose gradients accumulate (recordGradients).
@@ -147,6 +157,32 @@ export class Trainer {
   /** The AdamW moments of one parameter (tests and analysis read them). */
   moments(key: string): { m: Tensor; v: Tensor } | undefined {
     return this.state.find((s) => s.param.key === key);
+  }
+
+  /** The optimizer state read back (for a checkpoint); the parameters themselves are the target's. */
+  async snapshot(): Promise<TrainerState> {
+    const moments = new Map<string, { shape: readonly number[]; m: Float32Array; v: Float32Array }>();
+    for (const s of this.state)
+      moments.set(s.param.key, { shape: s.param.value.shape, m: await this.rt.read(s.m), v: await this.rt.read(s.v) });
+    return { step: this.step, seed: this.hyper.seed, moments };
+  }
+
+  /**
+   * Puts a snapshot's moments and step count back, so the next step is the one the snapshot's
+   * trainer would have taken. Refuses a snapshot of other parameters or another seed (its dropout
+   * masks would differ).
+   */
+  restore(state: TrainerState): void {
+    if (state.seed !== this.hyper.seed) throw new Error(`the optimizer state was saved with seed ${state.seed}, not ${this.hyper.seed}`);
+    const keys = this.state.map((s) => s.param.key);
+    if (state.moments.size !== keys.length || keys.some((k) => !state.moments.has(k)))
+      throw new Error(`the optimizer state holds other parameters (${[...state.moments.keys()].join(', ')}) than this run trains`);
+    for (const s of this.state) {
+      const saved = state.moments.get(s.param.key)!;
+      this.rt.upload(s.m, saved.m);
+      this.rt.upload(s.v, saved.v);
+    }
+    this.step = state.step;
   }
 
   private dropoutSeed(): number {

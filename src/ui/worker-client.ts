@@ -43,7 +43,7 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
     case 'dataset-error':
       return s.datasetFailed(e.message);
     case 'train-started':
-      return s.trainingStarted(e.totalSteps, e.trainableParams, e.continued, e.kind);
+      return s.trainingStarted(e.totalSteps, e.trainableParams, e.continued, e.kind, e.resumed);
     case 'train-step':
       return s.trainingStep(e);
     case 'val-loss':
@@ -58,6 +58,16 @@ export function applyEvent(e: StudioEvent, s: StudioState): void {
       return s.trainingFinished(e.reason, e.step);
     case 'train-error':
       return s.trainingFailed(e.message);
+    case 'checkpoint-offer':
+      return s.checkpointOffered(e.checkpoint);
+    case 'checkpoint-saved':
+      return s.checkpointSaved(e.checkpoint);
+    case 'checkpoint-error':
+      return s.checkpointFailed(e.message);
+    case 'resume-refused':
+      return s.resumeRefused(e.message);
+    case 'device-lost':
+      return s.deviceLost(e.message, e.gpu);
     case 'generation-update':
       return s.generationUpdate(e.which, e.progress);
     case 'generation-error':

@@ -10,7 +10,7 @@ import {
   type TextEncoder as DataEncoder,
   type TokenSequence,
 } from '../data/tokenize';
-import type { DatasetRecord, ParsedDataset } from '../data/types';
+import { clipMessage, type DatasetRecord, MAX_REASON_CHARS, type ParsedDataset } from '../data/types';
 import type { DatasetOptions, DatasetSummary, ExamplePreview } from './protocol';
 
 export interface PreparedDataset {
@@ -71,6 +71,7 @@ export function tokenizePrepared(
     seqLen,
     columns: d.parsed.columns,
     column: d.parsed.column,
+    ...(d.parsed.format === 'csv' ? { csvDelimiter: d.parsed.delimiter } : {}),
   };
 }
 
@@ -78,7 +79,9 @@ export function tokenizePrepared(
 function previewOf(record: DatasetRecord, row: number, tokenizer: DataEncoder, seqLen: number, options: DatasetOptions): ExamplePreview {
   const ex = tokenizeRecord(record, tokenizer);
   const split = exampleParts(record, tokenizer);
-  if (typeof ex === 'string') return { row, ...split, promptTokens: 0, completionTokens: 0, status: 'bad', note: ex };
+  if (typeof ex === 'string') {
+    return { row, ...split, promptTokens: 0, completionTokens: 0, status: 'bad', note: clipMessage(ex, MAX_REASON_CHARS) };
+  }
   const counts = { promptTokens: ex.promptIds.length, completionTokens: ex.completionIds.length };
   if (record.kind === 'text') return { row, ...split, ...counts, status: 'fits', note: null };
   const fit = fitExample(ex, seqLen, options.truncation);

@@ -1,6 +1,7 @@
 /** The model the studio opens: the bundled one (fetched) or files picked or dropped, through the one model-folder loader. */
 import { blobSource, loadModelFolder, type TextModelFolder } from '../formats/model-folder';
 import type { Transformer } from '../model/transformer';
+import { modelFingerprint } from '../train/fingerprint';
 import type { ModelSource } from './protocol';
 
 export interface OpenedModel {
@@ -9,6 +10,8 @@ export interface OpenedModel {
   /** What an exported adapter_config.json names as its base model: null for loose files whose config.json does not say. */
   readonly baseModelId: string | null;
   readonly folder: TextModelFolder;
+  /** Of its config and weights: a checkpoint resumes only on the model it was trained on. */
+  readonly fingerprint: string;
 }
 
 /** Loads the folder with its tokenizer and names it (loose files by config.json's `_name_or_path`). */
@@ -16,7 +19,7 @@ export async function openModel(source: ModelSource): Promise<OpenedModel> {
   const folder = await loadModelFolder(blobSource(await blobsOf(source), source.name), { tokenizer: true });
   const loose = source.kind === 'files' && source.name === LOOSE_FILES;
   const baseModelId = loose ? savedName(folder.config.raw) : source.name;
-  return { name: baseModelId ?? source.name, baseModelId, folder };
+  return { name: baseModelId ?? source.name, baseModelId, folder, fingerprint: modelFingerprint(folder.configJson, folder.weights) };
 }
 
 /** The architecture the page names: config.json's first `architectures` entry, else the family. */

@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from '../formats/hf-config';
 import type { AdapterMethod } from '../formats/peft';
-import type { DatasetFormat } from '../data/types';
+import type { CsvDelimiter, DatasetFormat } from '../data/types';
 import type { ChatTemplateChoice } from '../data/chat-template';
 import type { LengthStats } from '../data/lengths';
 import type { Truncation } from '../data/tokenize';
@@ -73,6 +73,8 @@ export interface DatasetSummary {
   readonly seqLen: number;
   readonly columns: readonly string[];
   readonly column: string | null;
+  /** CSV: the delimiter detected from the first lines (null: one column); absent for other formats. */
+  readonly csvDelimiter?: CsvDelimiter | null;
 }
 
 /** The studio's methods: the three PEFT adapters, and ReLoRA (which changes the model itself). */
@@ -192,6 +194,36 @@ export interface ReloraStepInfo {
   readonly reset: boolean;
 }
 
+/** A run's loss and learning rate at every step and its validation losses (what the charts show); kept with its checkpoints. */
+export interface RunHistory {
+  readonly losses: readonly number[];
+  readonly lrs: readonly number[];
+  readonly valSteps: readonly number[];
+  readonly valLosses: readonly number[];
+}
+
+/** What the page is told of a saved checkpoint: enough to offer the resume and say what it needs. */
+export interface CheckpointSummary {
+  /** Optimizer steps done when it was saved (the resumed run starts with the next). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** ISO time of the save. */
+  readonly savedAt: string;
+  readonly modelName: string;
+  readonly datasetName: string;
+  /** The dataset file is kept with the checkpoint (resuming loads it); false: the same file must be loaded again first. */
+  readonly datasetKept: boolean;
+  readonly settings: TrainSettings;
+}
+
+/** What a resumed run brings back to the page: its charts so far and the settings and dataset options it runs with. */
+export interface ResumedRun {
+  readonly fromStep: number;
+  readonly history: RunHistory;
+  readonly settings: TrainSettings;
+  readonly datasetOptions: DatasetOptions;
+}
+
 // ---- page → worker -------------------------------------------------------------------------
 
 export type StudioRequest =
@@ -216,7 +248,18 @@ export type StudioRequest =
       readonly options: DatasetOptions;
       readonly maxSamples?: number;
     }
-  | { readonly type: 'train'; readonly settings: TrainSettings; readonly continueAdapter: boolean }
+  | {
+      readonly type: 'train';
+      readonly settings: TrainSettings;
+      readonly continueAdapter: boolean;
+      /** Save a checkpoint every this many steps, on pause, on stop and at the end (0: none). */
+      readonly checkpointEvery: number;
+    }
+  /** Resumes the run of the saved checkpoint (refused, with resume-refused, unless the loaded model and the dataset are its own). */
+  | { readonly type: 'resume-checkpoint'; readonly checkpointEvery: number }
+  | { readonly type: 'discard-checkpoint' }
+  /** A test hook: destroys the GPU device as a driver reset or a lost GPU would (device.lost then resolves). */
+  | { readonly type: 'simulate-device-loss' }
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
   | { readonly type: 'stop' }
@@ -244,6 +287,8 @@ export type StudioEvent =
       readonly trainableParams: number;
       readonly continued: boolean;
       readonly kind: TrainedKind;
+      /** Set when the run resumes a checkpoint. */
+      readonly resumed?: ResumedRun;
     }
   | {
       readonly type: 'train-step';
@@ -269,6 +314,18 @@ export type StudioEvent =
   | { readonly type: 'train-resumed'; readonly step: number }
   | { readonly type: 'train-finished'; readonly step: number; readonly reason: FinishReason }
   | { readonly type: 'train-error'; readonly message: string }
+  /** The newest checkpoint, on start-up and after a lost device (null: none): the page offers to resume it. */
+  | { readonly type: 'checkpoint-offer'; readonly checkpoint: CheckpointSummary | null }
+  | { readonly type: 'checkpoint-saved'; readonly checkpoint: CheckpointSummary }
+  /** A checkpoint could not be saved (the run goes on) or checkpoints are unavailable. */
+  | { readonly type: 'checkpoint-error'; readonly message: string }
+  /** The checkpoint's run cannot resume here (another model or dataset, or it is unreadable); nothing was started. */
+  | { readonly type: 'resume-refused'; readonly message: string }
+  /**
+   * The GPU device was lost: the run (if any) stopped, what was on the device is gone, and the
+   * worker asked for a new device (`gpu` is set when it got one; the model is back on it).
+   */
+  | { readonly type: 'device-lost'; readonly message: string; readonly gpu: GpuSummary | null }
   | { readonly type: 'generation-update'; readonly which: Which; readonly progress: GenerationProgress }
   | { readonly type: 'generation-error'; readonly message: string }
   | { readonly type: 'export-ready'; readonly kind: 'adapter'; readonly weights: Uint8Array; readonly configJson: string }

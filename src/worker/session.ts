@@ -3,7 +3,8 @@
  * and tokenizer, the parsed dataset, what the last run or import left (held.ts) and the running
  * training run. Each concern lives in its own file: model-source.ts (opening a model), dataset.ts
  * (tokenizing and the page's summary), training.ts (the adapter and ReLoRA flows), generation.ts
- * and exports.ts; this class keeps the state and runs GPU work one job at a time.
+ * and exports.ts, checkpoints.ts and checkpoint-store.ts (saving and resuming runs); this class
+ * keeps the state, runs GPU work one job at a time, and gets a new device when the GPU is lost.
  */
 import type { GpuRuntime } from '../gpu/runtime';
 import { createBrowserRuntime } from '../gpu/browser';
@@ -20,6 +21,15 @@ import { assertValidSettings } from './settings-validation';
 import { trainAdapter, trainRelora, type TrainingContext } from './training';
 import type { TrainingRun } from './training-run';
 import type { Adapter } from '../adapters/types';
+import { Fingerprint, sequencesFingerprint } from '../train/fingerprint';
+import { type CheckpointStore, openCheckpointStore } from './checkpoint-store';
+import { datasetMismatch, type DatasetSource, modelMismatch, readStudioCheckpoint, type StudioCheckpoint, summaryOf } from './checkpoints';
+import { DeviceLostError, deviceLostSignal } from './device-watch';
+import type { GpuSummary } from './protocol';
+import type { CheckpointPlan } from './training';
+
+/** A resume that cannot go ahead here: the page shows why beside its offer, and nothing was started. */
+class ResumeRefused extends Error {}
 
 type Post = (event: StudioEvent, transfer?: Transferable[]) => void;
 
@@ -35,6 +45,13 @@ export class StudioSession {
   private runActive = false;
   private tokenizeParams: TokenizeParams = { seqLen: 64, valFraction: 0.1, seed: 0, maxSamples: 0 };
   private datasetOptions: DatasetOptions = { truncation: 'right', chatTemplate: 'model' };
+  /** The dataset file as given: checkpoints keep it, and identify it by its fingerprint. */
+  private datasetSource: DatasetSource | null = null;
+  /** Null where the browser has no OPFS (no checkpoints then). */
+  private store: CheckpointStore | null = null;
+  /** Rejects when the current runtime's device is lost. */
+  private deviceLost: Promise<never> | null = null;
+  private profile = false;
 
   constructor(private readonly post: Post) {}
 
@@ -46,19 +63,77 @@ export class StudioSession {
   }
 
   async init(profile: boolean): Promise<void> {
+    this.profile = profile;
     try {
-      this.rt = await createBrowserRuntime();
-      this.post({ type: 'gpu-ready', gpu: { ...this.rt.info, features: [...this.rt.info.features] } });
+      this.post({ type: 'gpu-ready', gpu: await this.startRuntime() });
     } catch (e) {
       this.post({ type: 'gpu-unavailable', reason: (e as Error).message });
       return;
     }
-    if (!profile) return;
-    try {
-      this.rt.enableProfiling();
-    } catch (e) {
-      this.post({ type: 'profile-unavailable', reason: (e as Error).message });
+    this.store = await openCheckpointStore();
+    await this.offerCheckpoint();
+  }
+
+  /** A runtime on a new device, watched for its loss, with profiling when the page asked for it. */
+  private async startRuntime(): Promise<GpuSummary> {
+    const rt = await createBrowserRuntime();
+    this.rt = rt;
+    this.deviceLost = deviceLostSignal(rt.device);
+    this.deviceLost.catch((e: DeviceLostError) => {
+      if (this.rt === rt) this.onDeviceLost(e);
+    });
+    if (this.profile) {
+      try {
+        rt.enableProfiling();
+      } catch (e) {
+        this.post({ type: 'profile-unavailable', reason: (e as Error).message });
+      }
     }
+    return { ...rt.info, features: [...rt.info.features] };
+  }
+
+  // ---- a lost device -------------------------------------------------------------------------
+
+  /**
+   * The run stops at once (its waits race the same signal); once the job that was running has
+   * ended, everything that lived on the device is let go and a new device is asked for.
+   */
+  private onDeviceLost(e: DeviceLostError): void {
+    const step = this.run && 'stepsDone' in this.run ? this.run.stepsDone : null;
+    this.run?.control.stop();
+    void this.exclusive(() => this.recoverDevice(e, step));
+  }
+
+  private async recoverDevice(e: DeviceLostError, step: number | null): Promise<void> {
+    const dead = this.rt!;
+    const heldSomething = this.held.describe() !== null;
+    this.held.drop(dead);
+    this.model?.transformer.destroy();
+    this.rt = null;
+    let gpu: GpuSummary | null = null;
+    try {
+      gpu = await this.startRuntime();
+    } catch {
+      // Said below: without a device nothing can run until the page is reloaded.
+    }
+    const rt = this.rt as GpuRuntime | null;
+    if (this.model)
+      this.model = rt ? { ...this.model, transformer: new Transformer(rt, this.model.folder.config, this.model.folder.weights) } : null;
+    const what =
+      step !== null
+        ? `during step ${step + 1} (${e.detail}), so the run stopped`
+        : heldSomething
+          ? `(${e.detail}), and with it what was trained on it`
+          : `(${e.detail})`;
+    const after = gpu ? 'The studio has a new GPU device and the model is back on it.' : 'No new GPU device could be had: reload the page.';
+    this.post({ type: 'device-lost', message: `The GPU device was lost ${what}. ${after}`, gpu });
+    this.postHeld();
+    if (gpu) await this.offerCheckpoint();
+  }
+
+  /** Test hook: a lost device, as a driver reset would leave it. */
+  simulateDeviceLoss(): void {
+    this.rt?.device.destroy();
   }
 
   private runtime(): GpuRuntime {
@@ -111,6 +186,7 @@ export class StudioSession {
   ): void {
     try {
       this.dataset = parseDataset(fileName, text, csvColumn);
+      this.datasetSource = { fileName, text, csvColumn, fingerprint: new Fingerprint().text(text).digest() };
       this.retokenize(seqLen, valFraction, seed, options, maxSamples);
     } catch (e) {
       this.post({ type: 'dataset-error', message: (e as Error).message });
@@ -142,21 +218,55 @@ export class StudioSession {
 
   // ---- training -----------------------------------------------------------------------------
 
-  train(settings: TrainSettings, continueAdapter: boolean): Promise<void> {
+  train(settings: TrainSettings, continueAdapter: boolean, checkpointEvery: number): Promise<void> {
+    return this.runJob(() => this.trainUnchecked(settings, continueAdapter, checkpointEvery));
+  }
+
+  /** Resumes the newest checkpoint's run, refused (resume-refused) unless the loaded model and the dataset are its own. */
+  resumeCheckpoint(checkpointEvery: number): Promise<void> {
+    return this.runJob(async () => {
+      const c = await this.checkpointToResume();
+      await this.trainUnchecked(c.run.settings, false, checkpointEvery, c);
+    });
+  }
+
+  /** A run from request to end: errors go to the page, a lost device to the recovery. */
+  private runJob(job: () => Promise<void>): Promise<void> {
     this.runActive = true;
     return this.exclusive(async () => {
       const before = [this.held.adapter, this.held.relora];
       try {
-        await this.trainUnchecked(settings, continueAdapter);
+        await job();
       } catch (e) {
+        // The recovery (queued behind this job) tells the page; it reads the run's step first.
+        const lost = e instanceof DeviceLostError || (await this.lostWithin(e));
         this.run = null;
-        this.post({ type: 'train-error', message: (e as Error).message });
+        if (lost) return;
+        const message = (e as Error).message;
+        this.post(e instanceof ResumeRefused ? { type: 'resume-refused', message } : { type: 'train-error', message });
         // A run that failed after dropping what was held (or making a new adapter) says what is left.
         if (this.held.adapter !== before[0] || this.held.relora !== before[1]) this.postHeld();
       } finally {
         this.runActive = false;
       }
     });
+  }
+
+  /**
+   * Whether a failed GPU operation failed for the device's loss: a destroyed device rejects its
+   * pending reads (with a DOMException) just before device.lost resolves, so such an error waits
+   * a moment for the loss before it counts as an error of its own.
+   */
+  private lostWithin(e: unknown, ms = 2_000): Promise<boolean> {
+    const signal = this.deviceLost;
+    if (!signal || !(e instanceof DOMException)) return Promise.resolve(false);
+    return Promise.race([
+      signal.then(
+        () => false,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
+    ]);
   }
 
   /**
@@ -179,7 +289,12 @@ export class StudioSession {
     this.post({ type: 'held', held: this.held.describe() });
   }
 
-  private async trainUnchecked(settings: TrainSettings, continueAdapter: boolean): Promise<void> {
+  private async trainUnchecked(
+    settings: TrainSettings,
+    continueAdapter: boolean,
+    checkpointEvery: number,
+    resume?: StudioCheckpoint,
+  ): Promise<void> {
     const rt = this.runtime();
     const model = this.model;
     if (!model) throw new Error('load a model first');
@@ -190,6 +305,9 @@ export class StudioSession {
     const data = this.dataset;
     assertValidSettings(settings, { config: model.folder.config, trainSequences: data.train.length });
     if (data.train.length === 0) throw new Error('the dataset has no training sequences at this sequence length');
+    const sequences = sequencesFingerprint(data.train, data.val);
+    const mismatch = resume && datasetMismatch(resume.run, sequences);
+    if (mismatch) throw new ResumeRefused(mismatch);
     const ctx: TrainingContext = {
       rt,
       model,
@@ -198,9 +316,78 @@ export class StudioSession {
       post: this.post,
       setRun: (run) => (this.run = run),
       postHeld: () => this.postHeld(),
+      checkpoints: this.checkpointPlan(settings, checkpointEvery, sequences),
+      resume,
+      deviceLost: this.deviceLost ?? undefined,
     };
     if (settings.method === 'relora') return trainRelora(ctx, settings);
     return trainAdapter(ctx, settings, continueAdapter);
+  }
+
+  // ---- checkpoints --------------------------------------------------------------------------
+
+  /** Where this run's checkpoints go and what identifies it; null when it saves none (off, ReLoRA, or no OPFS: then the page is told). */
+  private checkpointPlan(settings: TrainSettings, every: number, sequences: string): CheckpointPlan | null {
+    if (every <= 0 || settings.method === 'relora' || !this.model || !this.datasetSource) return null;
+    if (!this.store) {
+      this.post({ type: 'checkpoint-error', message: 'Checkpoints are off: this browser gives the studio no Origin Private File System.' });
+      return null;
+    }
+    const d = this.datasetSource;
+    return {
+      store: this.store,
+      every,
+      datasetText: d.text,
+      run: {
+        model: { name: this.model.name, fingerprint: this.model.fingerprint },
+        dataset: {
+          fileName: d.fileName,
+          csvColumn: d.csvColumn,
+          textFingerprint: d.fingerprint,
+          sequencesFingerprint: sequences,
+          kept: true,
+        },
+        settings,
+        datasetOptions: this.datasetOptions,
+      },
+    };
+  }
+
+  /** Tells the page of the newest checkpoint (or that there is none). */
+  private async offerCheckpoint(): Promise<void> {
+    const c = await this.store?.latest(readStudioCheckpoint).catch(() => null);
+    this.post({ type: 'checkpoint-offer', checkpoint: c ? summaryOf(c) : null });
+  }
+
+  /**
+   * The newest checkpoint, once the loaded model is its run's and its dataset is loaded: the
+   * one already loaded when it is the same file, else the copy kept with the checkpoint. The
+   * dataset options come back with it (the run's sequences depend on them).
+   */
+  private async checkpointToResume(): Promise<StudioCheckpoint> {
+    const c = await this.store?.latest(readStudioCheckpoint);
+    if (!c) throw new ResumeRefused('there is no checkpoint to resume: it was discarded or a newer run replaced it');
+    const problem = modelMismatch(c.run, this.model);
+    if (problem) throw new ResumeRefused(problem);
+    const d = c.run.dataset;
+    if (this.datasetSource?.fingerprint !== d.textFingerprint) {
+      const text = d.kept ? await this.store!.loadText(d.textFingerprint) : null;
+      if (text === null || new Fingerprint().text(text).digest() !== d.textFingerprint) {
+        const why = d.kept ? 'its copy kept with the checkpoint is gone' : 'it was too large to keep with the checkpoint';
+        throw new ResumeRefused(`load the dataset file ${d.fileName} the run trained on first (${why})`);
+      }
+      this.dataset = parseDataset(d.fileName, text, d.csvColumn);
+      this.datasetSource = { fileName: d.fileName, text, csvColumn: d.csvColumn, fingerprint: d.textFingerprint };
+    }
+    this.datasetOptions = c.run.datasetOptions;
+    return c;
+  }
+
+  discardCheckpoint(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.store?.clear();
+      this.post({ type: 'checkpoint-offer', checkpoint: null });
+    });
   }
 
   pause(): void {

@@ -25,7 +25,13 @@ async function handle(req: StudioRequest): Promise<void> {
       if (session.refuseDuringRun('dataset')) return;
       return session.retokenize(req.seqLen, req.valFraction, req.seed, req.options, req.maxSamples);
     case 'train':
-      return session.train(req.settings, req.continueAdapter);
+      return session.train(req.settings, req.continueAdapter, req.checkpointEvery);
+    case 'resume-checkpoint':
+      return session.resumeCheckpoint(req.checkpointEvery);
+    case 'discard-checkpoint':
+      return session.discardCheckpoint();
+    case 'simulate-device-loss':
+      return session.simulateDeviceLoss();
     case 'pause':
       return session.pause();
     case 'resume':

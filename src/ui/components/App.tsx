@@ -8,6 +8,7 @@ import { GpuHeader } from './GpuHeader';
 import { MethodPanel } from './MethodPanel';
 import { ModelPanel } from './ModelPanel';
 import { ProfilePanel } from './ProfilePanel';
+import { ResumeBanner } from './ResumeBanner';
 import { NoWebGpu } from './NoWebGpu';
 import { TrainPanel } from './TrainPanel';
 import { UpdatePanel } from './UpdatePanel';
@@ -33,6 +34,7 @@ export function App() {
   return (
     <div className="app">
       <GpuHeader />
+      <ResumeBanner />
       <main className="panels">
         <ModelPanel />
         <DatasetPanel />

@@ -1,6 +1,7 @@
 import { useShallow } from 'zustand/react/shallow';
 import { NAMED_CHAT_TEMPLATES, type ChatTemplateChoice, type NamedChatTemplate } from '../../data/chat-template';
 import type { LengthStats } from '../../data/lengths';
+import { delimiterName } from '../../data/types';
 import type { PreviewStatus } from '../../worker/protocol';
 import { DATASET_LOCKED, SAMPLE_DATASETS } from '../store/dataset-slice';
 import { useStudio } from '../store/store';
@@ -92,7 +93,14 @@ function DatasetSummaryView() {
   return (
     <div data-testid="dataset-summary">
       <p>
-        <strong>{dataset.fileName}</strong> ({dataset.format}): <span data-testid="dataset-examples">{dataset.examples}</span> example
+        <strong>{dataset.fileName}</strong> ({dataset.format}
+        {dataset.csvDelimiter !== undefined && (
+          <span data-testid="csv-delimiter">
+            ,{' '}
+            {dataset.csvDelimiter === null ? 'one column: no delimiter in the header' : `${delimiterName(dataset.csvDelimiter)}-separated`}
+          </span>
+        )}
+        ): <span data-testid="dataset-examples">{dataset.examples}</span> example
         {dataset.examples === 1 ? '' : 's'}, {dataset.totalTokens.toLocaleString('en-US')} tokens →{' '}
         <span data-testid="train-sequences">{dataset.trainSequences}</span> training and{' '}
         <span data-testid="val-sequences">{dataset.valSequences}</span> validation sequences of ≤ {dataset.seqLen} tokens

@@ -5,6 +5,7 @@ import type { TrainSettings } from '../../worker/protocol';
 import { formatOf, METHOD_LABEL, METHODS, type SettingsField, type SettingsIssue } from '../../worker/settings-validation';
 import { useTrainingPlan } from '../plan';
 import { saveSettingsFile } from '../settings-file';
+import { checkpointEveryProblem } from '../store/settings-slice';
 import { useStudio } from '../store/store';
 import { NumberField, Row } from './Field';
 import { Panel } from './Panel';
@@ -136,11 +137,29 @@ export function MethodPanel() {
             step: 0.1,
             title: 'Clip the global gradient norm to this',
           })}
+          {!relora && <CheckpointEvery />}
         </Row>
       </fieldset>
       <TrainableCount />
       <SettingsFile locked={locked} valid={issues.length === 0} />
     </Panel>
+  );
+}
+
+/** How often the run is saved to the browser's storage (it changes no step, so it is not one of the run's settings). */
+function CheckpointEvery() {
+  const { every, set } = useStudio(useShallow((s) => ({ every: s.checkpointEvery, set: s.setCheckpointEvery })));
+  return (
+    <NumberField
+      label="Checkpoint every N steps (0 = off)"
+      value={every}
+      min={0}
+      onChange={set}
+      testId="checkpoint-every"
+      error={checkpointEveryProblem(every)}
+      reportEmpty
+      title="Save the adapter, optimizer and data order in this browser every N steps, on pause and on stop, so the run survives a reload"
+    />
   );
 }
 

@@ -2,6 +2,7 @@ import { useMemo, useRef } from 'react';
 import type uPlot from 'uplot';
 import { useShallow } from 'zustand/react/shallow';
 import { useTrainingPlan } from '../plan';
+import { checkpointEveryProblem } from '../store/settings-slice';
 import { useStudio } from '../store/store';
 import { ErrorText, Panel } from './Panel';
 import { UPlotChart } from './UPlotChart';
@@ -25,6 +26,7 @@ function TrainControls() {
       status: s.trainingStatus,
       canContinue: s.trainedKind === 'adapter' && s.settings.method !== 'relora',
       ready: s.model !== null && s.dataset !== null && s.dataset.trainSequences > 0,
+      badCheckpointEvery: checkpointEveryProblem(s.checkpointEvery) !== null,
       start: s.startTraining,
       pause: s.pauseTraining,
       resume: s.resumeTraining,
@@ -33,7 +35,7 @@ function TrainControls() {
   );
   const plan = useTrainingPlan();
   const active = s.status === 'running' || s.status === 'paused' || s.status === 'starting';
-  const blocked = !s.ready || plan.settingsProblem !== null || plan.fitProblem !== null;
+  const blocked = !s.ready || plan.settingsProblem !== null || plan.fitProblem !== null || s.badCheckpointEvery;
   return (
     <div className="row controls">
       <button type="button" data-testid="train-start" disabled={active || blocked} onClick={() => s.start(false)}>
@@ -58,6 +60,9 @@ function TrainControls() {
           Fix {plan.issues.length === 1 ? 'the setting' : `the ${plan.issues.length} settings`} marked in the Method panel first.
         </span>
       )}
+      {s.ready && plan.issues.length === 0 && s.badCheckpointEvery && (
+        <span className="error">Fix the checkpoint interval in the Method panel first.</span>
+      )}
     </div>
   );
 }
@@ -73,6 +78,8 @@ function TrainProgress() {
       epoch: s.epoch,
       message: s.trainingMessage,
       lastLoss: s.history.losses[s.history.losses.length - 1],
+      checkpoint: s.lastCheckpoint?.step ?? null,
+      checkpointError: s.checkpointError,
     })),
   );
   const fraction = p.total > 0 ? p.step / p.total : 0;
@@ -98,7 +105,18 @@ function TrainProgress() {
         {etaSeconds !== null && p.status === 'running' && <> · ETA {formatSeconds(etaSeconds)}</>}
         {p.tps > 0 && <> · {Math.round(p.tps).toLocaleString('en-US')} tokens/s</>}
         {p.step > 0 && <> · epoch {p.epoch + 1}</>}
+        {p.checkpoint !== null && (
+          <>
+            {' '}
+            · saved at step <span data-testid="last-checkpoint">{p.checkpoint}</span>
+          </>
+        )}
       </p>
+      {p.checkpointError && (
+        <p className="warn" data-testid="checkpoint-error">
+          {p.checkpointError}
+        </p>
+      )}
       {p.status === 'error' ? (
         <ErrorText message={p.message} />
       ) : (

@@ -39,6 +39,14 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   relora: { warmStartSteps: 5, resetEvery: 10, restartWarmupSteps: 2, ...RELORA_DEFAULTS },
 };
 
+/** Checkpoint every this many steps by default: at most 25 steps are redone after a reload, and saving a small adapter is quick. */
+export const DEFAULT_CHECKPOINT_EVERY = 25;
+
+/** Why a checkpoint interval is unusable (null: it is fine; 0 turns checkpoints off). */
+export function checkpointEveryProblem(n: number): string | null {
+  return Number.isInteger(n) && n >= 0 && n <= 1_000_000 ? null : 'must be a whole number, 0 (off) or more';
+}
+
 /** Attention projections by default, as PEFT does for Llama (q_proj, v_proj) and GPT-2 (c_attn). */
 export function defaultTargets(config: ModelConfig): string[] {
   const names = linearModuleNames(config);
@@ -59,6 +67,8 @@ export const SETTINGS_FILE_NAME = 'studio-settings.json';
 interface Stored {
   settings: TrainSettings;
   explicit: ExplicitSettings;
+  /** Kept beside TrainSettings (read by restoreCheckpointEvery): it changes no step of a run, only how often the run is saved. */
+  checkpointEvery?: number;
 }
 
 /** The last session's settings; anything missing, of the wrong type or unreadable falls back to the defaults. */
@@ -77,9 +87,22 @@ export function restoreSettings(storage: Pick<Storage, 'getItem'> | null = brows
   }
 }
 
+/** The last session's checkpoint interval (the default when none was kept or it is unusable). */
+export function restoreCheckpointEvery(storage: Pick<Storage, 'getItem'> | null = browserStorage()): number {
+  try {
+    const v = (JSON.parse(storage?.getItem(SETTINGS_STORAGE_KEY) ?? 'null') as { checkpointEvery?: unknown } | null)?.checkpointEvery;
+    return typeof v === 'number' && checkpointEveryProblem(v) === null ? v : DEFAULT_CHECKPOINT_EVERY;
+  } catch {
+    return DEFAULT_CHECKPOINT_EVERY;
+  }
+}
+
 export function storeSettings(s: Stored, storage: Pick<Storage, 'setItem'> | null = browserStorage()): void {
   try {
-    storage?.setItem(SETTINGS_STORAGE_KEY, JSON.stringify({ version: 1, settings: s.settings, explicit: s.explicit }));
+    storage?.setItem(
+      SETTINGS_STORAGE_KEY,
+      JSON.stringify({ version: 1, settings: s.settings, explicit: s.explicit, checkpointEvery: s.checkpointEvery }),
+    );
   } catch {
     // Storage full or disabled: the settings just do not outlive the page.
   }
@@ -122,7 +145,12 @@ export interface SettingsSlice {
   methodHint: string | null;
   /** Why the last settings file was refused (it names the bad fields). */
   settingsFileError: string | null;
+  /** Save a checkpoint every this many steps, on pause, on stop and at the end (0: none). */
+  checkpointEvery: number;
+  setCheckpointEvery(n: number): void;
   updateSettings(patch: Partial<TrainSettings>): void;
+  /** Takes a resumed run's settings as they are (the worker has tokenized the dataset for them already). */
+  adoptRunSettings(settings: TrainSettings): void;
   updateRelora(patch: Partial<ReloraUiSettings>): void;
   /** Switches method, setting its recommended lr and rank unless the user set them. */
   chooseMethod(method: StudioMethod): void;
@@ -146,6 +174,9 @@ export const createSettingsSlice: StateCreator<StudioState, [], [], SettingsSlic
     explicitSettings: restored.explicit,
     methodHint: null,
     settingsFileError: null,
+    checkpointEvery: restoreCheckpointEvery(),
+    setCheckpointEvery: (checkpointEvery) => set({ checkpointEvery }),
+    adoptRunSettings: (settings) => set({ settings, explicitSettings: { lr: true, rank: true }, methodHint: null }),
     updateSettings: (patch) => {
       const before = get().settings;
       const explicit = get().explicitSettings;
@@ -192,6 +223,7 @@ export const createSettingsSlice: StateCreator<StudioState, [], [], SettingsSlic
       set({
         settings: { ...DEFAULT_SETTINGS, targets: config ? defaultTargets(config) : [] },
         explicitSettings: { lr: false, rank: false },
+        checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
         methodHint: null,
         settingsFileError: null,
       });

@@ -1,4 +1,5 @@
 import { create } from 'zustand';
+import { createCheckpointSlice, type CheckpointSlice } from './checkpoint-slice';
 import { createDatasetSlice, type DatasetSlice } from './dataset-slice';
 import { createExportSlice, type ExportSlice } from './export-slice';
 import { createGenerationSlice, type GenerationSlice } from './generation-slice';
@@ -7,7 +8,14 @@ import { createProfileSlice, type ProfileSlice } from './profile-slice';
 import { createSettingsSlice, storeSettings, type SettingsSlice } from './settings-slice';
 import { createTrainingSlice, type TrainingSlice } from './training-slice';
 
-export type StudioState = ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & GenerationSlice & ExportSlice & ProfileSlice;
+export type StudioState = ModelSlice &
+  DatasetSlice &
+  SettingsSlice &
+  TrainingSlice &
+  CheckpointSlice &
+  GenerationSlice &
+  ExportSlice &
+  ProfileSlice;
 
 /** One store, one slice per concern; each slice keeps its actions beside its state. */
 export const useStudio = create<StudioState>()((...a) => ({
@@ -15,6 +23,7 @@ export const useStudio = create<StudioState>()((...a) => ({
   ...createDatasetSlice(...a),
   ...createSettingsSlice(...a),
   ...createTrainingSlice(...a),
+  ...createCheckpointSlice(...a),
   ...createGenerationSlice(...a),
   ...createExportSlice(...a),
   ...createProfileSlice(...a),
@@ -22,6 +31,6 @@ export const useStudio = create<StudioState>()((...a) => ({
 
 // The run's settings outlive the page: the next visit opens with them (restoreSettings).
 useStudio.subscribe((s, before) => {
-  if (s.settings !== before.settings || s.explicitSettings !== before.explicitSettings)
-    storeSettings({ settings: s.settings, explicit: s.explicitSettings });
+  if (s.settings !== before.settings || s.explicitSettings !== before.explicitSettings || s.checkpointEvery !== before.checkpointEvery)
+    storeSettings({ settings: s.settings, explicit: s.explicitSettings, checkpointEvery: s.checkpointEvery });
 });

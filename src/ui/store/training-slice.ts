@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { ADAPTER_METHODS } from '../../adapters';
-import type { HeldResult, ModuleUpdateStats, StudioEvent, TrainedKind, LayerVectors } from '../../worker/protocol';
+import type { HeldResult, ModuleUpdateStats, ResumedRun, StudioEvent, TrainedKind, LayerVectors } from '../../worker/protocol';
 import { send } from '../worker-client';
 import { EMPTY_OUTPUT } from './generation-slice';
 import type { StudioState } from './store';
@@ -70,7 +70,7 @@ export interface TrainingSlice {
   pauseTraining(): void;
   resumeTraining(): void;
   stopTraining(): void;
-  trainingStarted(totalSteps: number, trainableParams: number, continued: boolean, kind: TrainedKind): void;
+  trainingStarted(totalSteps: number, trainableParams: number, continued: boolean, kind: TrainedKind, resumed?: ResumedRun): void;
   trainingStep(e: StepEvent): void;
   validationLoss(step: number, loss: number): void;
   updateStats(step: number, modules: readonly ModuleUpdateStats[], vectors: readonly LayerVectors[]): void;
@@ -88,6 +88,21 @@ const runOver = (s: StudioState): Partial<StudioState> => {
   const stale = (m: string | null) => m?.includes('stop the run to change');
   return { ...(stale(s.modelError) ? { modelError: null } : {}), ...(stale(s.datasetError) ? { datasetError: null } : {}) };
 };
+
+/** The charts of a resumed run up to its checkpoint (its update statistics are not kept). */
+const resumedHistory = (r: ResumedRun) => ({
+  step: r.fromStep,
+  history: {
+    steps: r.history.losses.map((_, i) => i + 1),
+    losses: [...r.history.losses],
+    lrs: [...r.history.lrs],
+    resets: [],
+    loraStart: null,
+  },
+  valHistory: { steps: [...r.history.valSteps], losses: [...r.history.valLosses] },
+  updates: [],
+  layerVectors: [],
+});
 
 /** A run's charts, step counters and update statistics, emptied. */
 const clearedRun = () => ({
@@ -160,13 +175,19 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
       outputsFrom: null,
       generationError: null,
       exportError: null,
+      // The new run replaces the saved one (the worker lets its checkpoint go).
+      resumeOffer: null,
+      resumeError: null,
+      lastCheckpoint: null,
+      checkpointError: null,
+      deviceLostMessage: null,
     });
-    send({ type: 'train', settings: get().settings, continueAdapter });
+    send({ type: 'train', settings: get().settings, continueAdapter, checkpointEvery: get().checkpointEvery });
   },
   pauseTraining: () => send({ type: 'pause' }),
   resumeTraining: () => send({ type: 'resume' }),
   stopTraining: () => send({ type: 'stop' }),
-  trainingStarted: (totalSteps, trainableParams, continued, kind) =>
+  trainingStarted: (totalSteps, trainableParams, continued, kind, resumed) => {
     set({
       trainingStatus: 'running',
       totalSteps,
@@ -175,7 +196,13 @@ export const createTrainingSlice: StateCreator<StudioState, [], [], TrainingSlic
       hasAdapter: true,
       trainedKind: kind,
       ...(continued ? {} : { history: emptyHistory(), valHistory: { steps: [], losses: [] }, updates: [], layerVectors: [] }),
-    }),
+      ...(resumed ? resumedHistory(resumed) : {}),
+    });
+    if (!resumed) return;
+    // The page shows what the resumed run runs with: its own settings and dataset options.
+    get().adoptRunSettings(resumed.settings);
+    set({ datasetOptions: resumed.datasetOptions, resumeOffer: null, resumeError: null, deviceLostMessage: null });
+  },
   trainingStep: (e) =>
     set((s) => {
       const at = s.history.steps.length + 1;

@@ -9,7 +9,7 @@
  * engine does not implement (another rope type, logit soft-capping, another activation, ...) is
  * rejected here with a message, rather than silently producing a different model.
  */
-import { FormatError, describeValue, isObject, parseJsonObject } from './errors';
+import { FormatError, describeValue, isObject, parseJsonObject, quote, renderShape } from './errors';
 
 /** The two block layouts the engine runs: Llama-shaped decoders and GPT-2. */
 export type Arch = 'llama' | 'gpt2';
@@ -88,11 +88,46 @@ export function parseModelConfig(json: string, file: string): ModelConfig {
 // ---------------------------------------------------------------------------------------------
 // Field readers
 
-function posInt(raw: Record<string, unknown>, key: string, file: string, fallback?: number): number {
+/**
+ * The largest value each size field may take. They are checked as the config is read, before
+ * anything is sized from them (the expected-weight list, layer tables, RoPE and KV buffers),
+ * so a corrupt or hostile config.json (`"num_hidden_layers": 1e9`, positions of 2^53) is an
+ * error naming the field, not an out-of-memory crash. Each sits far above any model this
+ * studio trains (≤ ~1.2 B parameters: hidden ≤ 2048, ≤ 28 layers, vocab ≤ 262,144, Llama 3.2's
+ * 131,072 positions) and above every released decoder of these families (hidden 16,384, 126
+ * layers, intermediate 53,248 for Llama 3.1 405B), so no real config is refused by them.
+ */
+export const CONFIG_LIMITS = {
+  /** num_hidden_layers / n_layer. */
+  layers: 1024,
+  /** hidden_size / n_embd: 2^16. */
+  hidden: 65_536,
+  /** num_attention_heads / num_key_value_heads / n_head. */
+  heads: 1024,
+  /** head_dim (256 for Gemma 3, 128 for most). */
+  headDim: 1024,
+  /** intermediate_size / n_inner: 2^18. */
+  intermediate: 262_144,
+  /** vocab_size: 2^22 (Gemma 3 has 262,144). */
+  vocab: 4_194_304,
+  /** max_position_embeddings / n_positions / n_ctx, and sliding_window: 2^24. */
+  positions: 16_777_216,
+} as const;
+
+/** Any other integer field (sliding_window_pattern, ...). */
+const MAX_OTHER_INT = CONFIG_LIMITS.positions;
+
+function posInt(raw: Record<string, unknown>, key: string, file: string, fallback: number | undefined, max: number): number {
   const v = raw[key] ?? fallback;
   if (v === undefined) throw new FormatError(file, `missing "${key}"`);
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
     throw new FormatError(file, `"${key}" must be a positive integer, got ${describeValue(v)}`);
+  }
+  if (v > max) {
+    throw new FormatError(
+      file,
+      `"${key}" is ${v}, above the supported maximum ${max} (a corrupt config, or a model far larger than this studio runs)`,
+    );
   }
   return v;
 }
@@ -148,14 +183,14 @@ const ACTIVATION_NAMES: Record<'silu' | 'gelu_tanh', string[]> = {
 
 function parseDecoder(raw: Record<string, unknown>, family: Exclude<ModelFamily, 'gpt2'>, file: string): ModelConfig {
   const traits = TRAITS[family];
-  const hiddenSize = posInt(raw, 'hidden_size', file);
-  const numHeads = posInt(raw, 'num_attention_heads', file);
-  const numKvHeads = posInt(raw, 'num_key_value_heads', file, numHeads);
-  const numLayers = posInt(raw, 'num_hidden_layers', file);
+  const hiddenSize = posInt(raw, 'hidden_size', file, undefined, CONFIG_LIMITS.hidden);
+  const numHeads = posInt(raw, 'num_attention_heads', file, undefined, CONFIG_LIMITS.heads);
+  const numKvHeads = posInt(raw, 'num_key_value_heads', file, numHeads, CONFIG_LIMITS.heads);
+  const numLayers = posInt(raw, 'num_hidden_layers', file, undefined, CONFIG_LIMITS.layers);
   divides(numKvHeads, 'num_key_value_heads', numHeads, 'num_attention_heads', file);
   // head_dim may be set explicitly (then heads × head_dim need not equal hidden_size).
   if (raw.head_dim == null && traits.defaultHeadDim === null) divides(numHeads, 'num_attention_heads', hiddenSize, 'hidden_size', file);
-  const headDim = posInt(raw, 'head_dim', file, traits.defaultHeadDim ?? hiddenSize / numHeads);
+  const headDim = posInt(raw, 'head_dim', file, traits.defaultHeadDim ?? hiddenSize / numHeads, CONFIG_LIMITS.headDim);
   if (headDim % 2 !== 0) throw new FormatError(file, `head_dim (${headDim}) must be even for RoPE`);
 
   const act = raw[traits.actKey] ?? ACTIVATION_NAMES[traits.act][0];
@@ -174,9 +209,9 @@ function parseDecoder(raw: Record<string, unknown>, family: Exclude<ModelFamily,
     numHeads,
     numKvHeads,
     headDim,
-    intermediateSize: posInt(raw, 'intermediate_size', file),
-    vocabSize: posInt(raw, 'vocab_size', file),
-    maxPositions: posInt(raw, 'max_position_embeddings', file),
+    intermediateSize: posInt(raw, 'intermediate_size', file, undefined, CONFIG_LIMITS.intermediate),
+    vocabSize: posInt(raw, 'vocab_size', file, undefined, CONFIG_LIMITS.vocab),
+    maxPositions: posInt(raw, 'max_position_embeddings', file, undefined, CONFIG_LIMITS.positions),
     normEps: posNumber(raw, 'rms_norm_eps', file, 1e-6), // the families' config default
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
@@ -262,9 +297,9 @@ function slidingLayers(
   mustBeUnset(raw, 'final_logit_softcapping', file, 'logit soft-capping is not implemented');
   mustBeUnset(raw, 'attn_logit_softcapping', file, 'attention soft-capping is not implemented');
   if (raw.use_bidirectional_attention === true) throw new FormatError(file, 'use_bidirectional_attention=true is not supported');
-  const size = posInt(raw, 'sliding_window', file, 4096);
+  const size = posInt(raw, 'sliding_window', file, 4096, CONFIG_LIMITS.positions);
   if (raw.layer_types == null) {
-    const pattern = posInt(raw, 'sliding_window_pattern', file, 6);
+    const pattern = posInt(raw, 'sliding_window_pattern', file, 6, MAX_OTHER_INT);
     return { layerTypes: Array.from({ length: numLayers }, (_, i) => ((i + 1) % pattern === 0 ? 'full' : 'sliding')), size };
   }
   const types = raw.layer_types;
@@ -285,8 +320,8 @@ function slidingLayers(
 const GPT2_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh']; // both are the tanh approximation
 
 function parseGpt2(raw: Record<string, unknown>, file: string): ModelConfig {
-  const hiddenSize = posInt(raw, 'n_embd', file);
-  const numHeads = posInt(raw, 'n_head', file);
+  const hiddenSize = posInt(raw, 'n_embd', file, undefined, CONFIG_LIMITS.hidden);
+  const numHeads = posInt(raw, 'n_head', file, undefined, CONFIG_LIMITS.heads);
   divides(numHeads, 'n_head', hiddenSize, 'n_embd', file);
 
   const act = raw.activation_function ?? 'gelu_new';
@@ -304,7 +339,7 @@ function parseGpt2(raw: Record<string, unknown>, file: string): ModelConfig {
   // n_ctx is the older spelling of n_positions; save_pretrained writes both.
   if (raw.n_positions == null && raw.n_ctx == null) throw new FormatError(file, 'missing "n_positions" (or "n_ctx")');
   const positionsKey = raw.n_positions != null ? 'n_positions' : 'n_ctx';
-  const numLayers = posInt(raw, 'n_layer', file);
+  const numLayers = posInt(raw, 'n_layer', file, undefined, CONFIG_LIMITS.layers);
   return {
     arch: 'gpt2',
     family: 'gpt2',
@@ -313,9 +348,9 @@ function parseGpt2(raw: Record<string, unknown>, file: string): ModelConfig {
     numHeads,
     numKvHeads: numHeads,
     headDim: hiddenSize / numHeads,
-    intermediateSize: raw.n_inner == null ? 4 * hiddenSize : posInt(raw, 'n_inner', file),
-    vocabSize: posInt(raw, 'vocab_size', file),
-    maxPositions: posInt(raw, positionsKey, file),
+    intermediateSize: raw.n_inner == null ? 4 * hiddenSize : posInt(raw, 'n_inner', file, undefined, CONFIG_LIMITS.intermediate),
+    vocabSize: posInt(raw, 'vocab_size', file, undefined, CONFIG_LIMITS.vocab),
+    maxPositions: posInt(raw, positionsKey, file, undefined, CONFIG_LIMITS.positions),
     normEps: posNumber(raw, 'layer_norm_epsilon', file, 1e-5), // GPT2Config default
     ropeTheta: 0,
     ropeScaling: null,
@@ -504,13 +539,16 @@ export function canonicalizeWeights<T extends { readonly shape: readonly number[
     const found = resolveWeightKey(available, spec.key);
     if (found === undefined) {
       if (spec.optional) continue;
-      throw new FormatError(file, `missing weight ${JSON.stringify(spec.key)} required by the ${config.family} config`);
+      throw new FormatError(
+        file,
+        `missing weight ${quote(spec.key)} required by the ${config.family} config${layerHint(config, spec.key)}`,
+      );
     }
     const t = weights.get(found)!;
     if (!sameShape(t.shape, spec.shape)) {
       throw new FormatError(
         file,
-        `weight ${JSON.stringify(found)} has shape [${t.shape.join(', ')}] but the config implies [${spec.shape.join(', ')}]`,
+        `weight ${quote(found)} has shape ${renderShape(t.shape)} but the config implies ${renderShape(spec.shape)}`,
       );
     }
     out.set(spec.key, t);
@@ -518,6 +556,13 @@ export function canonicalizeWeights<T extends { readonly shape: readonly number[
   }
   for (const [k, t] of weights) if (!used.has(k) && !out.has(k)) out.set(k, t);
   return out;
+}
+
+/** For a missing per-layer weight: how many layers the config claims, which is often what is wrong. */
+function layerHint(config: ModelConfig, key: string): string {
+  const m = /^(?:model\.layers|transformer\.h)\.(\d+)\./.exec(key);
+  if (!m || Number(m[1]) === 0) return '';
+  return ` (the config says ${config.numLayers} layers; the checkpoint has no layer ${m[1]})`;
 }
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {

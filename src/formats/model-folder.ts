@@ -6,10 +6,17 @@
  * studio was given (`blobSource`). Every error names the file (as the source spells its path)
  * and the problem.
  */
-import { FormatError } from './errors';
+import { FormatError, quote } from './errors';
 import { parseGenerationConfig, type GenerationConfig, type GenerationDefaults } from './generation-config';
 import { canonicalizeWeights, parseModelConfig, type ModelConfig } from './hf-config';
-import { loadShardedIndex, parseSafetensors, type TensorEntry } from './safetensors';
+import {
+  decodeTensor,
+  loadShardedIndex,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+  type TensorEntry,
+  type TensorInfo,
+} from './safetensors';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenizer/load';
 
 /** Read access to the files of one folder (no subfolders). */
@@ -111,7 +118,7 @@ async function load(source: FileSource, withTokenizer: boolean): Promise<ModelFo
   if (withTokenizer) {
     const tokenizerConfig = await optional(TOKENIZER_CONFIG);
     const tokenizerJson = await required(TOKENIZER);
-    const tokenizer = loadTokenizer(tokenizerJson, tokenizerConfig);
+    const tokenizer = loadTokenizer(tokenizerJson, tokenizerConfig, config.vocabSize);
     if (tokenizer.vocabSize > config.vocabSize) {
       throw new FormatError(TOKENIZER, `has ${tokenizer.vocabSize} tokens but config.json says vocab_size ${config.vocabSize}`);
     }
@@ -128,29 +135,56 @@ async function load(source: FileSource, withTokenizer: boolean): Promise<ModelFo
       ],
     };
   }
-  const raw = await readWeights(source, present);
-  return { config, configJson, weights: canonicalizeWeights(config, raw.tensors, raw.file), ...text };
+  return { config, configJson, weights: await readWeights(config, source, present), ...text };
 }
 
-async function readWeights(source: FileSource, present: ReadonlySet<string>): Promise<{ tensors: Map<string, TensorEntry>; file: string }> {
-  if (present.has(SINGLE)) return { tensors: parseSafetensors(await source.bytes(SINGLE), SINGLE).tensors, file: SINGLE };
-  if (!present.has(INDEX)) {
-    const why = present.has('pytorch_model.bin') ? ' (pytorch_model.bin is a pickle and is not supported; convert it to safetensors)' : '';
-    throw new FormatError(FOLDER, `neither ${SINGLE} nor ${INDEX} found${why}`);
-  }
-  const { weightMap, shards } = loadShardedIndex(await source.text(INDEX), INDEX);
-  const tensors = new Map<string, TensorEntry>();
-  for (const shard of shards) {
-    if (!present.has(shard)) throw new FormatError(shard, `file not found (listed in ${INDEX})`);
-    const inShard = parseSafetensors(await source.bytes(shard), shard).tensors;
-    for (const [name, file] of Object.entries(weightMap)) {
-      if (file !== shard) continue;
-      const t = inShard.get(name);
-      if (!t) throw new FormatError(shard, `tensor ${JSON.stringify(name)} is not in this shard, but ${INDEX} says it is`);
-      tensors.set(name, t);
+/**
+ * The checkpoint's tensors, keyed by canonical name. Every header is read and checked first and
+ * the shapes are compared with the config before any tensor is decoded, so a config that does
+ * not fit the weights (a layer count with no weights behind it, other sizes) fails at once,
+ * naming the first missing or mis-shaped key, without converting gigabytes first.
+ */
+async function readWeights(config: ModelConfig, source: FileSource, present: ReadonlySet<string>): Promise<Map<string, TensorEntry>> {
+  const located = new Map<string, Located>();
+  let file: string;
+  if (present.has(SINGLE)) {
+    file = SINGLE;
+    const bytes = await source.bytes(SINGLE);
+    const header = readSafetensorsHeader(bytes, SINGLE);
+    for (const [name, info] of header.tensors) located.set(name, { bytes, header, info, shape: info.shape });
+  } else {
+    if (!present.has(INDEX)) {
+      const why = present.has('pytorch_model.bin')
+        ? ' (pytorch_model.bin is a pickle and is not supported; convert it to safetensors)'
+        : '';
+      throw new FormatError(FOLDER, `neither ${SINGLE} nor ${INDEX} found${why}`);
+    }
+    file = INDEX;
+    const { weightMap, shards } = loadShardedIndex(await source.text(INDEX), INDEX);
+    for (const shard of shards) {
+      if (!present.has(shard)) throw new FormatError(shard, `file not found (listed in ${INDEX})`);
+      const bytes = await source.bytes(shard);
+      const header = readSafetensorsHeader(bytes, shard);
+      for (const [name, inShard] of Object.entries(weightMap)) {
+        if (inShard !== shard) continue;
+        const info = header.tensors.get(name);
+        if (!info) throw new FormatError(shard, `tensor ${quote(name)} is not in this shard, but ${INDEX} says it is`);
+        located.set(name, { bytes, header, info, shape: info.shape });
+      }
     }
   }
-  return { tensors, file: INDEX };
+  const canonical = canonicalizeWeights(config, located, file);
+  const out = new Map<string, TensorEntry>();
+  for (const [key, t] of canonical) out.set(key, decodeTensor(t.bytes, t.header, t.info));
+  return out;
+}
+
+/** A tensor found in a checkpoint file, not yet decoded. */
+interface Located {
+  readonly bytes: Uint8Array;
+  readonly header: SafetensorsHeader;
+  readonly info: TensorInfo;
+  readonly shape: readonly number[];
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { ADAPTER_METHODS, type AdapterMethod } from '../adapters';
 import type { MethodFormat } from '../adapters/types';
-import { FormatError, describeValue, isObject, parseJsonObject } from './errors';
+import { FormatError, describeValue, isObject, parseJsonObject, quote, renderValue } from './errors';
 import { linearModules, type LinearModuleInfo, type ModelConfig, sameShape } from './hf-config';
 
 export type { AdapterMethod };
@@ -139,6 +139,15 @@ function isEmpty(v: unknown): boolean {
   return false;
 }
 
+/** target_modules bounds: real lists name a handful of layers (or up to 7 module paths per layer of a small model). */
+const MAX_TARGETS = 1024;
+const MAX_TARGET_CHARS = 512;
+/**
+ * The largest positive integer (r, ...) an adapter config may give: sizes are allocated from
+ * them (VeRA's projections are r × the widest layer), and real ranks stay ≤ a few thousand.
+ */
+const MAX_ADAPTER_INT = 65_536;
+
 function readTargets(v: unknown, file: string): string[] {
   if (v == null) throw new FormatError(file, 'missing "target_modules" (list the module names to adapt, e.g. ["q_proj", "v_proj"])');
   if (typeof v === 'string') {
@@ -146,8 +155,12 @@ function readTargets(v: unknown, file: string): string[] {
     throw new FormatError(file, `target_modules ${describeValue(v)} is a regex/keyword; only a list of module names is supported`);
   }
   if (!Array.isArray(v) || v.length === 0 || !v.every((t) => typeof t === 'string' && t !== '')) {
-    throw new FormatError(file, `target_modules must be a non-empty list of module names, got ${JSON.stringify(v)}`);
+    throw new FormatError(file, `target_modules must be a non-empty list of module names, got ${renderValue(v)}`);
   }
+  // Each target is matched against every linear layer: bound the list and the names.
+  if (v.length > MAX_TARGETS) throw new FormatError(file, `target_modules lists ${v.length} names; at most ${MAX_TARGETS} are supported`);
+  const long = (v as string[]).find((t) => t.length > MAX_TARGET_CHARS);
+  if (long !== undefined) throw new FormatError(file, `target_modules entry ${quote(long)} is longer than ${MAX_TARGET_CHARS} characters`);
   return [...new Set(v as string[])];
 }
 
@@ -172,6 +185,7 @@ function int(raw: Record<string, unknown>, key: string, file: string, fallback: 
 function posInt(raw: Record<string, unknown>, key: string, file: string, fallback: number): number {
   const v = int(raw, key, file, fallback);
   if (v <= 0) throw new FormatError(file, `"${key}" must be a positive integer, got ${v}`);
+  if (v > MAX_ADAPTER_INT) throw new FormatError(file, `"${key}" is ${v}, above the supported maximum ${MAX_ADAPTER_INT}`);
   return v;
 }
 

@@ -7,7 +7,17 @@
  * The engine computes in f32, so every tensor is handed out as a Float32Array whatever its
  * stored dtype. Pure TypeScript: works on bytes from fetch(), File.arrayBuffer() or fs.
  */
-import { FormatError, describeValue, isObject, parseJson } from './errors';
+import {
+  FormatError,
+  describeValue,
+  isObject,
+  type NonIntegerLiterals,
+  parseJson,
+  quote,
+  renderShape,
+  renderValue,
+  writtenAsInteger,
+} from './errors';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -36,34 +46,78 @@ export interface TensorToWrite {
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 // Object.hasOwn, not `in`: a dtype of "toString" must not pass as supported.
 const isSupportedDtype = (d: unknown): d is SafetensorsDtype => typeof d === 'string' && Object.hasOwn(DTYPE_BYTES, d);
-/** Same cap as the reference Rust implementation: a larger header means a corrupt file, not a big model. */
-const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ---------------------------------------------------------------------------------------------
 // Reading
+//
+// The rules are those of the reference reader (huggingface/safetensors, Rust): the header is
+// at most 100 MB of UTF-8 JSON starting with "{" at its first byte (trailing spaces pad it);
+// shapes and offsets are non-negative integers written as integers (serde rejects `2.0` and
+// `4e0` for a usize); the element count and byte size must not overflow (checked factor by
+// factor, so `[2^40, 2^40, 0]` overflows although its product is 0); and the tensors, sorted
+// by offsets, must tile the data section exactly: the first starts at 0, each starts where the
+// previous one ends (no gap, no overlap, no zero-length tensor inside another), and the last
+// ends at the end of the file. Keys written twice anywhere in the header are refused too
+// (JSON.parse, like serde's map, would silently keep one of them).
+
+/** Where one tensor lies in a file, read from the header; nothing decoded yet. */
+export interface TensorInfo {
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  /** Byte range relative to the start of the data section, [begin, end). */
+  readonly begin: number;
+  readonly end: number;
+}
+
+export interface SafetensorsHeader {
+  readonly tensors: Map<string, TensorInfo>;
+  readonly metadata: Record<string, string>;
+  /** Byte offset of the data section in the file (8 + header length). */
+  readonly dataStart: number;
+}
+
+/** Header nesting: the top object, an entry, its shape list; a little slack for unknown fields. */
+const MAX_HEADER_DEPTH = 8;
+/** Same cap as the reference Rust implementation: a larger header means a corrupt file, not a big model. */
+const MAX_HEADER_BYTES = 100_000_000;
+const OPEN_BRACE = 0x7b;
 
 export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
+  const header = readSafetensorsHeader(bytes, file);
+  const tensors = new Map<string, TensorEntry>();
+  for (const [name, info] of header.tensors) tensors.set(name, decodeTensor(bytes, header, info));
+  return { tensors, metadata: header.metadata };
+}
+
+/**
+ * Reads and checks the header only (every rule above), without decoding any tensor: what a
+ * loader needs to compare shapes against a config before it allocates anything.
+ */
+export function readSafetensorsHeader(bytes: Uint8Array, file: string): SafetensorsHeader {
   const headerLen = readHeaderLength(bytes, file);
-  const header = readHeaderJson(bytes, headerLen, file);
+  const literals: NonIntegerLiterals = new WeakMap();
+  const header = readHeaderJson(bytes, headerLen, file, literals);
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
 
   const metadata = readMetadata(header[METADATA_KEY], file);
-  const entries: Array<{ name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }> = [];
+  const entries: Array<TensorInfo & { name: string }> = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === METADATA_KEY) continue;
-    entries.push({ name, ...readEntry(name, raw, dataLen, file) });
+    entries.push({ name, ...readEntry(name, raw, dataLen, literals, file) });
   }
-  checkNoOverlap(entries, file);
+  checkCoverage(entries, dataLen, file);
+  const tensors = new Map<string, TensorInfo>();
+  for (const { name, ...info } of entries) tensors.set(name, info);
+  return { tensors, metadata, dataStart };
+}
 
-  const tensors = new Map<string, TensorEntry>();
-  for (const e of entries) {
-    const data = decode(bytes, dataStart + e.begin, e.end - e.begin, e.dtype);
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
-  }
-  return { tensors, metadata };
+/** One tensor of a checked header as f32 (a zero-copy view for aligned F32 data). */
+export function decodeTensor(bytes: Uint8Array, header: SafetensorsHeader, info: TensorInfo): TensorEntry {
+  const data = decode(bytes, header.dataStart + info.begin, info.end - info.begin, info.dtype);
+  return { dtype: info.dtype, shape: info.shape.slice(), data };
 }
 
 function readHeaderLength(bytes: Uint8Array, file: string): number {
@@ -84,31 +138,37 @@ function readHeaderLength(bytes: Uint8Array, file: string): number {
   return lo;
 }
 
-function readHeaderJson(bytes: Uint8Array, headerLen: number, file: string): Record<string, unknown> {
+function readHeaderJson(bytes: Uint8Array, headerLen: number, file: string, literals: NonIntegerLiterals): Record<string, unknown> {
+  const first = bytes[8]!;
+  if (first !== OPEN_BRACE) {
+    const shown = first >= 0x21 && first <= 0x7e ? `"${String.fromCharCode(first)}"` : `byte 0x${first.toString(16).padStart(2, '0')}`;
+    throw new FormatError(file, `header must be a JSON object starting with "{" at its first byte, got ${shown}`);
+  }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    // ignoreBOM: a BOM is not skipped silently (it cannot come first anyway: the first byte is "{").
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerLen));
   } catch {
     throw new FormatError(file, 'header is not valid UTF-8');
   }
-  const header = parseJson(text, file, 'header');
+  const header = parseJson(text, file, 'header', { maxDepth: MAX_HEADER_DEPTH, nonIntegerLiterals: literals });
   if (!isObject(header)) throw new FormatError(file, `header must be a JSON object, got ${describeValue(header)}`);
   return header;
 }
 
 function readMetadata(raw: unknown, file: string): Record<string, string> {
-  if (raw === undefined) return {};
+  if (raw === undefined || raw === null) return {}; // the reference reads it as an Option
   if (!isObject(raw)) throw new FormatError(file, `${METADATA_KEY} must be an object of strings, got ${describeValue(raw)}`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') throw new FormatError(file, `${METADATA_KEY}.${k} must be a string, got ${describeValue(v)}`);
+    if (typeof v !== 'string') throw new FormatError(file, `${METADATA_KEY}${memberText(k)} must be a string, got ${describeValue(v)}`);
     out[k] = v;
   }
   return out;
 }
 
-function readEntry(name: string, raw: unknown, dataLen: number, file: string) {
-  const where = `tensor ${JSON.stringify(name)}`;
+function readEntry(name: string, raw: unknown, dataLen: number, literals: NonIntegerLiterals, file: string): TensorInfo {
+  const where = `tensor ${quote(name)}`;
   if (!isObject(raw)) throw new FormatError(file, `${where}: entry must be an object, got ${describeValue(raw)}`);
   const { dtype, shape, data_offsets: offsets } = raw;
   if (dtype === undefined) throw new FormatError(file, `${where}: missing "dtype"`);
@@ -117,11 +177,17 @@ function readEntry(name: string, raw: unknown, dataLen: number, file: string) {
   if (!isSupportedDtype(dtype)) {
     throw new FormatError(file, `${where} has dtype ${describeValue(dtype)}; only F32, F16 and BF16 are supported`);
   }
-  if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
-    throw new FormatError(file, `${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  const isIndex = (list: unknown[], i: number) => isNonNegInt(list[i]) && writtenAsInteger(literals, list, i);
+  // serde reads a usize only from an integer literal: `2.0` and `4e0` are refused although JSON.parse gives 2 and 4.
+  const asWritten = (list: unknown[]) =>
+    list.every(isNonNegInt) ? ' (written with a fraction or exponent; integers must be written as integers)' : '';
+  if (!Array.isArray(shape) || !shape.every((_, i) => isIndex(shape, i))) {
+    const why = Array.isArray(shape) ? asWritten(shape) : '';
+    throw new FormatError(file, `${where}: shape must be a list of non-negative integers, got ${renderValue(shape)}${why}`);
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt)) {
-    throw new FormatError(file, `${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !isIndex(offsets, 0) || !isIndex(offsets, 1)) {
+    const why = Array.isArray(offsets) && offsets.length === 2 ? asWritten(offsets) : '';
+    throw new FormatError(file, `${where}: data_offsets must be [begin, end] non-negative integers, got ${renderValue(offsets)}${why}`);
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw new FormatError(file, `${where}: data_offsets [${begin}, ${end}] has begin after end`);
@@ -131,33 +197,64 @@ function readEntry(name: string, raw: unknown, dataLen: number, file: string) {
       `${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes); truncated file?`,
     );
   }
-  const dt = dtype;
-  const expected = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dt];
+  // Factor by factor, as the reference's checked multiplication: the first overflow is an error.
+  let elements = 1;
+  for (const d of shape as number[]) {
+    elements *= d;
+    if (elements > Number.MAX_SAFE_INTEGER)
+      throw new FormatError(file, `${where}: shape ${renderShape(shape)} overflows the element count`);
+  }
+  const expected = elements * DTYPE_BYTES[dtype];
+  if (expected > Number.MAX_SAFE_INTEGER) throw new FormatError(file, `${where}: shape ${renderShape(shape)} overflows the byte size`);
   if (end - begin !== expected) {
     throw new FormatError(
       file,
-      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dt} shape [${shape.join(', ')}] needs ${expected}`,
+      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} shape ${renderShape(shape)} needs ${expected}`,
     );
   }
-  return { dtype: dt, shape: (shape as number[]).slice(), begin, end };
+  return { dtype, shape: (shape as number[]).slice(), begin, end };
+}
+
+/** `.format` for a plain key, `["a b…"]` for anything else (bounded). */
+function memberText(k: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]{0,60}$/.test(k) ? `.${k}` : `[${quote(k, 60)}]`;
 }
 
 function isNonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** Two tensors sharing bytes means a corrupt (or malicious) header; gaps are harmless and tolerated. */
-function checkNoOverlap(entries: Array<{ name: string; begin: number; end: number }>, file: string): void {
-  const sorted = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    const cur = sorted[i]!;
-    if (cur.begin < prev.end) {
+/**
+ * The tensors, in offset order, must tile [0, dataLen) exactly. A gap or trailing bytes are
+ * refused as the reference does: bytes no tensor owns are where a tampered file hides things,
+ * and a length that does not add up means a bad write or a truncated/extended download.
+ */
+function checkCoverage(entries: Array<TensorInfo & { name: string }>, dataLen: number, file: string): void {
+  const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let prev: (TensorInfo & { name: string }) | null = null;
+  for (const cur of sorted) {
+    if (cur.begin < covered && prev) {
       throw new FormatError(
         file,
-        `tensors ${JSON.stringify(prev.name)} [${prev.begin}, ${prev.end}] and ${JSON.stringify(cur.name)} [${cur.begin}, ${cur.end}] overlap`,
+        `tensors ${quote(prev.name)} [${prev.begin}, ${prev.end}] and ${quote(cur.name)} [${cur.begin}, ${cur.end}] overlap`,
       );
     }
+    if (cur.begin > covered) {
+      const after = prev ? `the end of tensor ${quote(prev.name)} (byte ${covered})` : 'the start of the data';
+      throw new FormatError(
+        file,
+        `tensor ${quote(cur.name)} starts at data byte ${cur.begin}, leaving ${cur.begin - covered} bytes after ${after} that no tensor owns`,
+      );
+    }
+    covered = cur.end;
+    prev = cur;
+  }
+  if (covered !== dataLen) {
+    throw new FormatError(
+      file,
+      `the tensors cover ${covered} bytes of data but the file has ${dataLen}: ${dataLen - covered} trailing bytes that no tensor owns`,
+    );
   }
 }
 
@@ -271,18 +368,18 @@ function isTensorList(t: readonly TensorToWrite[] | ReadonlyMap<string, unknown>
 function checkWritable(list: TensorToWrite[], metadata: Record<string, string> | undefined, file: string): void {
   const seen = new Set<string>();
   for (const t of list) {
-    const where = `tensor ${JSON.stringify(t.name)}`;
+    const where = `tensor ${quote(t.name)}`;
     if (t.name === METADATA_KEY || t.name === '') throw new FormatError(file, `${where}: reserved or empty tensor name`);
     if (seen.has(t.name)) throw new FormatError(file, `${where} appears twice`);
     seen.add(t.name);
-    if (!t.shape.every((d) => isNonNegInt(d))) throw new FormatError(file, `${where}: bad shape [${t.shape.join(', ')}]`);
+    if (!t.shape.every((d) => isNonNegInt(d))) throw new FormatError(file, `${where}: bad shape ${renderShape(t.shape)}`);
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) {
-      throw new FormatError(file, `${where}: shape [${t.shape.join(', ')}] has ${n} elements but data has ${t.data.length}`);
+      throw new FormatError(file, `${where}: shape ${renderShape(t.shape)} has ${n} elements but data has ${t.data.length}`);
     }
   }
   for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (typeof v !== 'string') throw new FormatError(file, `metadata ${JSON.stringify(k)} must be a string`);
+    if (typeof v !== 'string') throw new FormatError(file, `metadata ${quote(k)} must be a string`);
   }
 }
 
@@ -313,10 +410,10 @@ export function loadShardedIndex(indexJson: string, file: string): { weightMap: 
   const shards = new Set<string>();
   for (const [tensor, shard] of Object.entries(map)) {
     if (typeof shard !== 'string' || shard === '') {
-      throw new FormatError(file, `weight_map[${JSON.stringify(tensor)}] must be a shard file name, got ${describeValue(shard)}`);
+      throw new FormatError(file, `weight_map[${quote(tensor)}] must be a shard file name, got ${describeValue(shard)}`);
     }
     if (/[\\/]/.test(shard) || shard === '.' || shard === '..') {
-      throw new FormatError(file, `weight_map[${JSON.stringify(tensor)}] = ${JSON.stringify(shard)} is not a plain file name`);
+      throw new FormatError(file, `weight_map[${quote(tensor)}] = ${quote(shard)} is not a plain file name`);
     }
     weightMap[tensor] = shard;
     shards.add(shard);

@@ -8,20 +8,10 @@ import { vera } from './vera';
  * studio defaults); adding a method means adding a folder and a line here, as PEFT's
  * register_peft_method. Everything method-specific asks this: formats/peft.ts (config and
  * tensors), the trainable count, the studio's method list, fields and defaults, the CLI's --method.
+ * The methods import formats/peft-fields.ts, never formats/peft.ts, so no import cycle runs
+ * through this registry.
  */
-// Getters: formats/peft.ts reads this registry and the methods import formats/peft.ts, so the
-// entries are looked up when used, not while the modules of that cycle are still initialising.
-export const ADAPTER_METHODS = {
-  get lora(): AdapterMethodDef {
-    return lora;
-  },
-  get dora(): AdapterMethodDef {
-    return dora;
-  },
-  get vera(): AdapterMethodDef {
-    return vera;
-  },
-} satisfies Record<string, AdapterMethodDef>;
+export const ADAPTER_METHODS = { lora, dora, vera } satisfies Record<string, AdapterMethodDef>;
 
 export type AdapterMethod = keyof typeof ADAPTER_METHODS;
 

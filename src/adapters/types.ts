@@ -1,4 +1,5 @@
-import type { AdapterMethod, AdapterSpec, AdapterTensorSpec } from '../formats/peft';
+import type { AdapterMethod } from './index';
+import type { AdapterSpec, AdapterTensorSpec } from '../formats/peft-fields';
 import type { LinearModuleInfo, ModelConfig } from '../formats/hf-config';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { FrozenLinear } from '../model/linear';

@@ -13,37 +13,12 @@ import { FormatError, describeValue, isObject, parseJsonObject, quote, renderVal
 import { linearModules, type LinearModuleInfo, type ModelConfig, sameShape } from './hf-config';
 
 export type { AdapterMethod };
+export { type AdapterSpec, type AdapterTensorSpec, configReaders, type MethodOptions, PyFloat, peftKey } from './peft-fields';
+import { type AdapterSpec, type AdapterTensorSpec, configReaders, PyFloat } from './peft-fields';
 
 /** Each method's file format, from its folder (src/adapters/<method>/format.ts) through the registry. */
 function formatOf(method: AdapterMethod): MethodFormat {
   return ADAPTER_METHODS[method].format;
-}
-
-export interface AdapterSpec {
-  method: AdapterMethod;
-  rank: number;
-  /** lora_alpha. VeRA has no scaling: parseAdapterConfig sets alpha = rank for it. */
-  alpha: number;
-  /** Scale alpha / sqrt(r) instead of alpha / r (LoRA/DoRA only). */
-  rslora: boolean;
-  dropout: number;
-  targets: string[];
-  fanInFanOut: boolean;
-  /**
-   * Settings only one method has (VeRA's d_initial, projection_prng_key, save_projection), from
-   * and to its adapter_config.json fields. Its folder reads them with defaults (vera/format.ts
-   * veraOptions), so a spec built in code may leave them out: `{}`.
-   */
-  options: MethodOptions;
-}
-
-/** A method's own adapter_config.json settings, by the name its format.ts gives them. */
-export type MethodOptions = Readonly<Record<string, number | boolean | string>>;
-
-const PEFT_PREFIX = 'base_model.model.';
-
-export function peftKey(modulePath: string, suffix: string): string {
-  return `${PEFT_PREFIX}${modulePath}.${suffix}`;
 }
 
 /** PEFT's rule for a list of target_modules: exact module path, or a `.`-separated suffix of it. */
@@ -73,24 +48,10 @@ export function parseAdapterConfig(json: string, file: string): AdapterSpec {
     );
   }
   rejectUnsupported(raw, file);
-  const common = { targets: readTargets(raw.target_modules, file), fanInFanOut: bool(raw, 'fan_in_fan_out', file, false) };
+  const common = { targets: readTargets(raw.target_modules, file), fanInFanOut: configReaders(raw, file).bool('fan_in_fan_out', false) };
   // LoRA and DoRA share peft_type LORA: the method that claims the config reads it.
   const format = formats.find((f) => f.peftType === type && f.claims(raw))!;
   return format.parse(raw, file, common);
-}
-
-/** Typed readers of one config's fields, for the method formats: each error names the file and field. */
-export function configReaders(raw: Readonly<Record<string, unknown>>, file: string) {
-  return {
-    bool: (key: string, fallback: boolean) => bool(raw, key, file, fallback),
-    finite: (key: string, fallback: number) => finite(raw, key, file, fallback),
-    int: (key: string, fallback: number) => int(raw, key, file, fallback),
-    posInt: (key: string, fallback: number) => posInt(raw, key, file, fallback),
-    dropout: (key: string) => dropout(raw, key, file),
-    fail: (problem: string): never => {
-      throw new FormatError(file, problem);
-    },
-  };
 }
 
 function rejectUnsupported(raw: Record<string, unknown>, file: string): void {
@@ -142,12 +103,6 @@ function isEmpty(v: unknown): boolean {
 /** target_modules bounds: real lists name a handful of layers (or up to 7 module paths per layer of a small model). */
 const MAX_TARGETS = 1024;
 const MAX_TARGET_CHARS = 512;
-/**
- * The largest positive integer (r, ...) an adapter config may give: sizes are allocated from
- * them (VeRA's projections are r × the widest layer), and real ranks stay ≤ a few thousand.
- */
-const MAX_ADAPTER_INT = 65_536;
-
 function readTargets(v: unknown, file: string): string[] {
   if (v == null) throw new FormatError(file, 'missing "target_modules" (list the module names to adapt, e.g. ["q_proj", "v_proj"])');
   if (typeof v === 'string') {
@@ -164,44 +119,8 @@ function readTargets(v: unknown, file: string): string[] {
   return [...new Set(v as string[])];
 }
 
-function bool(raw: Record<string, unknown>, key: string, file: string, fallback: boolean): boolean {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'boolean') throw new FormatError(file, `"${key}" must be true or false, got ${describeValue(v)}`);
-  return v;
-}
-
-function finite(raw: Record<string, unknown>, key: string, file: string, fallback: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(file, `"${key}" must be a number, got ${describeValue(v)}`);
-  return v;
-}
-
-function int(raw: Record<string, unknown>, key: string, file: string, fallback: number): number {
-  const v = finite(raw, key, file, fallback);
-  if (!Number.isSafeInteger(v)) throw new FormatError(file, `"${key}" must be an integer, got ${v}`);
-  return v;
-}
-
-function posInt(raw: Record<string, unknown>, key: string, file: string, fallback: number): number {
-  const v = int(raw, key, file, fallback);
-  if (v <= 0) throw new FormatError(file, `"${key}" must be a positive integer, got ${v}`);
-  if (v > MAX_ADAPTER_INT) throw new FormatError(file, `"${key}" is ${v}, above the supported maximum ${MAX_ADAPTER_INT}`);
-  return v;
-}
-
-function dropout(raw: Record<string, unknown>, key: string, file: string): number {
-  const v = finite(raw, key, file, 0);
-  if (v < 0 || v >= 1) throw new FormatError(file, `"${key}" must be in [0, 1), got ${v}`);
-  return v;
-}
-
 // ---------------------------------------------------------------------------------------------
 // AdapterSpec → adapter_config.json
-
-/** Marks a number that Python writes as a float (`0.0`, not `0`), so PEFT reads back the same type. */
-export class PyFloat {
-  constructor(readonly value: number) {}
-}
 
 /**
  * The adapter_config.json PEFT would write for this spec: the same fields, in the same order,
@@ -230,19 +149,6 @@ function toPrettyJson(v: unknown, indent: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Adapter tensors for a given model
-
-export interface AdapterTensorSpec {
-  key: string;
-  /** What the method calls this tensor ("loraA", "lambdaB", "veraA"), for its own code and messages. */
-  kind: string;
-  shape: number[];
-  /** False only for tensors the method keeps frozen (VeRA's shared projections). */
-  trainable: boolean;
-  /** The adapted layer; null for tensors shared by all layers (VeRA's projections). */
-  module: LinearModuleInfo | null;
-  /** Why the file may lack it and what to do, when that is a known case rather than a broken file. */
-  whyMissing?: string;
-}
 
 /** The linear layers an adapter with these targets attaches to; every target must match something. */
 export function targetedModules(spec: AdapterSpec, config: ModelConfig, file: string): LinearModuleInfo[] {

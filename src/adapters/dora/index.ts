@@ -1,4 +1,4 @@
-import { adapterScale, peftKey, type AdapterSpec } from '../../formats/peft';
+import { type AdapterSpec, peftKey } from '../../formats/peft-fields';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Tensor } from '../../gpu/tensor';
@@ -9,7 +9,7 @@ import { trainableParam } from '../params';
 import type { AdapterMethodDef, BaseModelView } from '../types';
 import { DoraLayer } from './layer';
 import { doraFormat } from './format';
-import { LORA_SUFFIX } from '../lora/format';
+import { LORA_SUFFIX, lowRankScale } from '../lora/format';
 
 function doraLayer(
   rt: GpuRuntime,
@@ -25,7 +25,7 @@ function doraLayer(
   const B = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
   const M = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.magnitude), [m.outFeatures], magnitude);
   const base = model.linear(m.modulePath);
-  return new DoraLayer(base, A, B, M, weightRowSquares(rt, base), spec.rank, adapterScale(spec), spec.dropout, moduleSeed(0xd0a, index));
+  return new DoraLayer(base, A, B, M, weightRowSquares(rt, base), spec.rank, lowRankScale(spec), spec.dropout, moduleSeed(0xd0a, index));
 }
 
 /** ‖wᵢ‖² of a frozen weight per output row, on the GPU; DoRA keeps it for its per-step norm. */

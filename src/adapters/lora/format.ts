@@ -1,5 +1,6 @@
 import type { LinearModuleInfo } from '../../formats/hf-config';
-import { type AdapterMethod, type AdapterSpec, type AdapterTensorSpec, configReaders, PyFloat, peftKey } from '../../formats/peft';
+import type { AdapterMethod } from '..';
+import { type AdapterSpec, type AdapterTensorSpec, configReaders, PyFloat, peftKey } from '../../formats/peft-fields';
 import type { CommonConfigFields, MethodFormat } from '../types';
 
 /** PEFT's key suffixes of LoRA's and DoRA's tensors, after `base_model.model.<module path>.`. */

@@ -1,11 +1,11 @@
-import { adapterScale, peftKey, type AdapterSpec } from '../../formats/peft';
+import { type AdapterSpec, peftKey } from '../../formats/peft-fields';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
 import { kaimingUniform, moduleSeed, seededRandom } from '../init';
 import { readParams, releaseParams, trainableParam } from '../params';
 import type { Adapter, AdapterLayer, AdapterMethodDef, AdapterTensors, BaseModelView, LayerVectors, TrainableParam } from '../types';
 import { LoraLayer } from './layer';
-import { LORA_SUFFIX, loraFormat } from './format';
+import { LORA_SUFFIX, loraFormat, lowRankScale } from './format';
 
 /** A set of low-rank layers (LoRA, and DoRA which builds on it) keyed by module path. */
 export class LayeredAdapter implements Adapter {
@@ -62,7 +62,7 @@ function loraLayer(
 ): LoraLayer {
   const A = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraA), [spec.rank, m.inFeatures], a);
   const B = trainableParam(rt, peftKey(m.modulePath, LORA_SUFFIX.loraB), [m.outFeatures, spec.rank], b);
-  return new LoraLayer(model.linear(m.modulePath), A, B, spec.rank, adapterScale(spec), spec.dropout, moduleSeed(0x10a, index));
+  return new LoraLayer(model.linear(m.modulePath), A, B, spec.rank, lowRankScale(spec), spec.dropout, moduleSeed(0x10a, index));
 }
 
 function build(spec: AdapterSpec, layers: LoraLayer[]): LayeredAdapter {

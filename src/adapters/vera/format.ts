@@ -1,4 +1,4 @@
-import { type AdapterSpec, type AdapterTensorSpec, configReaders, PyFloat, peftKey } from '../../formats/peft';
+import { type AdapterSpec, type AdapterTensorSpec, configReaders, PyFloat, peftKey } from '../../formats/peft-fields';
 import type { MethodFormat } from '../types';
 
 /** PEFT's key suffixes of VeRA's per-layer vectors, and the keys of its shared frozen projections. */

@@ -1,4 +1,4 @@
-import { peftKey, type AdapterSpec } from '../../formats/peft';
+import { peftKey, type AdapterSpec } from '../../formats/peft-fields';
 import type { LinearModuleInfo } from '../../formats/hf-config';
 import type { GpuRuntime } from '../../gpu/runtime';
 import type { Tensor } from '../../gpu/tensor';

@@ -1,5 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { FullRankTarget } from '../train/full-rank';
 import { ReloraRun, type ReloraSettings } from '../train/relora';
 import { ADAPTER_METHODS, METHOD_NAMES } from '../adapters';
@@ -8,7 +7,18 @@ import type { Adapter } from '../adapters/types';
 import { parseBatch, type TokenBatch } from '../formats/batch';
 import { FormatError } from '../formats/errors';
 import type { ModelFolder } from '../formats/model-folder';
-import { readAdapterFolder, readModelFolder, writeAdapterFolder, writeFileAtomic } from '../formats/node-fs';
+import { linearModules } from '../formats/hf-config';
+import {
+  ADAPTER_FOLDER_FILES,
+  checkOutputFile,
+  checkOutputFolder,
+  MODEL_FOLDER_FILES,
+  readAdapterFolder,
+  readModelFolder,
+  writeAdapterFolder,
+  writeFileAtomic,
+  writeModelFolder,
+} from '../formats/node-fs';
 import { targetedModules, type AdapterSpec } from '../formats/peft';
 import { writeSafetensors } from '../formats/safetensors';
 import { createNodeRuntime } from '../gpu/node';
@@ -16,19 +26,22 @@ import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
 import { type DeviceBatch, releaseBatch, uploadBatch } from '../train/device-batch';
 import { recordLoss } from '../train/step';
-import { adapterSpecFor } from '../train/adapter-spec';
+import { adapterSpecFor, linearModuleNames } from '../train/adapter-spec';
+import { describeNeed, type FitInput, fitProblem, TooLargeError } from '../train/memory';
 import { RELORA_DEFAULTS, TRAINING_DEFAULTS, trainHyper } from '../train/defaults';
 import { evaluateLoss, Trainer, type TrainHyper } from '../train/trainer';
 import { Flags, UsageError } from './args';
 
 /** Everything a command works on, read and checked before any GPU work or output. */
 interface Inputs {
+  readonly modelPath: string;
   readonly model: ModelFolder;
   readonly batchJson: { text: string; path: string };
 }
 
 async function readInputs(flags: Flags): Promise<Inputs> {
-  const model = await readModelFolder(flags.string('model'));
+  const modelPath = flags.string('model');
+  const model = await readModelFolder(modelPath);
   const path = flags.string('batch');
   let text: string;
   try {
@@ -36,7 +49,7 @@ async function readInputs(flags: Flags): Promise<Inputs> {
   } catch (e) {
     throw new FormatError(path, `cannot read batch file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return { model, batchJson: { text, path } };
+  return { modelPath, model, batchJson: { text, path } };
 }
 
 /**
@@ -48,6 +61,7 @@ async function withEngine<T>(
   inputs: Inputs,
   work: (rt: GpuRuntime, model: Transformer, batches: MicroBatches) => Promise<T>,
   microBatches = 1,
+  fit: FitCheck = { command: 'eval', adapter: null },
 ): Promise<T> {
   const { model: folder, batchJson } = inputs;
   const tokens = parseBatch(batchJson.text, batchJson.path, folder.config.vocabSize);
@@ -57,6 +71,7 @@ async function withEngine<T>(
   const parts = splitRows(tokens, microBatches);
   const rt = await createNodeRuntime();
   try {
+    checkFits(fit, inputs, tokens, microBatches, rt); // against the device's limits, before anything is allocated
     const model = new Transformer(rt, folder.config, folder.weights);
     const batches = parts.map((part) => uploadBatch(rt, part)) as unknown as MicroBatches;
     const result = await work(rt, model, batches);
@@ -66,6 +81,56 @@ async function withEngine<T>(
   } finally {
     rt.destroy();
   }
+}
+
+/** What withEngine checks against the device before it allocates: the adapter to make or load, and whether whole logits are kept. */
+interface FitCheck {
+  readonly command: string;
+  readonly adapter: (FitInput['adapter'] & { readonly from: string }) | null;
+  readonly wholeLogits?: boolean;
+}
+
+/** The adapter of a spec on this model, for the fit check; `from` names where its rank comes from (a flag or a folder). */
+function fitAdapter(spec: AdapterSpec, model: ModelFolder, from: string): NonNullable<FitCheck['adapter']> {
+  return { spec, modules: targetedModules(spec, model.config, from), from };
+}
+
+/**
+ * The rank, the model, the adapter and one micro-batch against the method's bound and the
+ * device's per-buffer limits (train/memory.ts, the studio's check too); a TooLargeError naming the
+ * flag and the limit. Without a runtime only the rank is checked (before the GPU starts).
+ */
+function checkFits(fit: FitCheck, inputs: Inputs, tokens: TokenBatch | null, microBatches: number, rt: GpuRuntime | null): void {
+  const rows = tokens ? tokens.batch / microBatches : 1;
+  const seq = tokens?.seq ?? 1;
+  const p = fitProblem(
+    { config: inputs.model.config, batch: rows, seq, adapter: fit.adapter, wholeLogits: fit.wholeLogits },
+    rt?.info ?? null,
+  );
+  if (!p) return;
+  const c = fit.command;
+  const rank = fit.adapter?.spec.rank;
+  if (!('need' in p)) {
+    throw new TooLargeError('--rank', `${c}: ${fit.adapter?.from} ${rank} is too large for this model: at most ${p.max} (${p.why})`);
+  }
+  const needs = describeNeed(p.need, rt!.info);
+  if (p.setting === 'model') throw new TooLargeError('--model', `${c}: --model ${inputs.modelPath} needs ${needs}; pick a smaller model`);
+  if (p.setting === 'rank') throw new TooLargeError('--rank', `${c}: ${fit.adapter?.from} ${rank} needs ${needs}; use a smaller rank`);
+  const perStep = microBatches > 1 ? `${rows} rows (${tokens!.batch} / --grad-accum ${microBatches})` : `${rows} rows`;
+  const max = p.maxBatch ?? 0;
+  let fix: string;
+  if (max < 1) fix = `even one row of ${seq} tokens does not fit: use shorter sequences`;
+  else {
+    const total = tokens!.batch;
+    const accum =
+      c === 'train' ? Array.from({ length: total }, (_, i) => i + 1).find((d) => total % d === 0 && total / d <= max) : undefined;
+    fix =
+      `at most ${max} rows of ${seq} tokens fit in one ${c === 'train' ? 'micro-batch' : 'batch'}` +
+      (accum !== undefined
+        ? `: split the rows with --grad-accum ${accum} or use a smaller batch file`
+        : ': use a batch file with fewer rows');
+  }
+  throw new TooLargeError('--batch', `${c}: --batch ${inputs.batchJson.path}: ${perStep} × ${seq} tokens need ${needs}; ${fix}`);
 }
 
 /** At least one. */
@@ -98,22 +163,30 @@ export async function runEval(argv: string[]): Promise<void> {
   const flags = new Flags('eval', argv, { values: ['model', 'adapter', 'batch', 'logits'] });
   const inputs = await readInputs(flags);
   const adapterDir = flags.optionalString('adapter');
-  if (adapterDir) await readAdapterFolder(adapterDir, inputs.model.config); // fail before the GPU starts
+  const existing = adapterDir ? await readAdapterFolder(adapterDir, inputs.model.config) : null; // fail before the GPU starts
   const logitsPath = flags.optionalString('logits');
-  await withEngine(inputs, async (rt, model, [batch]) => {
-    const adapter = adapterDir ? await adapterFromFolder(rt, model, adapterDir) : null;
-    const loss = await evaluateLoss(rt, model, adapter, batch);
-    if (logitsPath) {
-      const lossOut = rt.tensor([1], 'loss');
-      const logits = recordLoss(rt, model, adapter, batch, { training: false, seed: 0 }, { withGrad: false, lossOut, keepLogits: true })!;
-      const data = await rt.read(logits);
-      const shape = [batch.B, batch.S, model.config.vocabSize];
-      await writeFileAtomic(logitsPath, writeSafetensors([{ name: 'logits', shape, data }], undefined, logitsPath));
-      rt.release(logits, lossOut);
-    }
-    printJson({ loss, tokens: batch.targetCount });
-    adapter?.destroy(rt);
-  });
+  if (logitsPath) await checkOutputFile(logitsPath, 'the logits file');
+  const fitted = existing ? fitAdapter(existing.spec, inputs.model, `--adapter ${adapterDir}: rank`) : null;
+  const fit: FitCheck = { command: 'eval', adapter: fitted, wholeLogits: logitsPath !== undefined };
+  await withEngine(
+    inputs,
+    async (rt, model, [batch]) => {
+      const adapter = adapterDir ? await adapterFromFolder(rt, model, adapterDir) : null;
+      const loss = await evaluateLoss(rt, model, adapter, batch);
+      if (logitsPath) {
+        const lossOut = rt.tensor([1], 'loss');
+        const logits = recordLoss(rt, model, adapter, batch, { training: false, seed: 0 }, { withGrad: false, lossOut, keepLogits: true })!;
+        const data = await rt.read(logits);
+        const shape = [batch.B, batch.S, model.config.vocabSize];
+        await writeFileAtomic(logitsPath, writeSafetensors([{ name: 'logits', shape, data }], undefined, logitsPath));
+        rt.release(logits, lossOut);
+      }
+      printJson({ loss, tokens: batch.targetCount });
+      adapter?.destroy(rt);
+    },
+    1,
+    fit,
+  );
 }
 
 export async function runGrads(argv: string[]): Promise<void> {
@@ -121,17 +194,24 @@ export async function runGrads(argv: string[]): Promise<void> {
   const inputs = await readInputs(flags);
   const adapterDir = flags.string('adapter');
   const out = flags.string('out');
-  await readAdapterFolder(adapterDir, inputs.model.config);
-  await withEngine(inputs, async (rt, model, batches) => {
-    const adapter = await adapterFromFolder(rt, model, adapterDir);
-    const trainer = new Trainer(rt, model, adapter, trainHyper(0));
-    trainer.recordGradients(batches);
-    const grads = [];
-    for (const p of adapter.parameters()) grads.push({ name: p.key, shape: [...p.value.shape], data: await rt.read(p.grad) });
-    await writeFileAtomic(out, writeSafetensors(grads, { format: 'pt' }, out));
-    trainer.destroy();
-    adapter.destroy(rt);
-  });
+  const existing = await readAdapterFolder(adapterDir, inputs.model.config);
+  await checkOutputFile(out, 'the gradients file');
+  const fit: FitCheck = { command: 'grads', adapter: fitAdapter(existing.spec, inputs.model, `--adapter ${adapterDir}: rank`) };
+  await withEngine(
+    inputs,
+    async (rt, model, batches) => {
+      const adapter = await adapterFromFolder(rt, model, adapterDir);
+      const trainer = new Trainer(rt, model, adapter, trainHyper(0));
+      trainer.recordGradients(batches);
+      const grads = [];
+      for (const p of adapter.parameters()) grads.push({ name: p.key, shape: [...p.value.shape], data: await rt.read(p.grad) });
+      await writeFileAtomic(out, writeSafetensors(grads, { format: 'pt' }, out));
+      trainer.destroy();
+      adapter.destroy(rt);
+    },
+    1,
+    fit,
+  );
 }
 
 /** The studio's spec builder on the flags: CLI and studio make the same adapter from the same choice. */
@@ -201,10 +281,16 @@ export async function runTrain(argv: string[]): Promise<void> {
   const newSpec = adapterDir ? null : adapterSpecFromFlags(flags, inputs.model);
   if (newSpec) targetedModules(newSpec, inputs.model.config, '--targets'); // fail before the GPU starts
   const existing = adapterDir ? await readAdapterFolder(adapterDir, inputs.model.config) : null;
+  const fitSpec = newSpec
+    ? fitAdapter(newSpec, inputs.model, '--rank')
+    : fitAdapter(existing!.spec, inputs.model, `--adapter ${adapterDir}: rank`);
+  const fit: FitCheck = { command: 'train', adapter: fitSpec };
+  checkFits(fit, inputs, null, 1, null); // the rank, before the GPU starts
   const steps = flags.positiveInt('steps');
   const hyper = hyperFromFlags(flags);
   const gradAccum = flags.positiveInt('grad-accum', TRAINING_DEFAULTS.gradAccum);
   const out = flags.string('out');
+  await checkOutputFolder(out, ADAPTER_FOLDER_FILES, 'the adapter folder'); // before any GPU work, not after it
   await withEngine(
     inputs,
     async (rt, model, batches) => {
@@ -222,6 +308,7 @@ export async function runTrain(argv: string[]): Promise<void> {
       adapter.destroy(rt);
     },
     gradAccum,
+    fit,
   );
 }
 
@@ -258,8 +345,11 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
   const steps = flags.positiveInt('steps');
   const hyper = hyperFromFlags(flags);
   const settings = method === 'relora' ? reloraSettingsFromFlags(flags, steps) : null;
+  const fit: FitCheck = { command: 'train', adapter: settings ? reloraFitAdapter(settings, inputs.model) : null };
+  checkFits(fit, inputs, null, 1, null); // the rank, before the GPU starts
   const gradAccum = flags.positiveInt('grad-accum', TRAINING_DEFAULTS.gradAccum);
   const out = flags.string('out');
+  await checkOutputFolder(out, MODEL_FOLDER_FILES, 'the model folder'); // before any GPU work, not after it
   await withEngine(
     inputs,
     async (rt, model, batches) => {
@@ -285,20 +375,16 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
         trainer.destroy();
         target.destroy();
       }
-      await writeModelFolder(out, inputs.model.config.raw, weights);
+      await writeModelFolder(out, inputs.model.configJson, weights);
     },
     gradAccum,
+    fit,
   );
 }
 
-/** config.json (as read) + model.safetensors with HF keys, each written atomically. */
-async function writeModelFolder(
-  dir: string,
-  config: Record<string, unknown>,
-  weights: Map<string, { shape: number[]; data: Float32Array }>,
-): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const weightsPath = join(dir, 'model.safetensors');
-  await writeFileAtomic(weightsPath, writeSafetensors(weights, { format: 'pt' }, weightsPath));
-  await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+/** ReLoRA's LoRA phase: LoRA on every linear layer, for the fit check. */
+function reloraFitAdapter(settings: ReloraSettings, model: ModelFolder): NonNullable<FitCheck['adapter']> {
+  const choice = { method: 'lora', rank: settings.rank, alpha: settings.alpha, rslora: false, dropout: 0 } as const;
+  const spec = adapterSpecFor({ ...choice, targets: linearModuleNames(model.config) }, model.config);
+  return { spec, modules: linearModules(model.config), from: '--rank' };
 }

@@ -10,10 +10,14 @@
  *          defaults: src/train/defaults.ts; clipping at 1, as HF Trainer)
  *   generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]
  * Bad input ends with one line on stderr naming the file and the problem, exit code 2, and no
- * output file written.
+ * output file written; so does a run too large for the model or the device (checked before any
+ * GPU allocation) and an output that cannot be written (checked before training starts; an output
+ * folder is replaced as a whole or not at all).
  */
 import { FormatError } from '../formats/errors';
+import { describeCause, OutputError } from '../formats/node-fs';
 import { WebGpuUnavailableError } from '../gpu/device';
+import { TooLargeError } from '../train/memory';
 import { EmptyBatchError } from '../train/step';
 import { UsageError } from './args';
 import { runEval, runGrads, runTrain } from './commands';
@@ -30,7 +34,21 @@ const USAGE = `usage: npm run cli -- <eval|grads|train|generate> [flags]   (see 
 
 /** Errors a user can act on get one line; anything else is a bug and keeps its stack. */
 function isUserError(e: unknown): e is Error {
-  return e instanceof FormatError || e instanceof UsageError || e instanceof WebGpuUnavailableError || e instanceof EmptyBatchError;
+  return (
+    e instanceof FormatError ||
+    e instanceof UsageError ||
+    e instanceof WebGpuUnavailableError ||
+    e instanceof EmptyBatchError ||
+    e instanceof TooLargeError ||
+    e instanceof OutputError
+  );
+}
+
+/** A file-system error no command turned into an OutputError still reads as `<path>: <CODE>: <cause>`. */
+function fileSystemError(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException | null;
+  if (!(err instanceof Error) || typeof err.code !== 'string' || !/^E[A-Z]+$/.test(err.code) || typeof err.path !== 'string') return null;
+  return `${err.path}: ${describeCause(err)}`;
 }
 
 async function main(): Promise<number> {
@@ -46,6 +64,11 @@ async function main(): Promise<number> {
   } catch (e) {
     if (isUserError(e)) {
       process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    const fs = fileSystemError(e);
+    if (fs !== null) {
+      process.stderr.write(`error: ${fs}\n`);
       return 2;
     }
     throw e;

@@ -1,4 +1,6 @@
-import type { ModelConfig } from '../formats/hf-config';
+import { ADAPTER_METHODS } from '../adapters';
+import { type LinearModuleInfo, linearModules, type ModelConfig } from '../formats/hf-config';
+import type { AdapterSpec } from '../formats/peft';
 
 /** What a training run will allocate on the GPU, in bytes (f32 everywhere). */
 export interface MemoryEstimate {
@@ -10,21 +12,78 @@ export interface MemoryEstimate {
   readonly total: number;
   /** The largest single buffer (it must fit maxStorageBufferBindingSize). */
   readonly largestBuffer: number;
+  /** What that buffer holds, and its shape. */
+  readonly largest: BufferNeed;
 }
 
-export interface DeviceBudget {
-  readonly maxStorageBufferBindingSize: number;
-  readonly maxBufferSize: number;
+export interface DeviceBudget extends BufferLimits {
   /** Total bytes the run may use (WebGPU does not expose device memory; see memoryBudget). */
   readonly totalBytes: number;
 }
 
+/** The runtime's per-buffer limits (GpuInfo has both, from the device). */
+export interface BufferLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+}
+
 const F32 = 4;
+
+/** One GPU buffer a run allocates: what it holds, its shape, its size in bytes (f32). */
+export interface BufferNeed {
+  readonly what: string;
+  readonly shape: readonly number[];
+  readonly bytes: number;
+  /** What sets its size: the model, the adapter's settings (rank, targets) or the batch (sequences × length). */
+  readonly sizedBy: 'model' | 'adapter' | 'batch';
+}
+
+function need(sizedBy: BufferNeed['sizedBy'], what: string, shape: readonly number[]): BufferNeed {
+  return { what, shape, bytes: shape.reduce((a, b) => a * b, 1) * F32, sizedBy };
+}
+
+/**
+ * The buffers of one step on `batch` sequences of `seq` tokens that grow with the batch, the largest
+ * of each kind (src/model/*-block.ts): the attention probabilities [B, heads, S, S], the MLP's
+ * [T, intermediate], the attention projections and the residual stream. The LM head and loss run
+ * in chunks that fit the device (train/head-loss.ts), so the whole [T, vocab] logits are a buffer
+ * only where they are kept (`wholeLogits`: the CLI's `eval --logits`).
+ */
+export function activationBuffers(config: ModelConfig, batch: number, seq: number, opts: { wholeLogits?: boolean } = {}): BufferNeed[] {
+  const T = batch * seq;
+  const gpt2 = config.arch === 'gpt2';
+  const b = (what: string, shape: readonly number[]) => need('batch', what, shape);
+  return [
+    b('the attention probabilities', [batch, config.numHeads, seq, seq]),
+    b('the MLP activations', [T, config.intermediateSize]),
+    b(gpt2 ? 'the fused q/k/v projection' : 'the attention queries', [T, gpt2 ? 3 * config.hiddenSize : config.numHeads * config.headDim]),
+    b('the hidden states', [T, config.hiddenSize]),
+    ...(opts.wholeLogits ? [b('the logits', [T, config.vocabSize])] : []),
+  ];
+}
+
+/** The model's largest weights: the token embedding (an untied head has its shape) and the largest linear layer. */
+export function modelBuffers(config: ModelConfig): BufferNeed[] {
+  const out = [need('model', 'the token embedding', [config.vocabSize, config.hiddenSize])];
+  const linears = linearModules(config);
+  if (linears.length > 0) {
+    const m = linears.reduce((a, l) => (l.inFeatures * l.outFeatures > a.inFeatures * a.outFeatures ? l : a));
+    out.push(need('model', `the weight of ${m.modulePath}`, [m.outFeatures, m.inFeatures]));
+  }
+  return out;
+}
+
+/** Every tensor of the adapter (its gradient and AdamW moments have the same shapes), from the method's format. */
+export function adapterBuffers(spec: AdapterSpec, modules: readonly LinearModuleInfo[]): BufferNeed[] {
+  const format = ADAPTER_METHODS[spec.method].format;
+  return format.tensors(spec, modules).map((t) => need('adapter', `the ${format.label} tensor ${t.key}`, t.shape));
+}
 
 /**
  * A deliberately generous estimate: per layer the blocks keep about a dozen [T, hidden] and four
  * [T, intermediate] activations plus the attention probabilities [B, heads, S, S]; logits and
- * their gradient are [T, vocab] each.
+ * their gradient are [T, vocab] each. `adapter` (its spec and adapted layers) adds its tensors to
+ * the buffers the largest is picked from.
  */
 export function estimateTrainingMemory(
   config: ModelConfig,
@@ -32,16 +91,28 @@ export function estimateTrainingMemory(
   trainableParams: number,
   batch: number,
   seq: number,
+  adapter?: { readonly spec: AdapterSpec; readonly modules: readonly LinearModuleInfo[] },
 ): MemoryEstimate {
   const T = batch * seq;
   const perLayer = T * (12 * config.hiddenSize + 4 * config.intermediateSize) + batch * config.numHeads * seq * seq;
   const logits = T * config.vocabSize;
   const weights = parameterCount * F32;
-  const adapter = trainableParams * 4 * F32;
+  const adapterBytes = trainableParams * 4 * F32;
   const activations = (config.numLayers * perLayer + 3 * logits) * F32;
-  const largestWeight = config.vocabSize * config.hiddenSize;
-  const largestBuffer = Math.max(largestWeight, logits, batch * config.numHeads * seq * seq) * F32;
-  return { weights, adapter, activations, total: weights + adapter + activations, largestBuffer };
+  const buffers = [
+    ...modelBuffers(config),
+    ...activationBuffers(config, batch, seq),
+    ...(adapter ? adapterBuffers(adapter.spec, adapter.modules) : []),
+  ];
+  const largest = buffers.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  return {
+    weights,
+    adapter: adapterBytes,
+    activations,
+    total: weights + adapterBytes + activations,
+    largestBuffer: largest.bytes,
+    largest,
+  };
 }
 
 /**
@@ -49,20 +120,94 @@ export function estimateTrainingMemory(
  * navigator.deviceMemory reports (Chrome caps that at 8 GiB), a conservative guess that holds on
  * integrated GPUs and software adapters alike.
  */
-export function memoryBudget(
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number },
-  deviceMemoryGiB: number | undefined,
-): DeviceBudget {
+export function memoryBudget(limits: BufferLimits, deviceMemoryGiB: number | undefined): DeviceBudget {
   const gib = 1024 ** 3;
   const totalBytes = Math.max(2 * gib, ((deviceMemoryGiB ?? 4) * gib) / 2);
-  return { ...limits, totalBytes };
+  return { maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxBufferSize: limits.maxBufferSize, totalBytes };
+}
+
+/** The most bytes one storage buffer may hold on the device, and which limit says so. */
+export function bufferLimit(limits: BufferLimits): { readonly bytes: number; readonly name: keyof BufferLimits } {
+  return limits.maxBufferSize < limits.maxStorageBufferBindingSize
+    ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
+    : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
+}
+
+/** "a 4.9 GiB buffer for the attention probabilities [20000, 4, 128, 128]; this device allows 1.0 GiB per buffer (maxStorageBufferBindingSize)". */
+export function describeNeed(n: BufferNeed, limits: BufferLimits): string {
+  const limit = bufferLimit(limits);
+  return `a ${formatBytes(n.bytes)} buffer for ${n.what} [${n.shape.join(', ')}]; this device allows ${formatBytes(limit.bytes)} per buffer (${limit.name})`;
+}
+
+/** The largest of the buffers that does not fit the device, or null when all do. */
+export function oversized(needs: readonly BufferNeed[], limits: BufferLimits): BufferNeed | null {
+  const limit = bufferLimit(limits).bytes;
+  let worst: BufferNeed | null = null;
+  for (const n of needs) if (n.bytes > limit && (!worst || n.bytes > worst.bytes)) worst = n;
+  return worst;
+}
+
+/** Where a run does not fit the device: which setting, what it needs, and (for the batch) how many sequences would fit. */
+export type FitProblem =
+  | { readonly setting: 'rank'; readonly max: number; readonly why: string }
+  | { readonly setting: 'rank' | 'batch' | 'model'; readonly need: BufferNeed; readonly maxBatch?: number };
+
+export interface FitInput {
+  readonly config: ModelConfig;
+  /** Sequences per micro-batch (one forward and backward) and their length in tokens. */
+  readonly batch: number;
+  readonly seq: number;
+  /** The adapter to make (its spec and adapted layers); null for full-rank training or none. */
+  readonly adapter: { readonly spec: AdapterSpec; readonly modules: readonly LinearModuleInfo[] } | null;
+  /** The whole [T, vocab] logits are kept (evaluation that returns them). */
+  readonly wholeLogits?: boolean;
+}
+
+/**
+ * The one check of a run's sizes before anything is allocated, for the CLI and the studio: the
+ * rank against the method's bound on the adapted layers (the registry's `format.maxRank`), then,
+ * with the device's limits, every buffer the model, the adapter and one micro-batch need against
+ * the per-buffer limits. Null when it fits.
+ */
+export function fitProblem(input: FitInput, limits: BufferLimits | null): FitProblem | null {
+  const { config, batch, seq, adapter } = input;
+  if (adapter) {
+    const bound = ADAPTER_METHODS[adapter.spec.method].format.maxRank(adapter.modules);
+    if (bound && adapter.spec.rank > bound.max) return { setting: 'rank', max: bound.max, why: bound.why };
+  }
+  if (!limits) return null;
+  const model = oversized(modelBuffers(config), limits);
+  if (model) return { setting: 'model', need: model };
+  const tensors = adapter ? oversized(adapterBuffers(adapter.spec, adapter.modules), limits) : null;
+  if (tensors) return { setting: 'rank', need: tensors };
+  const opts = { wholeLogits: input.wholeLogits === true };
+  const activation = oversized(activationBuffers(config, batch, seq, opts), limits);
+  if (!activation) return null;
+  // Every activation buffer grows linearly with the sequences of the micro-batch.
+  const limit = bufferLimit(limits).bytes;
+  const maxBatch = Math.min(...activationBuffers(config, 1, seq, opts).map((n) => Math.floor(limit / n.bytes)));
+  return { setting: 'batch', need: activation, maxBatch };
+}
+
+/** A run that does not fit, refused before anything is allocated; `setting` is the flag or field to change. */
+export class TooLargeError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TooLargeError';
+  }
 }
 
 /** Why the run will not fit, or null when it does. */
 export function whyItDoesNotFit(m: MemoryEstimate, b: DeviceBudget): string | null {
-  const limit = Math.min(b.maxStorageBufferBindingSize, b.maxBufferSize);
+  const limit = bufferLimit(b).bytes;
   if (m.largestBuffer > limit) {
-    return `its largest tensor needs ${formatBytes(m.largestBuffer)} but this GPU binds at most ${formatBytes(limit)} per buffer; use a shorter sequence or a smaller batch`;
+    const fix = { batch: 'use a shorter sequence or a smaller batch', adapter: 'use a smaller rank', model: 'pick a smaller model' }[
+      m.largest.sizedBy
+    ];
+    return `its largest tensor, ${m.largest.what} [${m.largest.shape.join(', ')}], needs ${formatBytes(m.largestBuffer)} but this GPU binds at most ${formatBytes(limit)} per buffer; ${fix}`;
   }
   if (m.total > b.totalBytes) {
     return `training needs about ${formatBytes(m.total)} of GPU memory but the budget on this device is ${formatBytes(b.totalBytes)}; pick a smaller model, batch or sequence length`;
@@ -72,7 +217,7 @@ export function whyItDoesNotFit(m: MemoryEstimate, b: DeviceBudget): string | nu
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let v = n / 1024;
   let u = 0;
   while (v >= 1024 && u < units.length - 1) {

@@ -300,10 +300,10 @@ export class StudioSession {
     if (!model) throw new Error('load a model first');
     if (!this.dataset) throw new Error('load a dataset first');
     // Every setting is checked before anything is tokenized or allocated (the page checks the same).
-    assertValidSettings(settings, { config: model.folder.config });
+    assertValidSettings(settings, { config: model.folder.config, limits: rt.info });
     this.retokenize(settings.seqLen, settings.valFraction, settings.seed, this.datasetOptions, settings.maxSamples ?? 0);
     const data = this.dataset;
-    assertValidSettings(settings, { config: model.folder.config, trainSequences: data.train.length });
+    assertValidSettings(settings, { config: model.folder.config, trainSequences: data.train.length, limits: rt.info });
     if (data.train.length === 0) throw new Error('the dataset has no training sequences at this sequence length');
     const sequences = sequencesFingerprint(data.train, data.val);
     const mismatch = resume && datasetMismatch(resume.run, sequences);

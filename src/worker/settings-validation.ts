@@ -7,6 +7,8 @@
 import { ADAPTER_METHODS, METHOD_NAMES } from '../adapters';
 import type { MethodFormat } from '../adapters/types';
 import { linearModules, type ModelConfig } from '../formats/hf-config';
+import { adapterSpecFor, linearModuleNames } from '../train/adapter-spec';
+import { type BufferLimits, describeNeed, type FitInput, fitProblem } from '../train/memory';
 import type { ReloraUiSettings, StudioMethod, TrainSettings } from './protocol';
 
 export type SettingsField = Exclude<keyof TrainSettings, 'relora'> | `relora.${keyof ReloraUiSettings}`;
@@ -21,6 +23,12 @@ export interface ValidationContext {
   readonly config: ModelConfig | null;
   /** Training sequences of the tokenized dataset, to count the steps of an epoch-long run; null when unknown. */
   readonly trainSequences?: number | null;
+  /**
+   * The device's per-buffer limits (the runtime's GpuInfo): with them the batch size × sequence
+   * length and the rank are checked against what one buffer may hold, the CLI's check
+   * (train/memory.ts fitProblem); null or absent: not checked.
+   */
+  readonly limits?: BufferLimits | null;
 }
 
 /** The labels the Method panel shows, used in messages that name fields. */
@@ -80,6 +88,34 @@ export function recommendedFor(method: StudioMethod, config: ModelConfig | null,
 export function rankBound(method: StudioMethod, targets: readonly string[], config: ModelConfig): { max: number; why: string } | null {
   const modules = linearModules(config).filter((m) => method === 'relora' || targets.includes(m.name));
   return formatOf(method).maxRank(modules);
+}
+
+/** The adapter the settings make (ReLoRA: LoRA on every linear layer), for the fit check. */
+function adapterOf(s: TrainSettings, config: ModelConfig): FitInput['adapter'] {
+  if (s.method === 'relora') {
+    const choice = { method: 'lora', rank: s.rank, alpha: s.alpha, rslora: false, dropout: 0, targets: linearModuleNames(config) } as const;
+    return { spec: adapterSpecFor(choice, config), modules: linearModules(config) };
+  }
+  const modules = linearModules(config).filter((m) => s.targets.includes(m.name));
+  return { spec: adapterSpecFor({ ...s, method: s.method }, config), modules };
+}
+
+/** The batch size × sequence length and the rank against the device's per-buffer limits (the CLI's check). */
+function fitIssue(s: TrainSettings, config: ModelConfig, limits: BufferLimits): SettingsIssue | null {
+  const p = fitProblem({ config, batch: s.batchSize, seq: s.seqLen, adapter: adapterOf(s, config) }, limits);
+  if (!p) return null;
+  if (!('need' in p)) return { field: 'rank', message: `must be at most ${p.max}: ${p.why}` };
+  const needs = describeNeed(p.need, limits).replace('this device', 'this GPU');
+  if (p.setting === 'rank') return { field: 'rank', message: `is too large for this GPU: rank ${s.rank} needs ${needs}` };
+  if (p.setting === 'model') return { field: 'method', message: `this model does not fit this GPU: it needs ${needs}` };
+  const max = p.maxBatch ?? 0;
+  if (max < 1) return { field: 'seqLen', message: `is too long for this GPU: one sequence of ${s.seqLen} tokens needs ${needs}` };
+  return {
+    field: 'batchSize',
+    message:
+      `must be at most ${max} at sequence length ${s.seqLen} on this GPU: ${s.batchSize} × ${s.seqLen} tokens need ${needs}` +
+      (s.method === 'relora' ? '' : '; gradient accumulation gives a larger effective batch'),
+  };
 }
 
 /** The optimizer steps of the run the settings describe (null: an epoch-long run on an unknown dataset). */
@@ -182,6 +218,11 @@ export function validateSettings(s: TrainSettings, ctx: ValidationContext): Sett
       bad('relora.pruningRatio', 'must be in [0, 1]');
     if (isNum('relora.minLrRatio', r.minLrRatio) && !(r.minLrRatio >= 0 && r.minLrRatio <= 1))
       bad('relora.minLrRatio', 'must be in [0, 1]');
+  }
+  const sizing: readonly SettingsField[] = ['method', 'rank', 'alpha', 'targets', 'batchSize', 'seqLen'];
+  if (config && ctx.limits && !out.some((i) => sizing.includes(i.field))) {
+    const issue = fitIssue(s, config, ctx.limits);
+    if (issue) out.push(issue);
   }
   return out;
 }

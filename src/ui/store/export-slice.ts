@@ -26,8 +26,8 @@ export const createExportSlice: StateCreator<StudioState, [], [], ExportSlice> =
   },
   exportReady: (weights, configJson, extraFiles) => {
     const kind = get().pendingDownload;
-    if (kind) downloadExport(kind, weights, configJson, extraFiles);
-    set({ pendingDownload: null });
+    // A download that could not be built is offered not at all, and the page says why.
+    set({ pendingDownload: null, exportError: kind ? downloadExport(kind, weights, configJson, extraFiles) : null });
   },
   exportFailed: (exportError) => set({ exportError, pendingDownload: null }),
   importAdapterFiles: async (files) => {

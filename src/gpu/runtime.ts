@@ -14,10 +14,61 @@ export interface GpuInfo {
   /**
    * The adapter runs on the CPU (SwiftShader, llvmpipe, or one that calls itself a fallback):
    * workgroup memory is plain RAM there and barriers switch fibres, so kernels that stage
-   * operands in workgroup memory lose to ones that read storage directly (matmul picks its
-   * 'direct' kernel, and the row kernels their serial twins: see `serialRows`).
+   * operands in workgroup memory lose to ones that read storage directly. It selects the
+   * runtime's default KernelProfile (CPU_PROFILE) and nothing else.
    */
   readonly cpuAdapter: boolean;
+}
+
+/**
+ * Every choice the runtime makes between kernel variants that compute the same thing, in one place.
+ * Kernels read `rt.profile`; nothing else in them depends on the adapter or its features. The
+ * default follows the adapter (`defaultProfile`); `rt.setProfile` forces any variant on any device,
+ * e.g. the GPU profile on SwiftShader: the golden fixtures run on each profile of KERNEL_MATRIX
+ * (test/engine/fixtures.ts), and README's "How it is tested" gives their errors per profile.
+ */
+export interface KernelProfile {
+  /**
+   * Matmul (src/kernels/matmul.ts): 'tiled' stages operands in workgroup memory, the 64×64 tile
+   * (matmul.wgsl) or the 64×16 narrow one (matmul_narrow.wgsl) where N or M is 16 or less;
+   * 'direct' is the barrier-free matmul_direct.wgsl, one 4×4 block of C per invocation, or
+   * 16×16 where there are enough blocks to keep the threads busy (real model shapes, never the
+   * fixtures'); 'direct-wide' always takes the 16×16 block.
+   */
+  readonly matmul: 'tiled' | 'direct' | 'direct-wide';
+  /**
+   * Matmul operand loads: 'vec4' wherever strides and offsets are multiples of 4 (scalar loads
+   * elsewhere), 'scalar' everywhere (matmul_io_scalar.wgsl).
+   */
+  readonly loads: 'vec4' | 'scalar';
+  /**
+   * Row reductions (common_reduce.wgsl: cross-entropy, norms, attention, DoRA's row norms, update
+   * statistics) by subgroup operations (common_reduce_subgroups.wgsl, swapped in by the runtime;
+   * needs the device's 'subgroups' feature) instead of the workgroup-memory tree.
+   */
+  readonly subgroups: boolean;
+  /**
+   * Row kernels (attention, RMSNorm, LayerNorm): 'workgroup' runs one 64-thread workgroup per row
+   * with workgroup-memory reductions; 'serial' one row block per invocation with no workgroup
+   * memory and no barriers ('*_serial.wgsl'), folding their sums in the 64-thread tree's order so
+   * the results are bit-identical to 'workgroup' without subgroups.
+   */
+  readonly rows: 'workgroup' | 'serial';
+}
+
+/**
+ * The CPU adapter's default: on SwiftShader every barrier switches between the fibres that emulate a
+ * workgroup's threads, so the barrier-free kernels win, and subgroups are 4 lanes emulated in software.
+ */
+export const CPU_PROFILE: KernelProfile = { matmul: 'direct', loads: 'vec4', subgroups: false, rows: 'serial' };
+
+/** A GPU's default (`subgroups` only where the device has the feature). */
+export const GPU_PROFILE: KernelProfile = { matmul: 'tiled', loads: 'vec4', subgroups: true, rows: 'workgroup' };
+
+/** The profile a runtime starts with: CPU_PROFILE on a CPU adapter, else GPU_PROFILE with subgroups if the device has them. */
+export function defaultProfile(info: Pick<GpuInfo, 'cpuAdapter'>, features: ReadonlySet<string>): KernelProfile {
+  if (info.cpuAdapter) return CPU_PROFILE;
+  return { ...GPU_PROFILE, subgroups: features.has('subgroups') };
 }
 
 export interface DispatchArgs {
@@ -36,7 +87,7 @@ const BIND_GROUP_CACHE_LIMIT = 8192;
 /**
  * Shared shader files that have a subgroup variant (same functions, faster where the device has
  * the 'subgroups' feature). The runtime swaps them in here, in one place, so that no kernel
- * descriptor depends on the device; see `useSubgroups`.
+ * descriptor depends on the device; see KernelProfile.subgroups.
  */
 const SUBGROUP_VARIANTS: Readonly<Record<string, string>> = {
   'common_reduce.wgsl': 'common_reduce_subgroups.wgsl',
@@ -64,14 +115,7 @@ export class GpuRuntime {
   dispatchCount = 0;
   /** Per-kernel GPU times while attached (`enableProfiling`); null in normal runs. */
   profiler: KernelProfiler | null = null;
-  private subgroups: boolean;
-  /**
-   * Row kernels (attention, RMSNorm, LayerNorm) run one row block per invocation with no workgroup memory
-   * and no barriers, folding their sums in the 64-thread tree's order so the results are
-   * bit-identical (the '*_serial.wgsl' kernels). On by default on CPU adapters, where every
-   * barrier switches between the fibres that emulate a workgroup's threads; tests force both.
-   */
-  serialRows: boolean;
+  private kernelProfile: KernelProfile;
 
   constructor(
     /**
@@ -90,31 +134,30 @@ export class GpuRuntime {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.dummy = this.pool.acquire(16);
-    this.subgroups = device.features.has('subgroups') && !info.cpuAdapter;
-    this.serialRows = info.cpuAdapter;
+    this.kernelProfile = defaultProfile(info, device.features);
+  }
+
+  /** The kernel variants in use (see KernelProfile); `defaultProfile` until set. */
+  get profile(): KernelProfile {
+    return this.kernelProfile;
   }
 
   /**
-   * Whether kernels get the subgroup variants of SUBGROUP_VARIANTS; on by default where a GPU
-   * has the 'subgroups' feature. Off by default on CPU adapters: SwiftShader's subgroups are 4
-   * lanes emulated in software, and there the llama-dora fixture's parameters after AdamW land
-   * at 1.1–2.2e-4 of the 1e-4 tolerance with them (one lora_B gradient element of 9e-8, 1.8e-6 of
-   * the tensor's largest, is float32 rounding noise whose size depends on the summation order,
-   * and AdamW with eps 1e-8 makes it a near-full step). Set it to force either path (tests run
-   * both; benchmarks compare them); it cannot be turned on without the feature.
+   * Forces kernel variants from the next dispatch on (each variant's pipelines are cached apart);
+   * fields left out keep their value. Returns the profile it replaced, to restore. Subgroups
+   * cannot be turned on without the device's feature.
    */
-  get useSubgroups(): boolean {
-    return this.subgroups;
-  }
-
-  set useSubgroups(on: boolean) {
-    if (on && !this.device.features.has('subgroups')) throw new Error("this device lacks the 'subgroups' feature");
-    this.subgroups = on;
+  setProfile(p: Partial<KernelProfile>): KernelProfile {
+    const previous = this.kernelProfile;
+    const next = { ...previous, ...p };
+    if (next.subgroups && !this.device.features.has('subgroups')) throw new Error("this device lacks the 'subgroups' feature");
+    this.kernelProfile = next;
+    return previous;
   }
 
   /** The shader files that make up a kernel's module on this runtime, in order. */
   moduleFiles(kernel: Pick<KernelDescriptor, 'shaders'>): string[] {
-    return kernel.shaders.map((f) => (this.subgroups && SUBGROUP_VARIANTS[f]) || f);
+    return kernel.shaders.map((f) => (this.kernelProfile.subgroups && SUBGROUP_VARIANTS[f]) || f);
   }
 
   /** A 16-byte buffer for optional bindings a kernel ignores (flags say so). */

@@ -53,7 +53,7 @@ const backwardKVKernel = defineKernel({
   uniforms: kvUniforms,
 });
 
-// The serial kernels for CPU adapters (GpuRuntime.serialRows), bit-identical to the ones above.
+// The serial kernels for CPU adapters (KernelProfile.rows 'serial'), bit-identical to the ones above.
 const SERIAL_COMMON = ['common_reduce_serial.wgsl', 'common_load_x4.wgsl', 'common_attention.wgsl', 'common_attention_serial.wgsl'];
 const forwardSerialKernel = defineKernel({
   name: 'attention-forward-serial',
@@ -127,7 +127,7 @@ function layoutUniformValues(l: AttentionLayout) {
 
 /** o [B·S, H·D] = softmax(causal(Q Kᵀ · scale)) V (within the window); probabilities p [B, H, S, S] are saved. */
 export function attentionForward(rt: GpuRuntime, l: AttentionLayout, q: Tensor, k: Tensor, v: Tensor, o: Tensor, p: Tensor): void {
-  const serial = rt.serialRows;
+  const serial = rt.profile.rows === 'serial';
   rt.dispatch(serial ? forwardSerialKernel : forwardKernel, {
     bind: [q, k, v, o, p],
     uniforms: layoutUniformValues(l),
@@ -158,7 +158,7 @@ export function attentionBackward(
   g: AttentionGrads,
 ): void {
   const u = layoutUniformValues(l);
-  const serial = rt.serialRows;
+  const serial = rt.profile.rows === 'serial';
   if (serial) {
     // Role order of common_attention_serial.wgsl: A = dO, Bk = V, X = K, out = dQ, W = dS, then P.
     rt.dispatch(backwardQSerialKernel, {

@@ -56,15 +56,16 @@ export interface MatmulArgs {
   /** 1 accumulates into C; 0 overwrites it (C is then never read). */
   readonly beta?: number;
   readonly bias?: Tensor;
-  /** Force the scalar-load variant (tests compare both). */
+  /** Force the scalar-load variant (tests compare both; `rt.profile.loads` 'scalar' forces it for every call). */
   readonly scalar?: boolean;
   /** An adapter's low-rank path, added in the epilogue: C += scale · U Q. */
   readonly lowRank?: LowRankTerm;
   /**
-   * Kernel choice: 'auto' (default) takes the runtime's strategy (the barrier-free direct kernel
-   * on a CPU adapter, with 16×16 blocks where there are enough of them, see useWideBlocks) and
-   * otherwise the narrow 64×16 tile for N ≤ 16 or M ≤ 16; tests force each ('direct' is the
-   * 4×4 block, 'direct-wide' the 16×16).
+   * Kernel choice: 'auto' (default) follows `rt.profile.matmul`: 'direct' is the barrier-free
+   * direct kernel with 16×16 blocks where there are enough of them (see useWideBlocks), 4×4
+   * otherwise; 'direct-wide' always 16×16; 'tiled' the narrow 64×16 tile for N ≤ 16 or M ≤ 16
+   * and the square 64×64 one otherwise. Tests force each here ('direct' is the 4×4 block,
+   * 'direct-wide' the 16×16).
    */
   readonly tile?: 'auto' | 'square' | 'narrow' | 'direct' | 'direct-wide';
 }
@@ -151,7 +152,11 @@ function transposed(q: Problem): Problem {
 function chooseTile(rt: GpuRuntime, p: MatmulArgs): 'square' | 'narrow-n' | 'narrow-m' | 'direct' | 'direct-wide' {
   const tile = p.tile ?? 'auto';
   if (tile === 'direct' || tile === 'direct-wide') return tile;
-  if (tile === 'auto' && rt.info.cpuAdapter) return useWideBlocks(p.M, p.N) ? 'direct-wide' : 'direct';
+  if (tile === 'auto') {
+    const strategy = rt.profile.matmul;
+    if (strategy === 'direct-wide') return 'direct-wide';
+    if (strategy === 'direct') return useWideBlocks(p.M, p.N) ? 'direct-wide' : 'direct';
+  }
   if (tile === 'square' || p.lowRank) return 'square';
   // A bias is indexed by the output column, which the transposed problem would not see.
   const canSwap = p.bias === undefined;
@@ -194,7 +199,7 @@ export function matmul(rt: GpuRuntime, p: MatmulArgs): void {
   const aligned = q.lda % 4 === 0 && q.ldb % 4 === 0 && q.aOffset % 4 === 0 && q.bOffset % 4 === 0;
   const narrow = tile === 'narrow-n' || tile === 'narrow-m';
   const lr = p.lowRank;
-  rt.dispatch(kernelFor(tile, aligned && !p.scalar), {
+  rt.dispatch(kernelFor(tile, aligned && !p.scalar && rt.profile.loads === 'vec4'), {
     bind: [q.a, q.b, p.c, p.bias ?? rt.unused, lr?.u ?? rt.unused, lr?.q ?? rt.unused],
     uniforms: {
       M: q.M,

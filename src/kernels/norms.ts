@@ -45,9 +45,9 @@ const rmsBackward = rowKernels('rmsnorm-backward', 'rmsnorm_backward', BACKWARD_
 const lnForward = rowKernels('layernorm-forward', 'layernorm_forward', ['read', 'read', 'read', 'storage', 'storage'], FORWARD_UNIFORMS);
 const lnBackward = rowKernels('layernorm-backward', 'layernorm_backward', BACKWARD_BINDINGS, BACKWARD_UNIFORMS);
 
-/** T rows through the runtime's choice of the twins (GpuRuntime.serialRows). */
+/** T rows through the runtime's choice of the twins (KernelProfile.rows). */
 function dispatchRows(rt: GpuRuntime, kernels: RowKernels, T: number, args: Omit<DispatchArgs, 'workgroups'>): void {
-  const serial = rt.serialRows;
+  const serial = rt.profile.rows === 'serial';
   rt.dispatch(serial ? kernels.serial : kernels.workgroup, { ...args, workgroups: serial ? serialRowGroups(T) : rowGroups(T) });
 }
 

@@ -296,7 +296,7 @@ describe('attention', () => {
           dout: rt.tensor([rows * c.H * c.D], 'dout', randn(rows * c.H * c.D, 34)),
         };
         const run = async (serial: boolean) => {
-          rt.serialRows = serial;
+          rt.setProfile({ rows: serial ? 'serial' : 'workgroup' });
           const out = {
             o: filled(rt, rows * c.H * c.D, 'o'),
             p: filled(rt, c.B * c.H * c.S * c.S, 'p'),
@@ -314,12 +314,13 @@ describe('attention', () => {
           rt.release(...Object.values(out));
           return read;
         };
+        const keep = rt.profile;
         try {
           const workgroup = await run(false);
           const serial = await run(true);
           for (const key of Object.keys(workgroup)) expect(serial[key], key).toEqual(workgroup[key]);
         } finally {
-          rt.serialRows = rt.info.cpuAdapter;
+          rt.setProfile(keep);
           rt.release(...Object.values(inputs));
         }
       });

@@ -234,18 +234,14 @@ describe("rmsnorm with a weight offset (Gemma's 1 + w)", () => {
           const w = randn(C, C + 8, 1.5);
           const dy = randn(T * C, T + 15 * C);
           const dres = randn(T * C, 88 + T);
-          const keep = { subgroups: rt.useSubgroups, serial: rt.serialRows };
+          const keep = rt.profile;
           try {
-            for (const r of [rt, old]) {
-              r.useSubgroups = subgroups;
-              r.serialRows = serial;
-            }
+            for (const r of [rt, old]) r.setProfile({ subgroups, rows: serial ? 'serial' : 'workgroup' });
             const now = await runRms(rt, x, w, dy, T, C, { offset: 0, dres });
             const before = await runRms(old, x, w, dy, T, C, { dres });
             expect(now).toEqual(before);
           } finally {
-            rt.useSubgroups = keep.subgroups;
-            rt.serialRows = keep.serial;
+            rt.setProfile(keep);
           }
           // The old kernels really were the stripped text (forward and backward of this leg).
           const suffix = serial ? '_serial.wgsl' : '.wgsl';
@@ -360,14 +356,15 @@ describe('serial norms (CPU adapters) equal the workgroup kernels bit for bit', 
       const w = gemmaWeights(C, 52);
       const dy = randn(T * C, 53);
       const dres = randn(T * C, 54);
+      const keep = rt.profile;
       try {
-        rt.serialRows = false;
+        rt.setProfile({ rows: 'workgroup' });
         const workgroup = await runRms(rt, x, w, dy, T, C, { offset: 1, dres });
-        rt.serialRows = true;
+        rt.setProfile({ rows: 'serial' });
         const serial = await runRms(rt, x, w, dy, T, C, { offset: 1, dres });
         expect(serial).toEqual(workgroup);
       } finally {
-        rt.serialRows = rt.info.cpuAdapter;
+        rt.setProfile(keep);
       }
     });
   }
@@ -387,7 +384,7 @@ describe('serial norms (CPU adapters) equal the workgroup kernels bit for bit', 
         const dy = rt.tensor([T, C], 'dy', randn(T * C, 43));
         const dres = rt.tensor([T, C], 'dres', randn(T * C, 44));
         const run = async (serial: boolean) => {
-          rt.serialRows = serial;
+          rt.setProfile({ rows: serial ? 'serial' : 'workgroup' });
           const y = rt.tensor([T, C], 'y');
           const stats = rt.zeros([T, 2], 'stats');
           const dx = rt.tensor([T, C], 'dx');
@@ -404,10 +401,11 @@ describe('serial norms (CPU adapters) equal the workgroup kernels bit for bit', 
           rt.release(y, stats, dx);
           return out;
         };
+        const keep = rt.profile;
         try {
           expect(await run(true)).toEqual(await run(false));
         } finally {
-          rt.serialRows = rt.info.cpuAdapter;
+          rt.setProfile(keep);
           rt.release(x, w, b, dy, dres);
         }
       });

@@ -6,7 +6,7 @@ import type { GpuRuntime } from '../../src/gpu/runtime';
  * device has the 'subgroups' feature, and the workgroup-memory tree everywhere else. Tests of
  * the kernels that use them run `body` once per path. The subgroup leg is skipped, visibly,
  * only on a device without the feature (Dawn's SwiftShader has it, see reduce.test.ts).
- * Kernels with serial variants (GpuRuntime.serialRows: one row per invocation, for CPU
+ * Kernels with serial variants (KernelProfile.rows 'serial': one row per invocation, for CPU
  * adapters) pass `{ serial: true }` for a third leg that runs those.
  */
 export function describeReducePaths(gpu: () => GpuRuntime, body: () => void, opts: { serial?: boolean } = {}): void {
@@ -19,8 +19,7 @@ export function describeReducePaths(gpu: () => GpuRuntime, body: () => void, opt
     beforeEach((ctx) => {
       const rt = gpu();
       if (subgroups && !rt.device.features.has('subgroups')) ctx.skip("the device lacks 'subgroups'");
-      rt.useSubgroups = subgroups;
-      rt.serialRows = serial;
+      rt.setProfile({ subgroups, rows: serial ? 'serial' : 'workgroup' });
     });
     body();
   });

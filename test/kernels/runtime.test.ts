@@ -1,10 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { BufferPool } from '../../src/gpu/buffer-pool';
 import { defineKernel, packUniforms } from '../../src/gpu/kernel';
-import { grid } from '../../src/gpu/runtime';
+import { CPU_PROFILE, defaultProfile, GPU_PROFILE, grid, type KernelProfile } from '../../src/gpu/runtime';
+import type { Tensor } from '../../src/gpu/tensor';
 import { isCpuAdapter } from '../../src/gpu/device';
 import { add } from '../../src/kernels/elementwise';
-import { directWorkgroups } from '../../src/kernels/matmul';
+import { directWorkgroups, matmul } from '../../src/kernels/matmul';
 import { reduceSum } from '../../src/kernels/loss';
 import { rmsnormBackward, rmsnormForward } from '../../src/kernels/norms';
 import { checked, useGpu } from '../helpers/gpu';
@@ -61,10 +62,10 @@ describe('pipeline cache', () => {
 
   it('keeps the subgroup variant of common_reduce.wgsl and the fallback apart', async (ctx) => {
     const rt = gpu();
-    const byDefault = rt.useSubgroups;
-    expect(byDefault).toBe(rt.device.features.has('subgroups') && !rt.info.cpuAdapter);
+    const byDefault = rt.profile;
+    expect(byDefault.subgroups).toBe(rt.device.features.has('subgroups') && !rt.info.cpuAdapter);
     if (!rt.device.features.has('subgroups')) {
-      expect(() => (rt.useSubgroups = true)).toThrow(/subgroups/);
+      expect(() => rt.setProfile({ subgroups: true })).toThrow(/subgroups/);
       ctx.skip("the device lacks 'subgroups'");
     }
     const kernel = defineKernel({
@@ -82,7 +83,7 @@ describe('pipeline cache', () => {
     const out = rt.tensor([2], 'out');
     try {
       for (const on of [true, false, true, false]) {
-        rt.useSubgroups = on;
+        rt.setProfile({ subgroups: on });
         expect(rt.moduleFiles(kernel)[0]).toBe(on ? 'common_reduce_subgroups.wgsl' : 'common_reduce.wgsl');
         await checked(rt, () => rt.dispatch(kernel, { bind: [w, out], uniforms: { out_features: 2, in_features: 3 }, workgroups: [2] }));
         expect(Array.from(await rt.read(out))).toEqual([14, 77]);
@@ -95,7 +96,7 @@ describe('pipeline cache', () => {
       expect(codes[1]).not.toContain('subgroup');
     } finally {
       modules.mockRestore();
-      rt.useSubgroups = byDefault;
+      rt.setProfile(byDefault);
       rt.release(w, out);
     }
   });
@@ -344,8 +345,8 @@ describe('CPU adapters', () => {
     const rt = gpu();
     if (!/swiftshader/i.test(rt.info.description)) ctx.skip('not on SwiftShader');
     expect(rt.info.cpuAdapter).toBe(true);
-    expect(rt.useSubgroups).toBe(false);
-    expect(rt.serialRows).toBe(true);
+    expect(rt.profile).toEqual(CPU_PROFILE);
+    expect(rt.profile).toEqual({ matmul: 'direct', loads: 'vec4', subgroups: false, rows: 'serial' });
   });
 
   it('the direct matmul deals its 4×4 blocks out 64 per workgroup, in two dimensions past 65535 workgroups', () => {
@@ -356,5 +357,62 @@ describe('CPU adapters', () => {
     const [x, y] = directWorkgroups(65536, 65536);
     expect(x).toBeLessThanOrEqual(65535);
     expect(x * y * 64).toBeGreaterThanOrEqual((65536 / 4) ** 2);
+  });
+});
+
+describe('kernel profile', () => {
+  it('defaults to the CPU profile on a CPU adapter and to the GPU one, with subgroups where the device has them, elsewhere', () => {
+    expect(defaultProfile({ cpuAdapter: true }, new Set(['subgroups']))).toEqual(CPU_PROFILE);
+    expect(defaultProfile({ cpuAdapter: false }, new Set(['subgroups']))).toEqual(GPU_PROFILE);
+    expect(defaultProfile({ cpuAdapter: false }, new Set())).toEqual({ ...GPU_PROFILE, subgroups: false });
+  });
+
+  it('setProfile changes the fields given, returns the profile it replaced, and refuses subgroups without the feature', () => {
+    const rt = gpu();
+    const before = rt.profile;
+    try {
+      expect(rt.setProfile({ rows: 'workgroup' })).toEqual(before);
+      expect(rt.profile).toEqual({ ...before, rows: 'workgroup' });
+      if (!rt.device.features.has('subgroups')) expect(() => rt.setProfile({ subgroups: true })).toThrow(/subgroups/);
+      expect(rt.profile.subgroups).toBe(before.subgroups);
+    } finally {
+      rt.setProfile(before);
+    }
+  });
+
+  it("matmul's 'auto' kernel follows the profile, and every choice computes the same product", async () => {
+    const rt = gpu();
+    const [M, N, K] = [24, 40, 12];
+    const a = rt.tensor([M, K], 'a', randn(M * K, 1));
+    const b = rt.tensor([K, N], 'b', randn(K * N, 2));
+    const narrowB = rt.tensor([K, 8], 'b8', randn(K * 8, 3));
+    const before = rt.profile;
+    const spy = vi.spyOn(rt, 'dispatch');
+    const run = async (profile: Partial<KernelProfile>, n: number, bt: Tensor) => {
+      rt.setProfile(profile);
+      const c = rt.tensor([M, n], 'c');
+      await checked(rt, () => matmul(rt, { a, b: bt, c, M, N: n, K }));
+      const [kernel, args] = spy.mock.lastCall!;
+      const out = await rt.read(c);
+      rt.release(c);
+      return { name: kernel.name, wide: args.overrides?.WIDE, out };
+    };
+    try {
+      const direct = await run({ matmul: 'direct', loads: 'vec4' }, N, b);
+      expect([direct.name, direct.wide]).toEqual(['matmul-direct-vec4', false]);
+      const wide = await run({ matmul: 'direct-wide' }, N, b);
+      expect([wide.name, wide.wide]).toEqual(['matmul-direct-vec4', true]);
+      const square = await run({ matmul: 'tiled' }, N, b);
+      expect(square.name).toBe('matmul-vec4');
+      const scalar = await run({ matmul: 'tiled', loads: 'scalar' }, N, b);
+      expect(scalar.name).toBe('matmul-scalar');
+      for (const r of [wide, square, scalar]) expect(relErr(r.out, direct.out)).toBeLessThan(1e-6);
+      expect((await run({ matmul: 'tiled', loads: 'vec4' }, 8, narrowB)).name).toBe('matmul-narrow-vec4');
+      expect((await run({ matmul: 'direct', loads: 'scalar' }, 8, narrowB)).name).toBe('matmul-direct-scalar');
+    } finally {
+      spy.mockRestore();
+      rt.setProfile(before);
+      rt.release(a, b, narrowB);
+    }
   });
 });

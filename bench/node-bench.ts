@@ -105,7 +105,7 @@ async function benchHeadMemory(rt: GpuRuntime): Promise<void> {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   console.log('all rows at once'.padEnd(36), mib(whole).padStart(12));
   console.log(
-    `chunks of ${headChunkRows(rt, S, dims.vocab)} rows`.padEnd(36),
+    `chunks of ${headChunkRows(rt.info, S, dims.vocab)} rows`.padEnd(36),
     mib(chunked).padStart(12),
     `  ${(whole / chunked).toFixed(2)}× less`,
   );

@@ -271,7 +271,7 @@ export async function runTrain(argv: string[]): Promise<void> {
       'out',
       ...RELORA_FLAGS,
     ],
-    switches: ['rslora'],
+    switches: ['rslora', 'gradient-checkpointing'],
   });
   const method = flags.optionalString('method');
   if (method === 'full' || method === 'relora') return runFullRankTrain(flags, method);
@@ -294,6 +294,7 @@ export async function runTrain(argv: string[]): Promise<void> {
   await withEngine(
     inputs,
     async (rt, model, batches) => {
+      model.recomputeLayers = flags.isSet('gradient-checkpointing');
       const adapter = existing
         ? loadAdapter(rt, model, existing.spec, existing.tensors, adapterDir!)
         : await createAdapter(rt, model, newSpec!, hyper.seed);
@@ -353,6 +354,7 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
   await withEngine(
     inputs,
     async (rt, model, batches) => {
+      model.recomputeLayers = flags.isSet('gradient-checkpointing');
       let weights: Map<string, { shape: number[]; data: Float32Array }>;
       if (settings) {
         const run = new ReloraRun(rt, model, settings, hyper);

@@ -25,6 +25,8 @@ export const TRAINING_DEFAULTS = {
   seed: 0,
   warmupSteps: 0,
   gradAccum: 1,
+  /** Off, as HF TrainingArguments: checkpointing trades about one more forward pass for memory. */
+  gradientCheckpointing: false,
 } as const;
 
 export const RELORA_DEFAULTS = {

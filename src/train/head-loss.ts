@@ -19,9 +19,15 @@ import type { Transformer } from '../model/transformer';
  */
 export const HEAD_CHUNK_BYTES = 64 * 2 ** 20;
 
+/** The device limits a chunk must fit (the runtime's GpuInfo has them). */
+export interface HeadChunkLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+}
+
 /** Rows per chunk: as many as fit the budget and the device's binding and buffer limits, at least one. */
-export function headChunkRows(rt: GpuRuntime, T: number, V: number, budgetBytes = HEAD_CHUNK_BYTES): number {
-  const bytes = Math.min(budgetBytes, rt.info.maxStorageBufferBindingSize, rt.info.maxBufferSize);
+export function headChunkRows(limits: HeadChunkLimits, T: number, V: number, budgetBytes = HEAD_CHUNK_BYTES): number {
+  const bytes = Math.min(budgetBytes, limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   return Math.max(1, Math.min(T, Math.floor(bytes / (4 * V))));
 }
 
@@ -47,7 +53,7 @@ export interface HeadLossArgs {
 export function recordHeadLoss(rt: GpuRuntime, model: Transformer, a: HeadLossArgs): void {
   const { hiddenSize: C, vocabSize: V } = model.config;
   const head = model.head();
-  const rows = Math.max(1, Math.min(a.T, a.rows ?? headChunkRows(rt, a.T, V)));
+  const rows = Math.max(1, Math.min(a.T, a.rows ?? headChunkRows(rt.info, a.T, V)));
   const whole = rows === a.T;
   const logits = rt.tensor([rows, V], 'logits_chunk');
   const targets = whole ? a.targets : rt.intTensor(new Int32Array(rows), 'targets_chunk');

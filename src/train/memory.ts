@@ -1,5 +1,6 @@
 import { ADAPTER_METHODS } from '../adapters';
 import { type LinearModuleInfo, linearModules, type ModelConfig } from '../formats/hf-config';
+import { headChunkRows } from './head-loss';
 import type { AdapterSpec } from '../formats/peft';
 
 /** What a training run will allocate on the GPU, in bytes (f32 everywhere). */
@@ -81,9 +82,10 @@ export function adapterBuffers(spec: AdapterSpec, modules: readonly LinearModule
 
 /**
  * A deliberately generous estimate: per layer the blocks keep about a dozen [T, hidden] and four
- * [T, intermediate] activations plus the attention probabilities [B, heads, S, S]; logits and
- * their gradient are [T, vocab] each. `adapter` (its spec and adapted layers) adds its tensors to
- * the buffers the largest is picked from.
+ * [T, intermediate] activations plus the attention probabilities [B, heads, S, S] (with gradient
+ * checkpointing one layer does, the others keep only their input); the LM head and loss hold one
+ * chunk of logits (train/head-loss.ts), which becomes its own gradient in place. `adapter` (its
+ * spec and adapted layers) adds its tensors to the buffers the largest is picked from.
  */
 export function estimateTrainingMemory(
   config: ModelConfig,
@@ -92,13 +94,16 @@ export function estimateTrainingMemory(
   batch: number,
   seq: number,
   adapter?: { readonly spec: AdapterSpec; readonly modules: readonly LinearModuleInfo[] },
+  opts: { readonly checkpointing?: boolean; readonly limits?: BufferLimits } = {},
 ): MemoryEstimate {
   const T = batch * seq;
   const perLayer = T * (12 * config.hiddenSize + 4 * config.intermediateSize) + batch * config.numHeads * seq * seq;
-  const logits = T * config.vocabSize;
+  const limits = opts.limits ?? { maxStorageBufferBindingSize: Number.MAX_SAFE_INTEGER, maxBufferSize: Number.MAX_SAFE_INTEGER };
+  const logits = headChunkRows(limits, T, config.vocabSize) * config.vocabSize;
   const weights = parameterCount * F32;
   const adapterBytes = trainableParams * 4 * F32;
-  const activations = (config.numLayers * perLayer + 3 * logits) * F32;
+  const layers = opts.checkpointing ? (config.numLayers + 1) * T * config.hiddenSize + perLayer : config.numLayers * perLayer;
+  const activations = (layers + logits) * F32;
   const buffers = [
     ...modelBuffers(config),
     ...activationBuffers(config, batch, seq),

@@ -54,7 +54,11 @@ export function useTrainingPlan(): TrainingPlan {
     const microBatch = settings.batchSize;
     // ReLoRA's warm start trains every weight of a second copy of the model: copy + grad + AdamW m, v.
     const optimized = relora ? model.parameterCount : (trainable ?? 0);
-    const memory = estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, settings.seqLen);
+    const limits = gpuStatus.kind === 'ready' ? gpuStatus.gpu : undefined;
+    const memory = estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, settings.seqLen, undefined, {
+      checkpointing: settings.gradientCheckpointing,
+      limits,
+    });
     const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
     const budget = gpuStatus.kind === 'ready' ? memoryBudget(gpuStatus.gpu, deviceMemory) : null;
     const fitProblem = budget ? whyItDoesNotFit(memory, budget) : null;

@@ -121,6 +121,8 @@ export interface TrainSettings {
   readonly maxGradNorm: number;
   /** Use at most this many examples of the dataset, the first ones (0: all). */
   readonly maxSamples: number;
+  /** Recompute each layer's forward in backward instead of keeping its activations (Transformer.recomputeLayers). */
+  readonly gradientCheckpointing: boolean;
   readonly relora: ReloraUiSettings;
 }
 

@@ -26,6 +26,7 @@ export class ReloraTrainingRun {
     this.control = new RunControl(io.post);
     const s = io.settings;
     this.totalSteps = s.steps;
+    io.model.recomputeLayers = s.gradientCheckpointing;
     this.engine = new ReloraRun(io.rt, io.model, reloraSettingsOf(s), studioHyper(s));
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
   }

@@ -54,6 +54,7 @@ export const FIELD_LABEL: Record<SettingsField, string> = {
   weightDecay: 'weight decay',
   maxGradNorm: 'max grad norm',
   maxSamples: 'max samples',
+  gradientCheckpointing: 'gradient checkpointing',
   'relora.warmStartSteps': 'warm-start steps',
   'relora.resetEvery': 'reset every',
   'relora.restartWarmupSteps': 'restart warmup steps',
@@ -262,6 +263,7 @@ const FIELD_KINDS: Record<Exclude<keyof TrainSettings, 'relora' | 'targets'>, Ki
   weightDecay: 'number',
   maxGradNorm: 'number',
   maxSamples: 'number',
+  gradientCheckpointing: 'boolean',
 };
 const RELORA_KINDS: Record<keyof ReloraUiSettings, Kind> = {
   warmStartSteps: 'number',

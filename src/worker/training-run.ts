@@ -138,6 +138,7 @@ export class TrainingRun {
     this.control = new RunControl(io.post);
     const s = io.settings;
     this.totalSteps = totalStepsFor(s, io.train.length);
+    io.model.recomputeLayers = s.gradientCheckpointing;
     this.trainer = new Trainer(io.rt, io.model, io.adapter, studioHyper(s));
     this.sampler = new BatchSampler(io.train, s.batchSize, s.seed);
     this.schedule = { kind: s.schedule, peakLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: this.totalSteps };

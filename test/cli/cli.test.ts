@@ -55,7 +55,7 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     const c = await loadCase(name);
     const a = c.summary.adamw;
     const out = tmp();
-    const r = await cli([
+    const args = [
       'train',
       ...common,
       '--adapter',
@@ -71,10 +71,10 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
       '--weight-decay',
       String(a.weight_decay),
       '--max-grad-norm',
-      '0',
+      '0', // the fixtures' AdamW steps are unclipped
       '--out',
-      out, // the fixtures' AdamW steps are unclipped
-    ]);
+    ];
+    const r = await cli([...args, out]);
     expect(r.code).toBe(0);
     const losses = r.stdout
       .trim()
@@ -85,6 +85,10 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     const got = readTensors(join(out, 'adapter_model.safetensors'));
     for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
     expect(readFileSync(join(out, 'adapter_config.json'), 'utf8')).toBe(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8'));
+    // Gradient checkpointing recomputes each layer in backward: the very same losses.
+    const again = tmp();
+    const rerun = await cli([...args, again, '--gradient-checkpointing']);
+    expect([rerun.code, rerun.stdout]).toEqual([0, r.stdout]);
   });
 });
 

@@ -102,10 +102,10 @@ describe('the LM head and loss in chunks of rows', () => {
     const rt = gpu();
     const V = 151_936;
     const limit = Math.min(rt.info.maxStorageBufferBindingSize, rt.info.maxBufferSize, HEAD_CHUNK_BYTES);
-    const rows = headChunkRows(rt, 512, V);
+    const rows = headChunkRows(rt.info, 512, V);
     expect(rows * V * 4).toBeLessThanOrEqual(limit);
     expect((rows + 1) * V * 4).toBeGreaterThan(limit);
-    expect(headChunkRows(rt, 7, 50)).toBe(7);
-    expect(headChunkRows(rt, 512, V, 4096)).toBe(1);
+    expect(headChunkRows(rt.info, 7, 50)).toBe(7);
+    expect(headChunkRows(rt.info, 512, V, 4096)).toBe(1);
   });
 });

@@ -21,7 +21,7 @@ function sequences(count: number, length: number, vocab: number, seed: number): 
 }
 
 /** The events of one studio training run of a LoRA on the fixture model. */
-async function runEvents(settings: TrainSettings): Promise<StudioEvent[]> {
+async function runEvents(settings: TrainSettings, seen: { recomputeLayers?: boolean } = {}): Promise<StudioEvent[]> {
   const rt = gpu();
   const c = await loadCase('llama-lora-qv');
   const model = new Transformer(rt, c.model.config, c.model.weights);
@@ -39,6 +39,7 @@ async function runEvents(settings: TrainSettings): Promise<StudioEvent[]> {
     post: (e) => events.push(e),
   });
   await run.run();
+  seen.recomputeLayers = model.recomputeLayers;
   adapter.destroy(rt);
   model.destroy();
   return events;
@@ -83,5 +84,15 @@ describe('TrainingRun reads each loss back while the next step runs', () => {
     const losses = steps(pipelined).map((e) => e.loss);
     expect(new Set(losses).size).toBe(losses.length);
     expect(pipelined.at(-1)).toMatchObject({ type: 'train-finished', step: 7, reason: 'completed' });
+  });
+
+  it('the gradient-checkpointing setting recomputes the layers and changes no loss, with dropout on', async () => {
+    const withDropout = { ...settings, dropout: 0.1, evalEvery: 3 };
+    const seen: { recomputeLayers?: boolean } = {};
+    const plain = await runEvents(withDropout, seen);
+    expect(seen.recomputeLayers).toBe(false);
+    const recomputed = await runEvents({ ...withDropout, gradientCheckpointing: true }, seen);
+    expect(seen.recomputeLayers).toBe(true);
+    expect(steps(recomputed).map((e) => e.loss)).toEqual(steps(plain).map((e) => e.loss));
   });
 });

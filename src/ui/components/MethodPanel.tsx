@@ -137,6 +137,18 @@ export function MethodPanel() {
             step: 0.1,
             title: 'Clip the global gradient norm to this',
           })}
+          <label
+            className="field checkbox"
+            title="Keep only each layer's input and recompute the layer in backward: far less memory for about one more forward pass"
+          >
+            <input
+              type="checkbox"
+              data-testid="gradient-checkpointing"
+              checked={settings.gradientCheckpointing}
+              onChange={(e) => update({ gradientCheckpointing: e.target.checked })}
+            />{' '}
+            <span>Gradient checkpointing</span>
+          </label>
           {!relora && <CheckpointEvery />}
         </Row>
       </fieldset>

@@ -35,6 +35,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   evalEvery: 5,
   weightDecay: TRAINING_DEFAULTS.weightDecay,
   maxGradNorm: TRAINING_DEFAULTS.maxGradNorm,
+  gradientCheckpointing: TRAINING_DEFAULTS.gradientCheckpointing,
   maxSamples: 0,
   relora: { warmStartSteps: 5, resetEvery: 10, restartWarmupSteps: 2, ...RELORA_DEFAULTS },
 };

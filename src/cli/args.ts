@@ -1,3 +1,8 @@
+import { DEVICE_LIMITS, type DeviceLimits } from '../gpu/device';
+
+/** Flags every command takes: `--device-limits adapter|spec-default` (gpu/device.ts DeviceLimits). */
+const COMMON_VALUES = ['device-limits'];
+
 /** A small strict flag parser: `--name value`, `--flag`; unknown flags are errors. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -28,7 +33,7 @@ export class Flags {
       const name = arg.slice(2);
       if (spec.switches?.includes(name)) {
         this.switches.add(name);
-      } else if (spec.values.includes(name)) {
+      } else if (spec.values.includes(name) || COMMON_VALUES.includes(name)) {
         const value = argv[++i];
         if (value === undefined || value.startsWith('--')) throw new UsageError(`${command}: --${name} needs a value`);
         if (this.values.has(name)) throw new UsageError(`${command}: --${name} given twice`);
@@ -37,6 +42,14 @@ export class Flags {
         throw new UsageError(`${command}: unknown flag --${name}`);
       }
     }
+  }
+
+  /** The device's limits to ask for: the adapter's (default) or exactly WebGPU's defaults. */
+  deviceLimits(): DeviceLimits {
+    const v = this.values.get('device-limits') ?? 'adapter';
+    const found = DEVICE_LIMITS.find((l) => l === v);
+    if (!found) throw new UsageError(`${this.command}: --device-limits must be ${DEVICE_LIMITS.join(' or ')}, got '${v}'`);
+    return found;
   }
 
   has(name: string): boolean {

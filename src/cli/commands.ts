@@ -21,6 +21,7 @@ import {
 } from '../formats/node-fs';
 import { targetedModules, type AdapterSpec } from '../formats/peft';
 import { writeSafetensors } from '../formats/safetensors';
+import type { DeviceLimits } from '../gpu/device';
 import { createNodeRuntime } from '../gpu/node';
 import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
@@ -37,9 +38,12 @@ interface Inputs {
   readonly modelPath: string;
   readonly model: ModelFolder;
   readonly batchJson: { text: string; path: string };
+  /** --device-limits: the adapter's limits or exactly WebGPU's defaults. */
+  readonly deviceLimits: DeviceLimits;
 }
 
 async function readInputs(flags: Flags): Promise<Inputs> {
+  const deviceLimits = flags.deviceLimits(); // a bad value is refused before the model is read
   const modelPath = flags.string('model');
   const model = await readModelFolder(modelPath);
   const path = flags.string('batch');
@@ -49,7 +53,7 @@ async function readInputs(flags: Flags): Promise<Inputs> {
   } catch (e) {
     throw new FormatError(path, `cannot read batch file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return { modelPath, model, batchJson: { text, path } };
+  return { modelPath, model, batchJson: { text, path }, deviceLimits };
 }
 
 /**
@@ -69,7 +73,7 @@ async function withEngine<T>(
     throw new FormatError(batchJson.path, `sequence length ${tokens.seq} exceeds the model's ${folder.config.maxPositions} positions`);
   }
   const parts = splitRows(tokens, microBatches);
-  const rt = await createNodeRuntime();
+  const rt = await createNodeRuntime(inputs.deviceLimits);
   try {
     checkFits(fit, inputs, tokens, microBatches, rt); // against the device's limits, before anything is allocated
     const model = new Transformer(rt, folder.config, folder.weights);
@@ -299,11 +303,13 @@ export async function runTrain(argv: string[]): Promise<void> {
         ? loadAdapter(rt, model, existing.spec, existing.tensors, adapterDir!)
         : await createAdapter(rt, model, newSpec!, hyper.seed);
       const trainer = new Trainer(rt, model, adapter, hyper);
+      const started = performance.now();
       for (let step = 0; step < steps; step++) {
         const loss = await trainer.trainStep(batches);
         printJson({ step, loss });
         checkFinite(loss, step, out);
       }
+      printDone(rt, steps, batches, started);
       await writeAdapterFolder(out, adapter.spec, await adapter.exportTensors(rt), null);
       trainer.destroy();
       adapter.destroy(rt);
@@ -311,6 +317,17 @@ export async function runTrain(argv: string[]): Promise<void> {
     gradAccum,
     fit,
   );
+}
+
+/**
+ * The line `train` ends with: the steps run, the most GPU memory the run held at once (the buffer
+ * pool's peak: weights, adapter, optimizer state and activations) and the tokens of the
+ * micro-batches trained per second.
+ */
+function printDone(rt: GpuRuntime, steps: number, batches: MicroBatches, startedMs: number): void {
+  const tokens = steps * batches.reduce((n, b) => n + b.B * b.S, 0);
+  const seconds = (performance.now() - startedMs) / 1000;
+  printJson({ done: true, steps, peak_gpu_bytes: rt.pool.peakBytes, tokens_per_s: Number((tokens / seconds).toFixed(2)) });
 }
 
 function checkFinite(loss: number, step: number, out: string): void {
@@ -358,21 +375,25 @@ async function runFullRankTrain(flags: Flags, method: 'full' | 'relora'): Promis
       let weights: Map<string, { shape: number[]; data: Float32Array }>;
       if (settings) {
         const run = new ReloraRun(rt, model, settings, hyper);
+        const started = performance.now();
         for (let step = 0; step < steps; step++) {
           const r = await run.trainStep(batches);
           printJson({ step, loss: r.loss, lr: r.lr, phase: r.phase, reset: r.reset });
           checkFinite(r.loss, step, out);
         }
+        printDone(rt, steps, batches, started);
         weights = await run.exportMergedWeights();
         run.destroy();
       } else {
         const target = new FullRankTarget(rt, model);
         const trainer = new Trainer(rt, model, target, hyper);
+        const started = performance.now();
         for (let step = 0; step < steps; step++) {
           const loss = await trainer.trainStep(batches);
           printJson({ step, loss });
           checkFinite(loss, step, out);
         }
+        printDone(rt, steps, batches, started);
         weights = await target.exportWeights();
         trainer.destroy();
         target.destroy();

@@ -12,6 +12,7 @@ import { Flags } from './args';
  */
 export async function runGenerate(argv: string[]): Promise<void> {
   const flags = new Flags('generate', argv, { values: ['model', 'adapter', 'prompt', 'max-tokens', 'temperature', 'top-k', 'seed'] });
+  const deviceLimits = flags.deviceLimits();
   const folder = await readModelFolder(flags.string('model'), { tokenizer: true });
   const prompt = flags.string('prompt');
   const adapterDir = flags.optionalString('adapter');
@@ -24,7 +25,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
     seed: flags.number('seed', 0, Number.isSafeInteger, 'an integer'),
     stopTokenIds: folder.stopTokenIds,
   };
-  const rt = await createNodeRuntime();
+  const rt = await createNodeRuntime(deviceLimits);
   try {
     const model = new Transformer(rt, folder.config, folder.weights);
     const adapter = adapterFolder ? await loadAdapter(rt, model, adapterFolder.spec, adapterFolder.tensors, adapterDir!) : null;

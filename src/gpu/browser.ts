@@ -1,4 +1,4 @@
-import { createRuntime } from './device';
+import { createRuntime, type DeviceLimits } from './device';
 import type { GpuRuntime } from './runtime';
 
 // Vite inlines every shader file as a string at build time.
@@ -12,7 +12,7 @@ export function browserShaderLibrary(file: string): string {
 }
 
 /** A runtime on `navigator.gpu` (page or worker). */
-export function createBrowserRuntime(): Promise<GpuRuntime> {
+export function createBrowserRuntime(limits: DeviceLimits = 'adapter'): Promise<GpuRuntime> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  return createRuntime(gpu, browserShaderLibrary);
+  return createRuntime(gpu, browserShaderLibrary, limits);
 }

@@ -11,23 +11,33 @@ export class WebGpuUnavailableError extends Error {
 }
 
 /**
- * Acquires an adapter and a device with the adapter's real storage limits (the defaults cap
- * bindings at 128 MiB, which is far below what a model needs) and wraps it in a runtime.
+ * Which limits the device is asked for. 'adapter': the adapter's own storage and workgroup limits
+ * (the defaults cap bindings at 128 MiB, far below what a model needs). 'spec-default': none, so
+ * the device has exactly WebGPU's default limits (128 MiB per binding, 256 MiB per buffer), as
+ * many phones, iPads and integrated GPUs grant; the tests run small devices this way.
  */
-export async function createRuntime(gpu: GPU | undefined, shaders: ShaderLibrary): Promise<GpuRuntime> {
+export type DeviceLimits = 'adapter' | 'spec-default';
+
+export const DEVICE_LIMITS: readonly DeviceLimits[] = ['adapter', 'spec-default'];
+
+/** Acquires an adapter and a device with the limits asked for and wraps it in a runtime. */
+export async function createRuntime(gpu: GPU | undefined, shaders: ShaderLibrary, limits: DeviceLimits = 'adapter'): Promise<GpuRuntime> {
   if (!gpu) throw new WebGpuUnavailableError('this environment has no navigator.gpu');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new WebGpuUnavailableError('no GPU adapter was found');
   const a = adapter.limits;
-  const requiredLimits: Record<string, number> = {
-    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
-    maxBufferSize: a.maxBufferSize,
-    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
-    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
-    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
-    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
-    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
-  };
+  const requiredLimits: Record<string, number> =
+    limits === 'spec-default'
+      ? {}
+      : {
+          maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+          maxBufferSize: a.maxBufferSize,
+          maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+          maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+          maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+          maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+          maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+        };
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   device.lost.then((info) => {

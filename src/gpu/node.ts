@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRuntime, WebGpuUnavailableError } from './device';
+import { createRuntime, type DeviceLimits, WebGpuUnavailableError } from './device';
 import type { GpuRuntime } from './runtime';
 
 const SHADER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shaders');
@@ -25,7 +25,7 @@ export function nodeShaderLibrary(): (file: string) => string {
  * A runtime on Dawn's `webgpu` package. On a machine without a GPU driver, Vulkan falls back
  * to SwiftShader from Debian's chromium package when no ICD was chosen explicitly.
  */
-export async function createNodeRuntime(): Promise<GpuRuntime> {
+export async function createNodeRuntime(limits: DeviceLimits = 'adapter'): Promise<GpuRuntime> {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
@@ -40,5 +40,5 @@ export async function createNodeRuntime(): Promise<GpuRuntime> {
   } catch (e) {
     throw new WebGpuUnavailableError(`the 'webgpu' package could not be loaded (${(e as Error).message})`);
   }
-  return createRuntime(gpu, nodeShaderLibrary());
+  return createRuntime(gpu, nodeShaderLibrary(), limits);
 }

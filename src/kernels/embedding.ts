@@ -14,6 +14,8 @@ const embeddingKernel = defineKernel({
     ['S', 'u32'],
     ['scale', 'f32'],
     ['pos0', 'u32'],
+    ['row0', 'u32'],
+    ['rows', 'u32'],
   ],
 });
 
@@ -24,6 +26,12 @@ export interface EmbeddingOptions {
   readonly scale?: number;
   /** Position of the first row (a generation's cached prefix length); 0 by default. */
   readonly pos0?: number;
+  /**
+   * The table holds only rows [row0, row0 + tableRows) of the whole embedding (one block of a
+   * table split across buffers); tokens with other ids are left unwritten. Default: all of it.
+   */
+  readonly row0?: number;
+  readonly tableRows?: number;
 }
 
 /**
@@ -43,7 +51,7 @@ export function embeddingForward(
   const { positions } = opts;
   rt.dispatch(embeddingKernel, {
     bind: [ids, table, positions ?? rt.unused, out],
-    uniforms: { T, C, S, scale: opts.scale ?? 1, pos0: opts.pos0 ?? 0 },
+    uniforms: { T, C, S, scale: opts.scale ?? 1, pos0: opts.pos0 ?? 0, row0: opts.row0 ?? 0, rows: opts.tableRows ?? table.numel / C },
     overrides: { HAS_POS: positions !== undefined },
     workgroups: elementGroups(T * C),
   });

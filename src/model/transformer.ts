@@ -26,6 +26,26 @@ export interface DeviceTokens {
   readonly S: number;
 }
 
+/**
+ * A [rows, cols] weight kept as blocks of whole rows, each in its own buffer: the token embedding
+ * and the LM head of a large vocabulary outgrow one binding on small devices (Qwen2.5-0.5B's is
+ * 519 MiB in f32, WebGPU's default limit 128 MiB). One block when it fits.
+ */
+export interface RowBlocks {
+  readonly rows: number;
+  readonly cols: number;
+  readonly blocks: readonly { readonly row0: number; readonly rows: number; readonly tensor: Tensor }[];
+}
+
+export interface TransformerOptions {
+  /**
+   * The most bytes one weight buffer may take: the device's per-binding and per-buffer limits by
+   * default. The embedding and LM head are split into row blocks under it; tests lower it to run
+   * the split paths on small models.
+   */
+  readonly maxTensorBytes?: number;
+}
+
 interface FinalSaved {
   readonly xL: Tensor;
   readonly normStats: Tensor;
@@ -56,13 +76,22 @@ export class Transformer {
    */
   recomputeLayers = false;
 
+  private readonly split = new Map<string, RowBlocks>();
+  /** See TransformerOptions.maxTensorBytes. */
+  readonly maxTensorBytes: number;
+
   constructor(
     private readonly rt: GpuRuntime,
     readonly config: ModelConfig,
     weights: WeightMap,
+    opts: TransformerOptions = {},
   ) {
+    this.maxTensorBytes = opts.maxTensorBytes ?? Math.min(rt.info.maxStorageBufferBindingSize, rt.info.maxBufferSize);
+    const splittable = new Set([this.embeddingKey(), 'lm_head.weight']);
     for (const [key, w] of weights) {
-      if (w.data.length > 0) this.tensors.set(key, rt.tensor(w.shape, key, w.data));
+      if (w.data.length === 0) continue;
+      if (splittable.has(key)) this.split.set(key, this.rowBlocks(key, w.shape, w.data));
+      else this.tensors.set(key, rt.tensor(w.shape, key, w.data));
     }
     for (const m of linearModules(config)) this.linears.set(m.modulePath, this.frozenLinear(m));
     this.blocks = Array.from({ length: config.numLayers }, (_, l) => this.block(l));
@@ -72,6 +101,7 @@ export class Transformer {
   get parameterCount(): number {
     let n = 0;
     for (const t of this.tensors.values()) n += t.numel;
+    for (const w of this.split.values()) n += w.rows * w.cols;
     return n;
   }
 
@@ -81,10 +111,41 @@ export class Transformer {
     return l;
   }
 
+  /** A weight in one buffer (the embedding and LM head too, when they fit one). */
   weight(key: string): Tensor {
     const t = this.tensors.get(key);
-    if (!t) throw new Error(`model weight ${key} is missing`);
-    return t;
+    if (t) return t;
+    const w = this.split.get(key);
+    if (w?.blocks.length === 1) return w.blocks[0]!.tensor;
+    if (w) {
+      throw new Error(
+        `${key} [${w.rows}, ${w.cols}] is split into ${w.blocks.length} buffers (this device allows ${this.maxTensorBytes} bytes per buffer); ` +
+          'training it (full rank) needs it in one',
+      );
+    }
+    throw new Error(`model weight ${key} is missing`);
+  }
+
+  /** Whether a weight exists and is kept in one buffer. */
+  isWhole(key: string): boolean {
+    return this.tensors.has(key) || this.split.get(key)?.blocks.length === 1;
+  }
+
+  private embeddingKey(): string {
+    return this.config.arch === 'llama' ? 'model.embed_tokens.weight' : 'transformer.wte.weight';
+  }
+
+  /** Rows of `data` in blocks of at most maxTensorBytes (whole rows, at least one a block). */
+  private rowBlocks(key: string, shape: readonly number[], data: Float32Array): RowBlocks {
+    const [rows, cols] = shape as [number, number];
+    const per = Math.max(1, Math.floor(this.maxTensorBytes / (4 * cols)));
+    const blocks = [];
+    for (let row0 = 0; row0 < rows; row0 += per) {
+      const n = Math.min(per, rows - row0);
+      const label = n === rows ? key : `${key}[${row0}:${row0 + n}]`;
+      blocks.push({ row0, rows: n, tensor: this.rt.tensor([n, cols], label, data.subarray(row0 * cols, (row0 + n) * cols)) });
+    }
+    return { rows, cols, blocks };
   }
 
   private frozenLinear(m: LinearModuleInfo): FrozenLinear {
@@ -152,11 +213,40 @@ export class Transformer {
     );
   }
 
-  /** The LM head: lm_head.weight, or the input embedding when tied. */
+  /** The LM head's key: lm_head.weight, or the input embedding when tied. */
+  private headKey(): string {
+    return !this.config.tieWordEmbeddings && this.split.has('lm_head.weight') ? 'lm_head.weight' : this.embeddingKey();
+  }
+
+  /** The LM head in one buffer (full-rank training of it); see weight(). */
   head(): Tensor {
-    const c = this.config;
-    if (!c.tieWordEmbeddings && this.tensors.has('lm_head.weight')) return this.weight('lm_head.weight');
-    return this.weight(c.arch === 'llama' ? 'model.embed_tokens.weight' : 'transformer.wte.weight');
+    return this.weight(this.headKey());
+  }
+
+  /** The LM head's gradient in `baseGrads` when it trains (only a head in one buffer can). */
+  headGrad(baseGrads: ReadonlyMap<Tensor, Tensor> | null): Tensor | undefined {
+    if (!baseGrads || !this.isWhole(this.headKey())) return undefined;
+    return baseGrads.get(this.head());
+  }
+
+  /**
+   * logits [M, V] = rows [row0, row0 + M) of hidden [·, C] · headᵀ, one matmul per block of the
+   * head into its columns of the logits.
+   */
+  headForward(hidden: Tensor, row0: number, M: number, logits: Tensor): void {
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    for (const b of this.split.get(this.headKey())!.blocks) {
+      matmul(this.rt, { a: hidden, aOffset: row0 * C, b: b.tensor, c: logits, cOffset: b.row0, ldc: V, M, N: b.rows, K: C, transB: true });
+    }
+  }
+
+  /** Rows [row0, row0 + M) of dHidden [·, C] = dLogits [M, V] · head, summed over the head's blocks. */
+  headBackwardInput(dLogits: Tensor, M: number, dHidden: Tensor, row0: number): void {
+    const { hiddenSize: C, vocabSize: V } = this.config;
+    for (const [i, b] of this.split.get(this.headKey())!.blocks.entries()) {
+      const beta = i === 0 ? 0 : 1;
+      matmul(this.rt, { a: dLogits, aOffset: b.row0, lda: V, b: b.tensor, c: dHidden, cOffset: row0 * C, M, N: C, K: b.rows, beta });
+    }
   }
 
   private passContext(
@@ -184,12 +274,11 @@ export class Transformer {
   ): Tensor {
     const { rt } = this;
     const T = tokens.B * tokens.S;
-    const { hiddenSize: C, vocabSize: V } = this.config;
     const normed = this.forwardHidden(tokens, adapter, step, keep, baseGrads);
-    const logits = rt.tensor([T, V], 'logits');
-    matmul(rt, { a: normed, b: this.head(), c: logits, M: T, N: V, K: C, transB: true });
+    const logits = rt.tensor([T, this.config.vocabSize], 'logits');
+    this.headForward(normed, 0, T, logits);
     // Kept only for a trainable head's gradient: backward() reads dLogits, not the head's input.
-    const headTrains = baseGrads?.has(this.head()) === true;
+    const headTrains = this.headGrad(baseGrads) !== undefined;
     if (!keep || !headTrains) rt.release(normed);
     if (keep && !headTrains) this.final = { ...this.final!, normed: null };
     return logits;
@@ -266,7 +355,7 @@ export class Transformer {
     const normStats = rt.tensor([1, 2], 'final_stats');
     this.finalNormForward(last, normed, normStats, 1);
     const logits = rt.tensor([1, this.config.vocabSize], 'logits');
-    matmul(rt, { a: normed, b: this.head(), c: logits, M: 1, N: this.config.vocabSize, K: C, transB: true });
+    this.headForward(normed, 0, 1, logits);
     rt.release(x, last, normed, normStats);
     cache.length = pos0 + S;
     return logits;
@@ -277,11 +366,11 @@ export class Transformer {
     const c = this.config;
     const { rt, T, S } = ctx;
     const x = rt.tensor([T, c.hiddenSize], 'embed');
-    if (c.arch === 'llama') {
-      embeddingForward(rt, ids, this.weight('model.embed_tokens.weight'), x, T, c.hiddenSize, S, { scale: c.embeddingScale });
-    } else {
-      const positions = this.weight('transformer.wpe.weight');
-      embeddingForward(rt, ids, this.weight('transformer.wte.weight'), x, T, c.hiddenSize, S, { positions, pos0: firstPosition(ctx) });
+    const opts =
+      c.arch === 'llama' ? { scale: c.embeddingScale } : { positions: this.weight('transformer.wpe.weight'), pos0: firstPosition(ctx) };
+    // Each block writes the tokens whose ids it holds: together, every token once.
+    for (const b of this.split.get(this.embeddingKey())!.blocks) {
+      embeddingForward(rt, ids, b.tensor, x, T, c.hiddenSize, S, { ...opts, row0: b.row0, tableRows: b.rows });
     }
     return x;
   }
@@ -302,14 +391,13 @@ export class Transformer {
     const { rt } = this;
     const T = tokens.B * tokens.S;
     const { hiddenSize: C, vocabSize: V } = this.config;
-    const head = this.head();
-    const dHead = baseGrads?.get(head);
+    const dHead = this.headGrad(baseGrads);
     if (dHead) {
       if (!f.normed) throw new Error('backward: the LM head trains, but the forward was not told (baseGrads) and did not keep its input');
       matmul(rt, { a: dLogits, b: f.normed, c: dHead, M: V, N: C, K: T, transA: true, beta: 1 });
     }
     const dNormed = rt.tensor([T, C], 'd_final_norm');
-    matmul(rt, { a: dLogits, b: head, c: dNormed, M: T, N: C, K: V });
+    this.headBackwardInput(dLogits, T, dNormed, 0);
     this.backwardHidden(tokens, adapter, step, dNormed, baseGrads);
     rt.release(dNormed);
   }
@@ -416,6 +504,8 @@ export class Transformer {
     this.releaseActivations();
     for (const t of this.tensors.values()) this.rt.release(t);
     this.tensors.clear();
+    for (const w of this.split.values()) this.rt.release(...w.blocks.map((b) => b.tensor));
+    this.split.clear();
     for (const table of this.ropes.values()) table.release();
   }
 }

@@ -52,21 +52,21 @@ export interface HeadLossArgs {
 /** Records the head's logits, the loss and (with dHidden) its gradients, chunk by chunk. */
 export function recordHeadLoss(rt: GpuRuntime, model: Transformer, a: HeadLossArgs): void {
   const { hiddenSize: C, vocabSize: V } = model.config;
-  const head = model.head();
-  const rows = Math.max(1, Math.min(a.T, a.rows ?? headChunkRows(rt.info, a.T, V)));
+  const limit = { maxStorageBufferBindingSize: model.maxTensorBytes, maxBufferSize: model.maxTensorBytes };
+  const rows = Math.max(1, Math.min(a.T, a.rows ?? headChunkRows(limit, a.T, V)));
   const whole = rows === a.T;
   const logits = rt.tensor([rows, V], 'logits_chunk');
   const targets = whole ? a.targets : rt.intTensor(new Int32Array(rows), 'targets_chunk');
   const losses = whole ? a.losses : rt.tensor([rows], 'losses_chunk');
   for (let r0 = 0; r0 < a.T; r0 += rows) {
     const n = Math.min(rows, a.T - r0);
-    matmul(rt, { a: a.hidden, aOffset: r0 * C, b: head, c: logits, M: n, N: V, K: C, transB: true });
+    model.headForward(a.hidden, r0, n, logits);
     if (!whole) rt.copy(a.targets, targets, n, r0, 0);
     crossEntropy(rt, { logits, targets, losses, T: n, V, invCount: a.invCount, writeGrad: a.dHidden !== null });
     if (!whole) rt.copy(losses, a.losses, n, 0, r0);
     if (a.dHidden === null) continue;
     if (a.dHead) matmul(rt, { a: logits, b: a.hidden, bOffset: r0 * C, c: a.dHead, M: V, N: C, K: n, transA: true, beta: 1 });
-    matmul(rt, { a: logits, b: head, c: a.dHidden, cOffset: r0 * C, M: n, N: C, K: V });
+    model.headBackwardInput(logits, n, a.dHidden, r0);
   }
   rt.release(logits);
   if (!whole) rt.release(targets, losses);

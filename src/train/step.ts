@@ -47,7 +47,7 @@ export function recordLoss(
   } else {
     const hidden = model.forwardHidden(batch, adapter, step, opts.withGrad, baseGrads);
     const dHidden = opts.withGrad ? rt.tensor([T, model.config.hiddenSize], 'd_final_norm') : null;
-    const dHead = baseGrads?.get(model.head());
+    const dHead = model.headGrad(baseGrads);
     recordHeadLoss(rt, model, { hidden, targets: batch.targets, losses, T, invCount, dHidden, dHead, rows: opts.headRows });
     if (dHidden) {
       model.backwardHidden(batch, adapter, step, dHidden, baseGrads);

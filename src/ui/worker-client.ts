@@ -10,7 +10,9 @@ export function startWorker(state: () => StudioState): void {
   worker = new Worker(new URL('../worker/studio-worker.ts', import.meta.url), { type: 'module', name: 'studio-worker' });
   worker.onmessage = (e: MessageEvent<StudioEvent>) => applyEvent(e.data, state());
   worker.onerror = (e) => state().setGpuStatus({ kind: 'unavailable', reason: `the studio worker failed to start: ${e.message}` });
-  send({ type: 'init', profile: state().profileEnabled });
+  // `?limits=default`: a device with exactly WebGPU's default limits, as small GPUs grant.
+  const limits = new URLSearchParams(globalThis.location?.search ?? '').get('limits') === 'default' ? 'spec-default' : 'adapter';
+  send({ type: 'init', profile: state().profileEnabled, limits });
 }
 
 export function send(req: StudioRequest): void {

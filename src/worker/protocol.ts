@@ -12,6 +12,7 @@ import type { Truncation } from '../data/tokenize';
 import type { ScheduleKind } from '../train/schedule';
 import type { KernelTime } from '../gpu/profiler';
 import type { LayerVectors } from '../model/adapter';
+import type { DeviceLimits } from '../gpu/device';
 
 // ---- shared shapes -------------------------------------------------------------------------
 
@@ -229,7 +230,8 @@ export interface ResumedRun {
 // ---- page → worker -------------------------------------------------------------------------
 
 export type StudioRequest =
-  | { readonly type: 'init'; readonly profile: boolean }
+  /** `limits`: the device's limits to ask for (`?limits=default` in the address: exactly WebGPU's defaults). */
+  | { readonly type: 'init'; readonly profile: boolean; readonly limits: DeviceLimits }
   | { readonly type: 'load-model'; readonly source: ModelSource }
   | {
       readonly type: 'load-dataset';

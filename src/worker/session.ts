@@ -6,6 +6,7 @@
  * and exports.ts, checkpoints.ts and checkpoint-store.ts (saving and resuming runs); this class
  * keeps the state, runs GPU work one job at a time, and gets a new device when the GPU is lost.
  */
+import type { DeviceLimits } from '../gpu/device';
 import type { GpuRuntime } from '../gpu/runtime';
 import { createBrowserRuntime } from '../gpu/browser';
 import { Transformer } from '../model/transformer';
@@ -52,6 +53,8 @@ export class StudioSession {
   /** Rejects when the current runtime's device is lost. */
   private deviceLost: Promise<never> | null = null;
   private profile = false;
+  /** The device limits the page asked for (init); a device that replaces a lost one gets the same. */
+  private limits: DeviceLimits = 'adapter';
 
   constructor(private readonly post: Post) {}
 
@@ -62,8 +65,9 @@ export class StudioSession {
     return next;
   }
 
-  async init(profile: boolean): Promise<void> {
+  async init(profile: boolean, limits: DeviceLimits): Promise<void> {
     this.profile = profile;
+    this.limits = limits;
     try {
       this.post({ type: 'gpu-ready', gpu: await this.startRuntime() });
     } catch (e) {
@@ -76,7 +80,7 @@ export class StudioSession {
 
   /** A runtime on a new device, watched for its loss, with profiling when the page asked for it. */
   private async startRuntime(): Promise<GpuSummary> {
-    const rt = await createBrowserRuntime();
+    const rt = await createBrowserRuntime(this.limits);
     this.rt = rt;
     this.deviceLost = deviceLostSignal(rt.device);
     this.deviceLost.catch((e: DeviceLostError) => {

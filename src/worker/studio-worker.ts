@@ -14,7 +14,7 @@ scope.onmessage = (e: MessageEvent<StudioRequest>) => {
 async function handle(req: StudioRequest): Promise<void> {
   switch (req.type) {
     case 'init':
-      return session.init(req.profile);
+      return session.init(req.profile, req.limits);
     case 'load-model':
       if (session.refuseDuringRun('model')) return;
       return session.loadModel(req.source);

@@ -12,6 +12,19 @@ import { SP_TOKENIZER_CONFIG, sentencePieceTokenizerJson } from '../tokenizer/se
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')];
 
+/** train's stdout: a JSON line per step, then the line it ends with (checked here), which is dropped. */
+function trainLines<T>(stdout: string): T[] {
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T);
+  const done = lines.pop() as { done?: boolean; steps?: number; peak_gpu_bytes?: number; tokens_per_s?: number };
+  expect(done).toMatchObject({ done: true, steps: lines.length });
+  expect(done.peak_gpu_bytes).toBeGreaterThan(0);
+  expect(done.tokens_per_s).toBeGreaterThan(0);
+  return lines;
+}
+
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], { maxBuffer: 1 << 24 });
@@ -39,6 +52,13 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     expect(Math.abs(loss - c.summary.loss) / c.summary.loss).toBeLessThan(1e-4);
     expect(tokens).toBeGreaterThan(0);
     expect(relErr(readTensors(out).get('logits')!.data, c.expected('logits').get('logits')!.data)).toBeLessThan(1e-4);
+  });
+
+  it("--device-limits spec-default: a device with WebGPU's default limits gives the same eval", async () => {
+    const args = ['eval', ...common, '--adapter', join(dir, 'adapter')];
+    const [adapterLimits, specDefault] = await Promise.all([cli(args), cli([...args, '--device-limits', 'spec-default'])]);
+    expect([specDefault.code, specDefault.stderr]).toEqual([0, '']);
+    expect(JSON.parse(specDefault.stdout)).toEqual(JSON.parse(adapterLimits.stdout));
   });
 
   it('grads writes every trainable gradient under its PEFT key', async () => {
@@ -76,10 +96,7 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     ];
     const r = await cli([...args, out]);
     expect(r.code).toBe(0);
-    const losses = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { step: number; loss: number });
+    const losses = trainLines<{ step: number; loss: number }>(r.stdout);
     expect(losses.map((l) => l.step)).toEqual([...Array(a.steps).keys()]);
     for (const [i, l] of losses.entries()) expect(Math.abs(l.loss - c.summary.adamw_step_losses[i]!) / l.loss).toBeLessThan(1e-4);
     const got = readTensors(join(out, 'adapter_model.safetensors'));
@@ -88,7 +105,8 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     // Gradient checkpointing recomputes each layer in backward: the very same losses.
     const again = tmp();
     const rerun = await cli([...args, again, '--gradient-checkpointing']);
-    expect([rerun.code, rerun.stdout]).toEqual([0, r.stdout]);
+    expect(rerun.code).toBe(0);
+    expect(trainLines(rerun.stdout)).toEqual(trainLines(r.stdout));
   });
 });
 
@@ -121,10 +139,7 @@ describe('CLI training of new adapters', () => {
         out,
       ]);
       expect(r.code).toBe(0);
-      const losses = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { loss: number }).loss);
+      const losses = trainLines<{ loss: number }>(r.stdout).map((l) => l.loss);
       expect(losses).toHaveLength(4);
       expect(losses[3]).toBeLessThan(losses[0]!);
       const evalRun = await cli(['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--adapter', out]);
@@ -248,6 +263,11 @@ describe('CLI bad input', () => {
       message,
     ]),
     [
+      'an unknown --device-limits',
+      () => ['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--device-limits', 'tiny'],
+      /--device-limits must be adapter or spec-default, got 'tiny'/,
+    ],
+    [
       'no target tokens',
       () => {
         const f = join(tmp(), 'batch.json');
@@ -299,10 +319,7 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
         out, // unclipped, as the fixture
       ]);
       expect(r.code).toBe(0);
-      const losses = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { loss: number }).loss);
+      const losses = trainLines<{ loss: number }>(r.stdout).map((l) => l.loss);
       for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
       const got = readTensors(join(out, 'model.safetensors'));
       for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);
@@ -342,10 +359,7 @@ describe('CLI full-rank and ReLoRA training (model folders out)', () => {
       out,
     ]);
     expect(r.code).toBe(0);
-    const steps = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { step: number; phase: string; reset: boolean; lr: number });
+    const steps = trainLines<{ step: number; phase: string; reset: boolean; lr: number }>(r.stdout);
     expect(steps.filter((s) => s.phase === 'warm-start').map((s) => s.step)).toEqual([0, 1]);
     expect(steps.filter((s) => s.reset).map((s) => s.step)).toEqual([5, 8]);
     expect(steps.find((s) => s.step === 5)!.lr).toBe(0);
@@ -461,10 +475,7 @@ describe('CLI gradient accumulation', () => {
       out,
     ]);
     expect(r.stderr).toBe('');
-    const losses = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const losses = trainLines<{ loss: number }>(r.stdout).map((l) => l.loss);
     for (const [i, l] of losses.entries()) expect(Math.abs(l - c.summary.adamw_step_losses[i]!) / l).toBeLessThan(1e-4);
     const got = readTensors(join(out, 'adapter_model.safetensors'));
     for (const [key, t] of c.expected('after_adamw')) expect(relErr(got.get(key)!.data, t.data), key).toBeLessThan(1e-4);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { embeddingForward } from '../../src/kernels/embedding';
+import type { Tensor } from '../../src/gpu/tensor';
 import { checked, useGpu } from '../helpers/gpu';
 import { randn, relErr, rng } from '../helpers/ref';
 import { embeddingRef } from '../helpers/ref-ops';
@@ -37,6 +38,47 @@ describe('embeddingForward', () => {
         const ref = embeddingRef(ids, table, T, C, S, pos ? positions : undefined);
         expect(relErr(await rt.read(tout), ref)).toBeLessThan(1e-6);
         rt.release(tids, ttable, tpos, tout);
+      });
+    }
+  }
+
+  // A table split into blocks of rows (one buffer each): every block's dispatch writes the tokens
+  // whose ids it holds, together the whole gather; blocks of 1 row and sizes not dividing V.
+  const splits: [number, number, number, number, number][] = [
+    // [T, C, S, V, rows a block]
+    [1, 37, 1, 50, 7],
+    [70, 37, 16, 50, 1],
+    [70, 37, 16, 50, 13],
+    [9, 300, 3, 11, 4],
+  ];
+  for (const [T, C, S, V, rows] of splits) {
+    for (const pos of [false, true]) {
+      it(`split table: T=${T} C=${C} V=${V} in blocks of ${rows} rows${pos ? ' + learned positions' : ''}`, async () => {
+        const rt = gpu();
+        const r = rng(T + C + V + rows);
+        const ids = new Uint32Array(T);
+        for (let t = 0; t < T; t++) ids[t] = Math.floor(r() * V);
+        ids[T - 1] = V - 1;
+        const table = randn(V * C, V + C + rows);
+        const positions = randn(S * C, S + C + 2);
+        const tids = rt.tensor([T], 'ids');
+        rt.device.queue.writeBuffer(tids.buffer, 0, ids);
+        const tpos = rt.tensor([S, C], 'positions', positions);
+        const tout = rt.tensor([T, C], 'out');
+        rt.device.queue.writeBuffer(tout.buffer, 0, new Float32Array(T * C).fill(Number.NaN));
+        const blocks: { row0: number; n: number; t: Tensor }[] = [];
+        for (let row0 = 0; row0 < V; row0 += rows) {
+          const n = Math.min(rows, V - row0);
+          blocks.push({ row0, n, t: rt.tensor([n, C], 'block', table.subarray(row0 * C, (row0 + n) * C)) });
+        }
+        await checked(rt, () => {
+          for (const b of blocks) {
+            embeddingForward(rt, tids, b.t, tout, T, C, S, { positions: pos ? tpos : undefined, row0: b.row0, tableRows: b.n, scale: 0.5 });
+          }
+        });
+        const ref = embeddingRef(ids, table, T, C, S, pos ? positions : undefined, 0.5);
+        expect(relErr(await rt.read(tout), ref)).toBeLessThan(1e-6);
+        rt.release(tids, tpos, tout, ...blocks.map((b) => b.t));
       });
     }
   }

@@ -63,9 +63,13 @@ export function activationBuffers(config: ModelConfig, batch: number, seq: numbe
   ];
 }
 
-/** The model's largest weights: the token embedding (an untied head has its shape) and the largest linear layer. */
+/**
+ * The model's largest weight that must sit in one buffer: the largest linear layer. The token
+ * embedding and the LM head are kept in blocks of rows under the limit (model/transformer.ts
+ * RowBlocks), so they never need one buffer, except to train them in full rank (which says so).
+ */
 export function modelBuffers(config: ModelConfig): BufferNeed[] {
-  const out = [need('model', 'the token embedding', [config.vocabSize, config.hiddenSize])];
+  const out: BufferNeed[] = [];
   const linears = linearModules(config);
   if (linears.length > 0) {
     const m = linears.reduce((a, l) => (l.inFeatures * l.outFeatures > a.inFeatures * a.outFeatures ? l : a));

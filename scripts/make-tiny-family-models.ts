@@ -212,18 +212,33 @@ export function tinyGemma3(): TinyModel {
 }
 
 /** A tiny GPT-2 (Conv1D c_attn / c_proj / c_fc) with the same kind of tokenizer, no chat template. */
-export function tinyGpt2(): TinyModel {
+export interface Gpt2Shape {
+  readonly name: string;
+  readonly embd: number;
+  readonly heads: number;
+  readonly layers: number;
+  /** vocab_size; by default the tokenizer's size, padded. A larger one pads the embedding with rows no token uses. */
+  readonly vocab?: number;
+}
+
+/**
+ * GPT-2 124M's vocabulary and width on one layer: its embedding [50257, 768] (147 MiB in f32) is
+ * larger than WebGPU's default 128 MiB binding, the case of a small device.
+ */
+export const WIDE_VOCAB_GPT2: Gpt2Shape = { name: 'wide-vocab-gpt2', embd: 768, heads: 12, layers: 1, vocab: 50_257 };
+
+export function tinyGpt2(shape: Gpt2Shape = { name: 'tiny-gpt2', embd: 32, heads: 4, layers: 2 }): TinyModel {
   const tok = tokenizer([]);
   const config = {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
-    _name_or_path: 'tiny-gpt2',
-    n_embd: 32,
-    n_head: 4,
-    n_layer: 2,
+    _name_or_path: shape.name,
+    n_embd: shape.embd,
+    n_head: shape.heads,
+    n_layer: shape.layers,
     n_positions: 128,
     n_ctx: 128,
-    vocab_size: paddedVocab(tok.size),
+    vocab_size: shape.vocab ?? paddedVocab(tok.size),
     layer_norm_epsilon: 1e-5,
     activation_function: 'gelu_new',
     tie_word_embeddings: true,
@@ -232,7 +247,7 @@ export function tinyGpt2(): TinyModel {
     torch_dtype: 'float32',
   };
   return {
-    name: 'tiny-gpt2',
+    name: shape.name,
     special: tok.special,
     files: {
       'config.json': json(config),

@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { trainableCount } from '../adapters/load';
+import { targetedModules } from '../formats/peft';
 import { adapterSpecFor } from '../train/adapter-spec';
 import { estimateTrainingMemory, memoryBudget, whyItDoesNotFit, type DeviceBudget, type MemoryEstimate } from '../train/memory';
 import { reloraSettingsProblem, reloraTrainableCount } from '../worker/relora-settings';
@@ -40,13 +41,16 @@ export function useTrainingPlan(): TrainingPlan {
     }
     let trainable: number | null = null;
     let settingsProblem: string | null = null;
+    let adapter: Parameters<typeof estimateTrainingMemory>[5];
     const relora = settings.method === 'relora';
     if (relora) {
       settingsProblem = reloraSettingsProblem(settings);
       if (settingsProblem === null) trainable = reloraTrainableCount(model.config, model.parameterCount, settings.rank);
     } else {
       try {
-        trainable = trainableCount(adapterSpecFor({ ...settings, method: settings.method }, model.config), model.config);
+        const spec = adapterSpecFor({ ...settings, method: settings.method }, model.config);
+        trainable = trainableCount(spec, model.config);
+        adapter = { spec, modules: targetedModules(spec, model.config, 'adapter settings') };
       } catch (e) {
         settingsProblem = (e as Error).message;
       }
@@ -55,13 +59,27 @@ export function useTrainingPlan(): TrainingPlan {
     // ReLoRA's warm start trains every weight of a second copy of the model: copy + grad + AdamW m, v.
     const optimized = relora ? model.parameterCount : (trainable ?? 0);
     const limits = gpuStatus.kind === 'ready' ? gpuStatus.gpu : undefined;
-    const memory = estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, settings.seqLen, undefined, {
+    const memory = estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, settings.seqLen, adapter, {
       checkpointing: settings.gradientCheckpointing,
       limits,
     });
     const deviceMemory = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
     const budget = gpuStatus.kind === 'ready' ? memoryBudget(gpuStatus.gpu, deviceMemory) : null;
-    const fitProblem = budget ? whyItDoesNotFit(memory, budget) : null;
+    // What would make a run that does not fit fit: checkpointing first (same run, more compute), then shorter sequences.
+    const estimateWith = (seqLen: number, checkpointing: boolean) =>
+      estimateTrainingMemory(model.config, model.parameterCount, optimized, microBatch, seqLen, adapter, { checkpointing, limits });
+    const alternatives = [
+      ...(settings.gradientCheckpointing
+        ? []
+        : [{ change: 'turn on gradient checkpointing', estimate: estimateWith(settings.seqLen, true) }]),
+      ...[2, 4]
+        .map((d) => Math.max(2, Math.floor(settings.seqLen / d)))
+        .map((seqLen) => ({
+          change: `use sequences of ${seqLen} tokens${settings.gradientCheckpointing ? '' : ' with gradient checkpointing'}`,
+          estimate: estimateWith(seqLen, true),
+        })),
+    ];
+    const fitProblem = budget ? whyItDoesNotFit(memory, budget, alternatives) : null;
     return { trainable, settingsProblem, issues, memory, budget, fitProblem };
   }, [model, settings, gpuStatus, trainSequences]);
 }

@@ -62,6 +62,21 @@ describe('memory estimate', () => {
     const big = estimateTrainingMemory(config, 3e9, 0, 1, 8);
     expect(whyItDoesNotFit(big, budget)).toMatch(/GPU memory/);
   });
+
+  it('names the setting that would make a run fit: gradient checkpointing keeps one layer of activations', () => {
+    const deep = { ...config, numLayers: 48 };
+    const plain = estimateTrainingMemory(deep, 94_592, 3_584, 16, 512);
+    const checkpointed = estimateTrainingMemory(deep, 94_592, 3_584, 16, 512, undefined, { checkpointing: true });
+    expect(checkpointed.total).toBeLessThan(plain.total / 4);
+    // A budget between the two: the message gives the change and the new number.
+    const budget = {
+      ...memoryBudget({ maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 30 }, 8),
+      totalBytes: checkpointed.total + 1,
+    };
+    const why = whyItDoesNotFit(plain, budget, [{ change: 'turn on gradient checkpointing', estimate: checkpointed }]);
+    expect(why).toMatch(/; turn on gradient checkpointing: then it needs about [\d.]+ [KMG]iB$/);
+    expect(whyItDoesNotFit(plain, budget, [])).toMatch(/pick a smaller model/);
+  });
 });
 
 describe('merge', () => {

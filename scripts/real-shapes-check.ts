@@ -8,6 +8,12 @@
  *
  *   npx tsx scripts/real-shapes-check.ts [--dir /tmp/real-shapes] [--only gpt2-124m,smollm2-135m]
  *        [--lr 1e-3] [--rank 8] [--timeout-min 60] [--md table.md] [--strict] [--repo DIR]
+ *        [--device-limits spec-default]
+ *
+ * --device-limits spec-default runs every command on a device with exactly WebGPU's default
+ * limits (128 MiB per binding, 256 MiB per buffer) and adds an `eval` on the adapter's limits,
+ * which must give the same loss; the table gives each train's peak GPU bytes against the bound
+ * of 2.4 bytes per parameter + 256 MiB.
  *
  * --repo runs the CLI of another checkout (e.g. `git archive HEAD` unpacked, with node_modules linked),
  * so the committed engine can be measured while the working tree is mid-change.
@@ -33,6 +39,7 @@ interface Options {
   strict: boolean;
   /** Checkout whose src/cli/main.ts runs (tsx always comes from this repo's node_modules). */
   repo: string;
+  deviceLimits: 'adapter' | 'spec-default';
 }
 
 function options(): Options {
@@ -46,8 +53,11 @@ function options(): Options {
       md: { type: 'string' },
       strict: { type: 'boolean', default: false },
       repo: { type: 'string', default: THIS_REPO },
+      'device-limits': { type: 'string', default: 'adapter' },
     },
   });
+  const deviceLimits = values['device-limits'];
+  if (deviceLimits !== 'adapter' && deviceLimits !== 'spec-default') throw new Error('--device-limits must be adapter or spec-default');
   return {
     dir: values.dir!,
     only: values.only
@@ -62,6 +72,7 @@ function options(): Options {
     md: values.md ?? null,
     strict: values.strict!,
     repo: resolve(values.repo!),
+    deviceLimits,
   };
 }
 
@@ -148,6 +159,10 @@ interface Row {
   maxRssKb: number;
   outcome: Outcome;
   note: string;
+  /** Eval on the adapter's limits, with --device-limits spec-default (must equal evalLoss). */
+  evalAdapterLimits?: number;
+  /** The train command's last line: the most GPU memory held at once. */
+  peakGpuBytes?: number;
 }
 
 async function checkModel(m: RealModel, opts: Options): Promise<Row> {
@@ -159,9 +174,20 @@ async function checkModel(m: RealModel, opts: Options): Promise<Row> {
   const batch = join(dir, 'batch.json');
   const scratch = mkdtempSync(join(tmpdir(), `real-shapes-${m.name}-`));
   try {
-    const before = await runCommand(row, `${m.name} eval`, ['eval', '--model', dir, '--batch', batch], opts);
+    const limits = ['--device-limits', opts.deviceLimits];
+    const before = await runCommand(row, `${m.name} eval`, ['eval', '--model', dir, '--batch', batch, ...limits], opts);
     if (!before) return row;
     row.evalLoss = before.at(-1)!.loss as number;
+    if (opts.deviceLimits === 'spec-default') {
+      const unlimited = await runCommand(row, `${m.name} eval (adapter limits)`, ['eval', '--model', dir, '--batch', batch], opts);
+      if (!unlimited) return row;
+      row.evalAdapterLimits = unlimited.at(-1)!.loss as number;
+      if (Math.abs(row.evalAdapterLimits - row.evalLoss) > 1e-6 * Math.abs(row.evalLoss)) {
+        row.outcome = 'failed';
+        row.note = `eval under spec-default limits ${row.evalLoss} differs from ${row.evalAdapterLimits} on the adapter's`;
+        return row;
+      }
+    }
 
     const adapter = join(scratch, 'adapter');
     const trainArgs = [
@@ -189,12 +215,19 @@ async function checkModel(m: RealModel, opts: Options): Promise<Row> {
       '0',
       '--out',
       adapter,
+      ...limits,
     ];
     const train = await runCommand(row, `${m.name} train`, trainArgs, opts);
     if (!train) return row;
     row.stepLosses = train.filter((l) => 'step' in l).map((l) => l.loss as number);
+    row.peakGpuBytes = train.find((l) => l.done === true)?.peak_gpu_bytes as number | undefined;
 
-    const after = await runCommand(row, `${m.name} eval+adapter`, ['eval', '--model', dir, '--adapter', adapter, '--batch', batch], opts);
+    const after = await runCommand(
+      row,
+      `${m.name} eval+adapter`,
+      ['eval', '--model', dir, '--adapter', adapter, '--batch', batch, ...limits],
+      opts,
+    );
     if (!after) return row;
     row.lossAfter = after.at(-1)!.loss as number;
     if (!(row.lossAfter < row.evalLoss)) row.outcome = 'loss did not go down';
@@ -211,12 +244,13 @@ async function runCommand(row: Row, label: string, args: string[], opts: Options
   row.wall.push(r.wallS);
   row.cpu.push(r.cpuS);
   row.maxRssKb = Math.max(Number.isNaN(row.maxRssKb) ? 0 : row.maxRssKb, r.maxRssKb || 0);
-  const lines = jsonLines(r.stdout).filter((l) => typeof l.loss === 'number');
+  const all = jsonLines(r.stdout);
+  const lines = all.filter((l) => typeof l.loss === 'number');
   log(
     `${label}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s cpu, ${(r.maxRssKb / 2 ** 20).toFixed(2)} GiB` +
       (lines.length ? `, losses ${lines.map((l) => (l.loss as number).toFixed(6)).join(' ')}` : ''),
   );
-  if (r.code === 0 && lines.length) return lines;
+  if (r.code === 0 && lines.length) return all;
   // The message is the first line; a crash's stack trace follows it and goes to the log.
   const message =
     r.error
@@ -266,8 +300,8 @@ const fmt = (v: number | undefined, digits = 4) => (v === undefined || Number.is
 
 function table(rows: Row[], opts: Options): string {
   const head = [
-    '| model | family | parameters | eval loss | train step 0 | train step 1 | loss after | Δ | wall s (eval / train / eval+adapter) | cpu s (same) | peak RSS GiB | result |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| model | family | parameters | eval loss | train step 0 | train step 1 | loss after | Δ | wall s (eval / train / eval+adapter) | cpu s (same) | peak RSS GiB | peak GPU MiB (bound) | result |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   const body = rows.map((r) => {
     const delta = r.lossAfter !== undefined && r.evalLoss !== undefined ? (r.lossAfter - r.evalLoss).toExponential(2) : '–';
@@ -275,11 +309,12 @@ function table(rows: Row[], opts: Options): string {
     return (
       `| ${r.model.name} | ${r.model.family} | ${r.params?.toLocaleString('en') ?? '–'} | ${fmt(r.evalLoss)} | ` +
       `${fmt(r.stepLosses[0])} | ${fmt(r.stepLosses[1])} | ${fmt(r.lossAfter)} | ${delta} | ` +
-      `${r.wall.map((w) => w.toFixed(1)).join(' / ') || '–'} | ${r.cpu.map((c) => c.toFixed(1)).join(' / ') || '–'} | ${fmt(r.maxRssKb / 2 ** 20, 2)} | ${result} |`
+      `${r.wall.map((w) => w.toFixed(1)).join(' / ') || '–'} | ${r.cpu.map((c) => c.toFixed(1)).join(' / ') || '–'} | ${fmt(r.maxRssKb / 2 ** 20, 2)} | ` +
+      `${fmt((r.peakGpuBytes ?? NaN) / 2 ** 20, 0)} (${fmt(r.params ? (2.4 * r.params) / 2 ** 20 + 256 : NaN, 0)}) | ${result} |`
     );
   });
   const setup =
-    `Engine: ${opts.repo}. LoRA rank ${opts.rank}, alpha ${ALPHA_PER_RANK * opts.rank}, lr ${opts.lr}, 2 steps on batch.json (1 × seq); ` +
+    `Engine: ${opts.repo}, device limits: ${opts.deviceLimits}. LoRA rank ${opts.rank}, alpha ${ALPHA_PER_RANK * opts.rank}, lr ${opts.lr}, 2 steps on batch.json (1 × seq); ` +
     'losses to 4 places (the log has 6); Δ = loss after − eval loss.';
   return [setup, '', ...head, ...body].join('\n');
 }

@@ -1,7 +1,13 @@
 import { DEVICE_LIMITS, type DeviceLimits } from '../gpu/device';
 
-/** Flags every command takes: `--device-limits adapter|spec-default` (gpu/device.ts DeviceLimits). */
-const COMMON_VALUES = ['device-limits'];
+/**
+ * Flags every command takes: `--device-limits adapter|spec-default` (gpu/device.ts DeviceLimits)
+ * and `--kernels auto|cpu|gpu` (the runtime's KernelProfile: 'gpu' runs the tiled matmul, subgroup
+ * reductions and workgroup rows a real GPU gets, on any adapter; 'auto' picks by the adapter).
+ */
+const COMMON_VALUES = ['device-limits', 'kernels'];
+const KERNELS = ['auto', 'cpu', 'gpu'] as const;
+export type KernelChoice = (typeof KERNELS)[number];
 
 /** A small strict flag parser: `--name value`, `--flag`; unknown flags are errors. */
 export class UsageError extends Error {
@@ -49,6 +55,14 @@ export class Flags {
     const v = this.values.get('device-limits') ?? 'adapter';
     const found = DEVICE_LIMITS.find((l) => l === v);
     if (!found) throw new UsageError(`${this.command}: --device-limits must be ${DEVICE_LIMITS.join(' or ')}, got '${v}'`);
+    return found;
+  }
+
+  /** --kernels: which kernel profile the runtime uses. */
+  kernels(): KernelChoice {
+    const v = this.values.get('kernels') ?? 'auto';
+    const found = KERNELS.find((k) => k === v);
+    if (!found) throw new UsageError(`${this.command}: --kernels must be ${KERNELS.join(', ')}, got '${v}'`);
     return found;
   }
 

@@ -21,8 +21,7 @@ import {
 } from '../formats/node-fs';
 import { targetedModules, type AdapterSpec } from '../formats/peft';
 import { writeSafetensors } from '../formats/safetensors';
-import type { DeviceLimits } from '../gpu/device';
-import { createNodeRuntime } from '../gpu/node';
+import { cliRuntime, type RuntimeChoice, runtimeChoice } from './runtime';
 import type { GpuRuntime } from '../gpu/runtime';
 import { Transformer } from '../model/transformer';
 import { type DeviceBatch, releaseBatch, uploadBatch } from '../train/device-batch';
@@ -38,12 +37,12 @@ interface Inputs {
   readonly modelPath: string;
   readonly model: ModelFolder;
   readonly batchJson: { text: string; path: string };
-  /** --device-limits: the adapter's limits or exactly WebGPU's defaults. */
-  readonly deviceLimits: DeviceLimits;
+  /** --device-limits and --kernels. */
+  readonly runtime: RuntimeChoice;
 }
 
 async function readInputs(flags: Flags): Promise<Inputs> {
-  const deviceLimits = flags.deviceLimits(); // a bad value is refused before the model is read
+  const runtime = runtimeChoice(flags); // a bad value is refused before the model is read
   const modelPath = flags.string('model');
   const model = await readModelFolder(modelPath);
   const path = flags.string('batch');
@@ -53,7 +52,7 @@ async function readInputs(flags: Flags): Promise<Inputs> {
   } catch (e) {
     throw new FormatError(path, `cannot read batch file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return { modelPath, model, batchJson: { text, path }, deviceLimits };
+  return { modelPath, model, batchJson: { text, path }, runtime };
 }
 
 /**
@@ -73,7 +72,7 @@ async function withEngine<T>(
     throw new FormatError(batchJson.path, `sequence length ${tokens.seq} exceeds the model's ${folder.config.maxPositions} positions`);
   }
   const parts = splitRows(tokens, microBatches);
-  const rt = await createNodeRuntime(inputs.deviceLimits);
+  const rt = await cliRuntime(inputs.runtime);
   try {
     checkFits(fit, inputs, tokens, microBatches, rt); // against the device's limits, before anything is allocated
     const model = new Transformer(rt, folder.config, folder.weights);

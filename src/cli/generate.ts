@@ -1,7 +1,7 @@
 import { continuationText, generate } from '../generation/generate';
 import { readAdapterFolder, readModelFolder } from '../formats/node-fs';
 import { loadAdapter } from '../adapters/load';
-import { createNodeRuntime } from '../gpu/node';
+import { cliRuntime, runtimeChoice } from './runtime';
 import { Transformer } from '../model/transformer';
 import { Flags } from './args';
 
@@ -12,7 +12,7 @@ import { Flags } from './args';
  */
 export async function runGenerate(argv: string[]): Promise<void> {
   const flags = new Flags('generate', argv, { values: ['model', 'adapter', 'prompt', 'max-tokens', 'temperature', 'top-k', 'seed'] });
-  const deviceLimits = flags.deviceLimits();
+  const runtime = runtimeChoice(flags);
   const folder = await readModelFolder(flags.string('model'), { tokenizer: true });
   const prompt = flags.string('prompt');
   const adapterDir = flags.optionalString('adapter');
@@ -25,7 +25,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
     seed: flags.number('seed', 0, Number.isSafeInteger, 'an integer'),
     stopTokenIds: folder.stopTokenIds,
   };
-  const rt = await createNodeRuntime(deviceLimits);
+  const rt = await cliRuntime(runtime);
   try {
     const model = new Transformer(rt, folder.config, folder.weights);
     const adapter = adapterFolder ? await loadAdapter(rt, model, adapterFolder.spec, adapterFolder.tensors, adapterDir!) : null;

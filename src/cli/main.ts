@@ -7,6 +7,7 @@
  *          [--dropout P] --targets q_proj,v_proj) --batch FILE --steps N --lr X [--betas B1,B2]
  *          [--eps E] [--weight-decay W] [--max-grad-norm G] [--grad-accum N] [--seed S]
  *          [--gradient-checkpointing] --out DIR
+ *   every command: [--device-limits adapter|spec-default] [--kernels auto|cpu|gpu]
  *          (M: a method of src/adapters/index.ts (lora, dora, vera), full or relora;
  *          defaults: src/train/defaults.ts; clipping at 1, as HF Trainer)
  *   generate --model DIR [--adapter DIR] --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--seed S]

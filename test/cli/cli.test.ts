@@ -107,6 +107,11 @@ describe.each(ADAPTER_CASES)('CLI on fixture %s', (name) => {
     const rerun = await cli([...args, again, '--gradient-checkpointing']);
     expect(rerun.code).toBe(0);
     expect(trainLines(rerun.stdout)).toEqual(trainLines(r.stdout));
+    // The kernels a real GPU runs (tiled matmul, subgroup reductions, workgroup rows), forced here.
+    const onGpuKernels = await cli([...args, tmp(), '--kernels', 'gpu']);
+    expect(onGpuKernels.code).toBe(0);
+    const gpuLosses = trainLines<{ loss: number }>(onGpuKernels.stdout);
+    for (const [i, l] of gpuLosses.entries()) expect(Math.abs(l.loss - c.summary.adamw_step_losses[i]!) / l.loss).toBeLessThan(1e-4);
   });
 });
 
@@ -266,6 +271,11 @@ describe('CLI bad input', () => {
       'an unknown --device-limits',
       () => ['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--device-limits', 'tiny'],
       /--device-limits must be adapter or spec-default, got 'tiny'/,
+    ],
+    [
+      'an unknown --kernels',
+      () => ['eval', '--model', dir, '--batch', join(dir, 'batch.json'), '--kernels', 'fast'],
+      /--kernels must be auto, cpu, gpu, got 'fast'/,
     ],
     [
       'no target tokens',

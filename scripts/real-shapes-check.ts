@@ -300,7 +300,7 @@ const fmt = (v: number | undefined, digits = 4) => (v === undefined || Number.is
 
 function table(rows: Row[], opts: Options): string {
   const head = [
-    '| model | family | parameters | eval loss | train step 0 | train step 1 | loss after | Δ | wall s (eval / train / eval+adapter) | cpu s (same) | peak RSS GiB | peak GPU MiB (bound) | result |',
+    '| model | family | parameters | eval loss | train step 0 | train step 1 | loss after | Δ | wall s (eval / [eval, adapter limits] / train / eval+adapter) | cpu s (same) | peak RSS GiB | peak GPU MiB (bound) | result |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   const body = rows.map((r) => {

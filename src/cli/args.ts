@@ -52,17 +52,19 @@ export class Flags {
 
   /** The device's limits to ask for: the adapter's (default) or exactly WebGPU's defaults. */
   deviceLimits(): DeviceLimits {
-    const v = this.values.get('device-limits') ?? 'adapter';
-    const found = DEVICE_LIMITS.find((l) => l === v);
-    if (!found) throw new UsageError(`${this.command}: --device-limits must be ${DEVICE_LIMITS.join(' or ')}, got '${v}'`);
-    return found;
+    return this.oneOf('device-limits', DEVICE_LIMITS, ' or ');
   }
 
   /** --kernels: which kernel profile the runtime uses. */
   kernels(): KernelChoice {
-    const v = this.values.get('kernels') ?? 'auto';
-    const found = KERNELS.find((k) => k === v);
-    if (!found) throw new UsageError(`${this.command}: --kernels must be ${KERNELS.join(', ')}, got '${v}'`);
+    return this.oneOf('kernels', KERNELS, ', ');
+  }
+
+  /** A flag whose value is one of `options` (the first when it is not given). */
+  private oneOf<T extends string>(name: string, options: readonly T[], separator: string): T {
+    const v = this.values.get(name) ?? options[0]!;
+    const found = options.find((o) => o === v);
+    if (!found) throw new UsageError(`${this.command}: --${name} must be ${options.join(separator)}, got '${v}'`);
     return found;
   }
 

@@ -13,16 +13,13 @@ import { loadTokenizer } from '../../src/tokenizer/load';
 import { parseDataset, tokenizePrepared } from '../../src/worker/dataset';
 import type { DatasetSummary } from '../../src/worker/protocol';
 import { GEMMA3_CONFIG, chatTokenizerJson } from '../tokenizer/chat-tokenizers';
+import { int, markdownTable, pick, type Random } from '../helpers/fuzz';
 
 const INPUTS_PER_FORMAT = 1000;
 /** Another seed explores other inputs: DATASET_FUZZ_SEED=7 npx vitest run test/data/fuzz.test.ts */
 const SEED = Number(process.env.DATASET_FUZZ_SEED ?? 16);
 const TIME_LIMIT_MS = 1000;
 const SEQ_LEN = 64;
-
-type Random = () => number;
-const int = (r: Random, n: number) => Math.floor(r() * n);
-const pick = <T>(r: Random, xs: readonly T[]): T => xs[int(r, xs.length)]!;
 
 // ---- valid samples ---------------------------------------------------------------------------
 
@@ -346,15 +343,5 @@ afterAll(() => {
     'slowest ms': Math.round(t.slowestMs),
     'slowest input': t.slowest,
   }));
-  const cols = Object.keys(rows[0] ?? {}) as (keyof (typeof rows)[number])[];
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((row) => String(row[c]).length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(
-    [
-      `dataset fuzz (seed ${SEED})`,
-      line(cols),
-      line(widths.map((w) => '-'.repeat(w))),
-      ...rows.map((row) => line(cols.map((c) => String(row[c])))),
-    ].join('\n'),
-  );
+  console.log(markdownTable(`dataset fuzz (seed ${SEED})`, rows));
 });

@@ -15,6 +15,8 @@ import { loadTokenizer } from '../../src/tokenizer/load';
 import { chatTokenizerJson, GEMMA3_CONFIG, QWEN25_CONFIG, VOCAB_SIZE as CHAT_VOCAB } from '../tokenizer/chat-tokenizers';
 import { SP_TOKENIZER_CONFIG, sentencePieceTokenizerJson } from '../tokenizer/sentencepiece';
 import { ADAPTER_CASES, CASES, HAVE_FIXTURES, fixtureBytes, fixtureText } from './fixtures';
+import { int, markdownTable, pick, type Random } from '../helpers/fuzz';
+import { LORA_CONFIG as LORA_JSON, VERA_CONFIG as VERA_JSON } from './peft-configs';
 
 const INPUTS_PER_PARSER = 1000;
 /** Another seed explores other inputs: FORMAT_FUZZ_SEED=7 npx vitest run test/formats/fuzz.test.ts */
@@ -23,9 +25,6 @@ const TIME_LIMIT_MS = 1000;
 /** Peak growth of the process's memory over one parser's run; a bound-less allocation would blow far past it. */
 const MEMORY_LIMIT_BYTES = 1.5 * 2 ** 30;
 
-type Random = () => number;
-const int = (r: Random, n: number) => Math.floor(r() * n);
-const pick = <T>(r: Random, xs: readonly T[]): T => xs[int(r, xs.length)]!;
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -417,37 +416,10 @@ const safetensorsSources: Uint8Array[] = [
   ...(HAVE_FIXTURES ? ADAPTER_CASES.map((c) => fixtureBytes(c, 'adapter', 'adapter_model.safetensors')) : []),
 ];
 
-const LORA_CONFIG = JSON.stringify({
-  peft_type: 'LORA',
-  task_type: 'CAUSAL_LM',
-  r: 4,
-  lora_alpha: 8,
-  lora_dropout: 0.0,
-  target_modules: ['q_proj', 'v_proj'],
-  bias: 'none',
-  fan_in_fan_out: false,
-  use_rslora: false,
-  use_dora: false,
-  init_lora_weights: true,
-  base_model_name_or_path: null,
-  modules_to_save: null,
-  inference_mode: false,
-});
+const LORA_CONFIG = JSON.stringify(LORA_JSON);
 const DORA_CONFIG = LORA_CONFIG.replace('"use_dora":false', '"use_dora":true').replace('"use_rslora":false', '"use_rslora":true');
-const VERA_CONFIG = JSON.stringify({
-  peft_type: 'VERA',
-  task_type: 'CAUSAL_LM',
-  r: 8,
-  target_modules: ['q_proj', 'o_proj', 'down_proj'],
-  projection_prng_key: 0,
-  save_projection: true,
-  vera_dropout: 0.0,
-  d_initial: 0.1,
-  bias: 'none',
-  fan_in_fan_out: false,
-  base_model_name_or_path: null,
-  inference_mode: false,
-});
+// Llama's module names, not GPT-2's: the fuzz model is dev-tiny.
+const VERA_CONFIG = JSON.stringify({ ...VERA_JSON, target_modules: ['q_proj', 'o_proj', 'down_proj'], fan_in_fan_out: false });
 
 interface AdapterSource {
   readonly configJson: string;
@@ -670,16 +642,11 @@ afterAll(() => {
     'slowest ms': Math.round(t.slowestMs),
     'peak RSS growth MiB': t.peakMemoryMiB,
   }));
-  const cols = Object.keys(rows[0] ?? {}) as (keyof (typeof rows)[number])[];
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((row) => String(row[c]).length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(
-    [
+    markdownTable(
       `model-file fuzz (seed ${SEED}${HAVE_FIXTURES ? ', with the shared fixtures' : ', public/ models only'})`,
-      line(cols),
-      line(widths.map((w) => '-'.repeat(w))),
-      ...rows.map((row) => line(cols.map((c) => String(row[c])))),
-      ...(failures.length > 0 ? ['failures:', ...failures.slice(0, 30)] : []),
-    ].join('\n'),
+      rows,
+      failures.length > 0 ? ['failures:', ...failures.slice(0, 30)] : [],
+    ),
   );
 });

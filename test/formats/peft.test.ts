@@ -13,40 +13,13 @@ import {
 import { parseSafetensors } from '../../src/formats/safetensors';
 import { LORA_SUFFIX as PEFT_SUFFIX } from '../../src/adapters/lora/format';
 import { VERA_SHARED_KEYS } from '../../src/adapters/vera/format';
+import { LORA_CONFIG, VERA_CONFIG } from './peft-configs';
 import { ADAPTER_CASES, HAVE_FIXTURES, expectFormatError, fixtureBytes, fixtureText } from './fixtures';
 
 const F = 'adapter_config.json';
 
-const LORA = {
-  peft_type: 'LORA',
-  task_type: 'CAUSAL_LM',
-  r: 4,
-  lora_alpha: 8,
-  lora_dropout: 0.0,
-  target_modules: ['q_proj', 'v_proj'],
-  bias: 'none',
-  fan_in_fan_out: false,
-  use_rslora: false,
-  use_dora: false,
-  init_lora_weights: true,
-  base_model_name_or_path: null,
-  modules_to_save: null,
-  inference_mode: false,
-};
-const VERA = {
-  peft_type: 'VERA',
-  task_type: 'CAUSAL_LM',
-  r: 8,
-  target_modules: ['c_attn', 'c_proj'],
-  projection_prng_key: 0,
-  save_projection: true,
-  vera_dropout: 0.0,
-  d_initial: 0.1,
-  bias: 'none',
-  fan_in_fan_out: true,
-  base_model_name_or_path: null,
-  inference_mode: false,
-};
+const LORA = LORA_CONFIG;
+const VERA = VERA_CONFIG;
 const cfg = (base: object, patch: Record<string, unknown> = {}) => JSON.stringify({ ...base, ...patch });
 
 describe('key names', () => {

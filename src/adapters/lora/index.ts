@@ -9,6 +9,8 @@ import { LORA_SUFFIX, loraFormat, lowRankScale } from './format';
 
 /** A set of low-rank layers (LoRA, and DoRA which builds on it) keyed by module path. */
 export class LayeredAdapter implements Adapter {
+  /** The adapted modules' paths, in model order (the layers' order). */
+  readonly modulePaths: readonly string[];
   private readonly byPath = new Map<string, AdapterLayer>();
 
   constructor(
@@ -17,10 +19,7 @@ export class LayeredAdapter implements Adapter {
     private readonly params: readonly TrainableParam[],
   ) {
     for (const l of layers) this.byPath.set(l.base.modulePath, l);
-  }
-
-  get modulePaths(): readonly string[] {
-    return [...this.byPath.keys()];
+    this.modulePaths = [...this.byPath.keys()];
   }
 
   layerFor(modulePath: string): AdapterLayer | undefined {

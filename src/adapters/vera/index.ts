@@ -9,6 +9,8 @@ import { VeraLayer, type VeraShared } from './layer';
 import { VERA_SHARED_KEYS, VERA_SUFFIX, veraFormat, veraOptions } from './format';
 
 class VeraAdapter implements Adapter {
+  /** The adapted modules' paths, in model order (the layers' order). */
+  readonly modulePaths: readonly string[];
   private readonly byPath = new Map<string, VeraLayer>();
   private readonly params: TrainableParam[];
 
@@ -18,11 +20,8 @@ class VeraAdapter implements Adapter {
     layers: readonly VeraLayer[],
   ) {
     for (const l of layers) this.byPath.set(l.base.modulePath, l);
+    this.modulePaths = [...this.byPath.keys()];
     this.params = layers.flatMap((l) => [l.lambdaB, l.lambdaD]);
-  }
-
-  get modulePaths(): readonly string[] {
-    return [...this.byPath.keys()];
   }
 
   layerFor(modulePath: string): AdapterLayer | undefined {
